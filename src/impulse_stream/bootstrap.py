@@ -1,0 +1,55 @@
+"""Composition root: settings -> catalogue, engine, store, metrics, app.
+
+Every entry point (CLI command, test fixture, demo) builds the worker here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from impulse_stream.api.views import register_views
+from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.settings import Settings
+from impulse_stream.store.redis import RedisStore
+from impulse_stream.streaming.app import KafkaPublisher, Worker, create_app
+from impulse_stream.streaming.metrics import Metrics
+from impulse_stream.streaming.processor import BatchProcessor
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: DecisionEngine
+    store: RedisStore
+    metrics: Metrics
+    app: faust.App
+    worker: Worker
+
+
+def build_engine(settings: Settings) -> DecisionEngine:
+    return DecisionEngine(load_catalogue(settings.catalogue or None))
+
+
+def build(settings: Settings) -> Container:
+    engine = build_engine(settings)
+    store = RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    metrics = Metrics()
+
+    def processor_factory(app: faust.App) -> BatchProcessor:
+        return BatchProcessor(
+            engine,
+            store,
+            KafkaPublisher(app),
+            topic_prefix=settings.topic_prefix,
+            metrics=metrics,
+            max_message_bytes=settings.max_message_bytes,
+        )
+
+    app, worker = create_app(settings, processor_factory)
+    container = Container(settings, engine, store, metrics, app, worker)
+    register_views(container)
+    return container

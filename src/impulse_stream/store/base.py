@@ -1,0 +1,108 @@
+"""The customer state contract.
+
+Redis is the state of the product; the worker keeps nothing it cannot lose.
+One record per customer holds:
+
+* the encoded :class:`~impulse_stream.core.state.CustomerState`,
+* a ``version`` bumped by every write (compare-and-set: a write based on a
+  stale read is refused, which fences a paused "zombie" worker),
+* the fences: per input topic-partition, the last offset applied to this
+  customer, so that an event delivered twice is applied once,
+* the outbox: encoded output messages written atomically with the state and
+  deleted once Kafka acknowledged them, so that a crash between the state
+  write and the produce loses nothing.
+
+Per partition the store also keeps a timer index (customer -> next wake-up,
+event time) and the set of customers with undelivered outbox entries.
+
+Every implementation passes ``tests/unit/store/test_store_contract.py`` (memory)
+and ``tests/integration/test_redis_store.py`` (the same suite on real Redis).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StoredCustomer:
+    """One customer's record as read from the store."""
+
+    state: bytes | None
+    version: int
+    fences: dict[str, int] = field(default_factory=dict)
+    outbox: dict[str, bytes] = field(default_factory=dict)
+
+    def applied(self, topic_partition: str, offset: int) -> bool:
+        """True when the event at ``offset`` of ``topic_partition`` is already in the state."""
+        fence = self.fences.get(topic_partition)
+        return fence is not None and offset <= fence
+
+
+EMPTY = StoredCustomer(state=None, version=0)
+
+
+@dataclass(frozen=True)
+class CustomerWrite:
+    """A fenced, atomic write of one customer's state and outbox entry."""
+
+    customer_id: str
+    partition: int
+    expected_version: int
+    state: bytes
+    fences: dict[str, int]
+    outbox_id: str = ""
+    outbox: bytes = b""
+    wakeup_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An outbox entry whose messages Kafka has acknowledged."""
+
+    customer_id: str
+    partition: int
+    outbox_id: str
+
+
+class StoreUnavailable(Exception):
+    """The state store cannot be reached; the worker retries the batch."""
+
+
+class CustomerStore(abc.ABC):
+    """State store for customers; every method is one round trip."""
+
+    @abc.abstractmethod
+    async def load(
+        self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
+    ) -> dict[str, StoredCustomer]:
+        """Read customers (missing ones as :data:`EMPTY`), after deleting delivered outbox entries."""
+
+    @abc.abstractmethod
+    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
+        """Apply writes; return the ids of customers whose write was refused by the fence."""
+
+    @abc.abstractmethod
+    async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
+        """Customers of ``partition`` whose wake-up time is at or before ``until_ms``."""
+
+    @abc.abstractmethod
+    async def pending(self, partition: int) -> list[str]:
+        """Customers of ``partition`` with outbox entries not yet acknowledged by Kafka."""
+
+    @abc.abstractmethod
+    async def mark_delivered(self, delivered: Sequence[Delivered]) -> None:
+        """Delete acknowledged outbox entries."""
+
+    @abc.abstractmethod
+    async def ping(self) -> float:
+        """Round-trip time in seconds; raises :class:`StoreUnavailable`."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def get(self, customer_id: str) -> StoredCustomer:
+        """One customer, for the customer 360 API."""
+        return (await self.load([customer_id]))[customer_id]

@@ -1,0 +1,31 @@
+-- Fenced compare-and-set write of one customer's record.
+-- KEYS[1]  the customer's hash ({customer} hash tag: one slot, Redis Cluster safe)
+-- ARGV[1]  expected version (the version the worker read)
+-- ARGV[2]  encoded state
+-- ARGV[3]  outbox entry id ('' for none)
+-- ARGV[4]  outbox entry (encoded messages)
+-- ARGV[5]  number of fences n, then n pairs: topic-partition, offset
+-- Returns the new version, or 0 when the write is refused: the record changed
+-- since the read, or an offset is not newer than the fence (a duplicate or a
+-- zombie's late write).
+local key = KEYS[1]
+local version = tonumber(redis.call('HGET', key, 'v') or '0')
+if version ~= tonumber(ARGV[1]) then
+  return 0
+end
+local n = tonumber(ARGV[5])
+for i = 0, n - 1 do
+  local applied = redis.call('HGET', key, 'f:' .. ARGV[6 + 2 * i])
+  if applied and tonumber(applied) >= tonumber(ARGV[7 + 2 * i]) then
+    return 0
+  end
+end
+version = version + 1
+redis.call('HSET', key, 'v', version, 's', ARGV[2])
+for i = 0, n - 1 do
+  redis.call('HSET', key, 'f:' .. ARGV[6 + 2 * i], ARGV[7 + 2 * i])
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', key, 'o:' .. ARGV[3], ARGV[4])
+end
+return version

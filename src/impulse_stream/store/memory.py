@@ -1,0 +1,98 @@
+"""In-memory :class:`CustomerStore` for unit tests and the reference model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from impulse_stream.store.base import (
+    EMPTY,
+    CustomerStore,
+    CustomerWrite,
+    Delivered,
+    StoredCustomer,
+)
+
+
+@dataclass
+class _Record:
+    state: bytes | None = None
+    version: int = 0
+    fences: dict[str, int] = field(default_factory=dict)
+    outbox: dict[str, bytes] = field(default_factory=dict)
+
+
+class MemoryStore(CustomerStore):
+    """Same semantics as :class:`RedisStore`, held in dictionaries."""
+
+    def __init__(self) -> None:
+        self.customers: dict[str, _Record] = {}
+        self.timers: dict[int, dict[str, int]] = {}
+        self.pending_outbox: dict[int, set[str]] = {}
+        self.round_trips = 0
+
+    async def load(
+        self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
+    ) -> dict[str, StoredCustomer]:
+        self._delete_delivered(delivered)
+        self.round_trips += 1
+        out = {}
+        for cid in customer_ids:
+            rec = self.customers.get(cid)
+            out[cid] = (
+                EMPTY
+                if rec is None
+                else StoredCustomer(rec.state, rec.version, dict(rec.fences), dict(rec.outbox))
+            )
+        return out
+
+    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
+        self.round_trips += 1
+        refused = set()
+        for w in writes:
+            rec = self.customers.setdefault(w.customer_id, _Record())
+            stale = rec.version != w.expected_version or any(
+                rec.fences.get(tp, -1) >= off for tp, off in w.fences.items()
+            )
+            if stale:
+                refused.add(w.customer_id)
+                continue
+            if w.outbox_id:
+                self.pending_outbox.setdefault(w.partition, set()).add(w.customer_id)
+                rec.outbox[w.outbox_id] = w.outbox
+            rec.state = w.state
+            rec.version += 1
+            rec.fences.update(w.fences)
+            timers = self.timers.setdefault(w.partition, {})
+            if w.wakeup_ms is None:
+                timers.pop(w.customer_id, None)
+            else:
+                timers[w.customer_id] = w.wakeup_ms
+        return refused
+
+    async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
+        self.round_trips += 1
+        timers = self.timers.get(partition, {})
+        due = sorted((at, cid) for cid, at in timers.items() if at <= until_ms)
+        return [cid for _, cid in due[:limit]]
+
+    async def pending(self, partition: int) -> list[str]:
+        self.round_trips += 1
+        return sorted(self.pending_outbox.get(partition, set()))
+
+    async def mark_delivered(self, delivered: Sequence[Delivered]) -> None:
+        self.round_trips += 1
+        self._delete_delivered(delivered)
+
+    def _delete_delivered(self, delivered: Sequence[Delivered]) -> None:
+        for d in delivered:
+            rec = self.customers.get(d.customer_id)
+            if rec is not None:
+                rec.outbox.pop(d.outbox_id, None)
+            self.pending_outbox.get(d.partition, set()).discard(d.customer_id)
+
+    async def ping(self) -> float:
+        return 0.0
+
+    async def close(self) -> None:
+        return None

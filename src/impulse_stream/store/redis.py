@@ -1,0 +1,181 @@
+"""Redis implementation of :class:`CustomerStore`.
+
+Layout (``<p>`` is the key prefix, default ``is:``):
+
+* ``<p>c:{<customer>}`` hash: ``s`` state, ``v`` version, ``f:<topic>:<partition>``
+  fences, ``o:<id>`` outbox entries. The ``{customer}`` hash tag keeps every key
+  a write touches in one slot, so the Lua write works on Redis Cluster.
+* ``<p>timers:<partition>`` sorted set: customer -> next wake-up (event-time ms).
+* ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
+
+The two per-partition keys are indexes. The pending set is added *before* the
+customer's write in the same pipeline (Redis runs a pipeline in order, so an
+interrupted pipeline never leaves an outbox entry that the index misses).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from importlib import resources
+
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError, RedisError
+
+from impulse_stream.store.base import (
+    CustomerStore,
+    CustomerWrite,
+    Delivered,
+    StoredCustomer,
+    StoreUnavailable,
+)
+
+COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
+
+
+class RedisStore(CustomerStore):
+    def __init__(self, url: str, prefix: str = "is:", client: aioredis.Redis | None = None):
+        self.prefix = prefix
+        self.redis = client or aioredis.Redis.from_url(url, decode_responses=False)
+        self._commit = self.redis.register_script(COMMIT_SCRIPT)
+        self.round_trips = 0
+
+    def customer_key(self, customer_id: str) -> str:
+        return f"{self.prefix}c:{{{customer_id}}}"
+
+    def timers_key(self, partition: int) -> str:
+        return f"{self.prefix}timers:{partition}"
+
+    def outbox_key(self, partition: int) -> str:
+        return f"{self.prefix}outbox:{partition}"
+
+    async def load(
+        self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
+    ) -> dict[str, StoredCustomer]:
+        ids = list(dict.fromkeys(customer_ids))
+        if not ids and not delivered:
+            return {}
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                self._queue_delivered(pipe, delivered)
+                for cid in ids:
+                    pipe.hgetall(self.customer_key(cid))
+                replies = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis load failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        hashes = replies[len(replies) - len(ids) :]
+        return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}
+
+    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
+        if not writes:
+            return set()
+        try:
+            results = await self._run_commit(writes)
+        except NoScriptError:
+            # Redis restarted and lost its script cache: load it and send again.
+            await self._commit.registered_client.script_load(COMMIT_SCRIPT)
+            results = await self._run_commit(writes)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis commit failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        return {w.customer_id for w, ok in zip(writes, results, strict=True) if not ok}
+
+    async def _run_commit(self, writes: Sequence[CustomerWrite]) -> list[int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for w in writes:
+                if w.outbox_id:
+                    pipe.sadd(self.outbox_key(w.partition), w.customer_id)
+                fences: list[str | int] = []
+                for tp, offset in w.fences.items():
+                    fences += [tp, offset]
+                self._commit(
+                    keys=[self.customer_key(w.customer_id)],
+                    args=[
+                        w.expected_version,
+                        w.state,
+                        w.outbox_id,
+                        w.outbox,
+                        len(w.fences),
+                        *fences,
+                    ],
+                    client=pipe,
+                )
+                if w.wakeup_ms is None:
+                    pipe.zrem(self.timers_key(w.partition), w.customer_id)
+                else:
+                    pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
+            replies = await pipe.execute()
+        results = []
+        i = 0
+        for w in writes:
+            if w.outbox_id:
+                i += 1
+            results.append(int(replies[i]))
+            i += 2
+        return results
+
+    async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
+        try:
+            members = await self.redis.zrangebyscore(
+                self.timers_key(partition), "-inf", until_ms, start=0, num=limit
+            )
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis timers failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        return [m.decode() for m in members]
+
+    async def pending(self, partition: int) -> list[str]:
+        try:
+            members = await self.redis.smembers(self.outbox_key(partition))
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis outbox index failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        return sorted(m.decode() for m in members)
+
+    async def mark_delivered(self, delivered: Sequence[Delivered]) -> None:
+        if not delivered:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                self._queue_delivered(pipe, delivered)
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis outbox cleanup failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+
+    def _queue_delivered(self, pipe: aioredis.client.Pipeline, delivered: Sequence[Delivered]) -> None:
+        for d in delivered:
+            pipe.hdel(self.customer_key(d.customer_id), f"o:{d.outbox_id}")
+            pipe.srem(self.outbox_key(d.partition), d.customer_id)
+
+    async def ping(self) -> float:
+        started = time.perf_counter()
+        try:
+            await self.redis.ping()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis does not answer: {exc}") from exc
+        return time.perf_counter() - started
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _parse(h: dict[bytes, bytes]) -> StoredCustomer:
+    if not h:
+        return StoredCustomer(state=None, version=0)
+    fences: dict[str, int] = {}
+    outbox: dict[str, bytes] = {}
+    for name, value in h.items():
+        if name.startswith(b"f:"):
+            fences[name[2:].decode()] = int(value)
+        elif name.startswith(b"o:"):
+            outbox[name[2:].decode()] = value
+    return StoredCustomer(
+        state=h.get(b"s"), version=int(h.get(b"v", b"0")), fences=fences, outbox=outbox
+    )

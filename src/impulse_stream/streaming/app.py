@@ -1,0 +1,206 @@
+"""The Faust application: one agent over every input topic, timers, web views.
+
+Why one agent over all six input topics rather than six agents: a customer's
+state is read, changed and written per batch. Six agents in one worker would
+race on the same customer (a transaction and an order step of one customer in
+flight at once) and need locks; one agent over the co-partitioned topics sees
+each customer's events one after the other. The topics are still consumed in
+parallel by the consumer; only the decision step is serial per worker, and
+workers scale by partitions.
+
+Faust's own ``exactly_once`` guarantee and agent ``concurrency > 1`` are not
+used (faust-streaming #177, #323, #517, #606): effectively-once output comes
+from the fenced Redis write with its outbox (see ``processor.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from impulse_stream.contract import topics as contract_topics
+from impulse_stream.settings import Settings
+from impulse_stream.streaming.processor import (
+    BatchProcessor,
+    InboundMessage,
+    OutboundMessage,
+    PublishFailed,
+)
+
+log = logging.getLogger(__name__)
+
+
+class KafkaPublisher:
+    """Publishes through the Faust app's producer and waits for every acknowledgement."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        try:
+            producer = self.app.producer
+            pending = [
+                await producer.send(m.topic, m.key, m.value, None, None, list(m.headers))
+                for m in messages
+            ]
+            await asyncio.gather(*pending)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise PublishFailed(repr(exc)) from exc
+
+
+class Worker:
+    """The running worker: Faust app + processor + partition bookkeeping."""
+
+    def __init__(self, settings: Settings, app: faust.App, processor: BatchProcessor) -> None:
+        self.settings = settings
+        self.app = app
+        self.processor = processor
+        self.input_topics = {settings.topic_prefix + t for t in contract_topics.INPUT_TOPICS}
+        self.assigned: set[TP] = set()
+        self.positions: dict[TP, int] = {}
+        self.last_event_wall: dict[int, float] = {}
+        self.lock = asyncio.Lock()
+
+    @property
+    def partitions(self) -> set[int]:
+        return {tp.partition for tp in self.assigned}
+
+    async def process(self, batch: list[InboundMessage]) -> None:
+        async with self.lock:
+            await self.processor.process(batch)
+        now = time.time()
+        for m in batch:
+            self.positions[TP(m.topic, m.partition)] = m.offset
+            self.last_event_wall[m.partition] = now
+
+    def on_assigned(self, assigned: Iterable[TP]) -> None:
+        mine = {tp for tp in assigned if tp.topic in self.input_topics}
+        self.assigned = mine
+        self.processor.on_assigned({tp.partition for tp in mine})
+        self.processor.metrics.partitions_assigned.set(len(mine))
+        log.info("assigned %d input partitions: %s", len(mine), sorted(self.partitions))
+
+    def on_revoked(self, revoked: Iterable[TP]) -> None:
+        gone = {tp for tp in revoked if tp.topic in self.input_topics}
+        self.assigned -= gone
+        self.processor.on_revoked({tp.partition for tp in gone})
+        for tp in gone:
+            self.positions.pop(tp, None)
+        self.processor.metrics.partitions_assigned.set(len(self.assigned))
+
+    def lag(self) -> dict[TP, int]:
+        """Messages behind the end of each assigned input partition."""
+        consumer = self.app.consumer
+        out = {}
+        for tp in self.assigned:
+            try:
+                high = consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                continue
+            if high is None:
+                continue
+            position = self.positions.get(tp)
+            out[tp] = max(0, high - (position + 1 if position is not None else 0))
+        return out
+
+    async def advance_idle_partitions(self) -> None:
+        """Let event time pass on caught-up, quiet partitions so that deadlines fire."""
+        idle = self.settings.idle_advance_seconds
+        if idle <= 0:
+            return
+        now = time.time()
+        lag = self.lag()
+        for p in sorted(self.partitions):
+            if any(n > 0 for tp, n in lag.items() if tp.partition == p):
+                continue
+            if now - self.last_event_wall.get(p, 0.0) < idle:
+                continue
+            async with self.lock:
+                await self.processor.advance_idle(p, int((now - idle) * 1000))
+
+
+def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, Worker]:
+    """Build the Faust app; ``processor_factory(app)`` returns the BatchProcessor."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.kafka_url,
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        topic_disable_leader=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_transport="aiohttp://",
+        table_cleanup_interval=3600,
+        stream_buffer_maxsize=max(4096, settings.batch_max * 2),
+    )
+    processor: BatchProcessor = processor_factory(app)
+    worker = Worker(settings, app, processor)
+    inputs = app.topic(
+        *sorted(worker.input_topics),
+        key_type=None,
+        value_type=None,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    @app.agent(inputs, name="decide")
+    async def decide(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(
+            settings.batch_max, within=settings.batch_within_ms / 1000
+        ):
+            batch = [
+                InboundMessage(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                )
+                for e in events
+            ]
+            await worker.process(batch)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        worker.on_assigned(assigned)
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        worker.on_revoked(revoked)
+
+    @app.timer(interval=5.0)
+    async def _idle_partitions() -> None:
+        await worker.advance_idle_partitions()
+
+    @app.timer(interval=5.0)
+    async def _lag_metrics() -> None:
+        gauge = processor.metrics.consumer_lag
+        for tp, n in worker.lag().items():
+            gauge.labels(tp.topic[len(settings.topic_prefix) :], str(tp.partition)).set(n)
+
+    @app.on_before_shutdown.connect
+    async def _shutdown(sender: Any, **kwargs: Any) -> None:
+        processor.stopping = True
+        try:
+            await processor.flush_delivered()
+        except Exception:  # the next owner drains the outbox anyway
+            log.warning("could not clean the outbox on shutdown; the next owner will")
+
+    return app, worker

@@ -1,0 +1,470 @@
+"""The batch path: decode, fence, decide, write state + outbox, publish, clean up.
+
+One :class:`BatchProcessor` serves one worker. It knows nothing about Faust:
+the agent hands it plain :class:`InboundMessage` batches, a
+:class:`Publisher` sends to Kafka and waits for the acknowledgements. The
+same class with a :class:`~impulse_stream.store.memory.MemoryStore` and a
+collecting publisher is the reference model that the fault tests compare
+the real worker with.
+
+Delivery protocol for one batch (the offsets are committed by the caller only
+after :meth:`BatchProcessor.process` returns):
+
+1. decode every message; a bad one becomes a dead letter;
+2. read the customers of the batch and those whose timer is due, in two
+   round trips (timers, then customers; acknowledged outbox entries of the
+   previous batch are deleted in the same trip);
+3. skip events that a customer's fence shows applied, run the core for the
+   rest, then fire due deadlines;
+4. write every customer's state, fences and outbox entry with a fenced
+   compare-and-set, one round trip; a refused write (stale read, zombie) is
+   re-read and recomputed;
+5. publish the outputs and dead letters and wait for Kafka's acknowledgement;
+6. remember the outbox entries as delivered (deleted with the next read).
+
+A crash between 4 and 5 leaves the outputs in the outbox: whoever owns the
+partition next publishes them again before processing (same bytes, same ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ParamSpec, Protocol, TypeVar
+
+import msgspec
+
+from impulse_stream.contract import topics as contract_topics
+from impulse_stream.contract.cloudevents import cloudevent_headers
+from impulse_stream.contract.codec import DecodeFailure, Decoder, encode
+from impulse_stream.contract.deadletter import dead_letter_headers
+from impulse_stream.core.codec import decode_state, encode_state
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.core.events import Attribution, Impulse, InputEvent, Opportunity, OutputRecord
+from impulse_stream.core.state import CustomerState
+from impulse_stream.pseudonym import pseudonym
+from impulse_stream.store.base import (
+    CustomerStore,
+    CustomerWrite,
+    Delivered,
+    StoredCustomer,
+    StoreUnavailable,
+)
+from impulse_stream.streaming.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Headers = tuple[tuple[str, bytes], ...]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class PublishFailed(Exception):
+    """Kafka did not acknowledge a publish; the batch is retried, the outbox keeps the outputs."""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def topic_partition(self) -> str:
+        return f"{self.topic}:{self.partition}"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+class Publisher(Protocol):
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        """Send all messages and return once Kafka acknowledged every one."""
+
+
+class CollectingPublisher:
+    """Publisher that keeps messages in a list (the reference model, unit tests)."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutboundMessage] = []
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        self.messages.extend(messages)
+
+
+_OUTBOX = msgspec.msgpack.Encoder()
+_OUTBOX_DECODER = msgspec.msgpack.Decoder(list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]])
+
+
+def encode_outbox(messages: Sequence[OutboundMessage]) -> bytes:
+    return _OUTBOX.encode(
+        [(m.topic, m.key or b"", m.value or b"", list(m.headers)) for m in messages]
+    )
+
+
+def decode_outbox(blob: bytes) -> list[OutboundMessage]:
+    return [
+        OutboundMessage(topic, key or None, value, tuple(headers))
+        for topic, key, value, headers in _OUTBOX_DECODER.decode(blob)
+    ]
+
+
+@dataclass
+class _Pending:
+    """What one customer's batch produced, before it is written."""
+
+    customer_id: str
+    partition: int
+    stored: StoredCustomer
+    events: list[tuple[InboundMessage, InputEvent, datetime]] = field(default_factory=list)
+
+
+@dataclass
+class _Outcome:
+    """Outputs of customers whose writes were accepted, and dead letters."""
+
+    records: list[OutputRecord] = field(default_factory=list)
+    messages: list[OutboundMessage] = field(default_factory=list)
+    dead: list[OutboundMessage] = field(default_factory=list)
+
+
+@dataclass
+class RetryPolicy:
+    """How long the worker waits before it retries Redis or Kafka (never gives up)."""
+
+    first_delay: float = 0.05
+    max_delay: float = 2.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        engine: DecisionEngine,
+        store: CustomerStore,
+        publisher: Publisher,
+        *,
+        topic_prefix: str = "",
+        metrics: Metrics | None = None,
+        max_message_bytes: int = 65536,
+        max_timers_per_batch: int = 5000,
+        retry: RetryPolicy | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.publisher = publisher
+        self.prefix = topic_prefix
+        self.metrics = metrics or Metrics()
+        self.decoder = Decoder(max_bytes=max_message_bytes)
+        self.max_timers = max_timers_per_batch
+        self.retry = retry or RetryPolicy()
+        self.wall_clock = wall_clock
+        self.watermarks: dict[int, int] = {}
+        self.recovered: set[int] = set()
+        self.delivered: list[Delivered] = []
+        self.stopping = False
+
+    # --- partition life cycle ------------------------------------------------
+
+    def on_assigned(self, partitions: set[int]) -> None:
+        """Partitions (numbers, all input topics) now owned: recover before use."""
+        self.recovered -= partitions
+
+    def on_revoked(self, partitions: set[int]) -> None:
+        self.recovered -= partitions
+        for p in partitions:
+            self.watermarks.pop(p, None)
+
+    async def recover(self, partition: int) -> int:
+        """Publish outbox entries a previous owner wrote but may not have delivered."""
+        customers = await self._with_retry(self.store.pending, partition)
+        count = 0
+        if customers:
+            loaded = await self._with_retry(self.store.load, customers)
+            messages: list[OutboundMessage] = []
+            delivered: list[Delivered] = []
+            for cid, stored in loaded.items():
+                for outbox_id, blob in sorted(stored.outbox.items()):
+                    messages.extend(decode_outbox(blob))
+                    delivered.append(Delivered(cid, partition, outbox_id))
+                    count += 1
+            await self._publish(messages)
+            await self._with_retry(self.store.mark_delivered, delivered)
+            self.metrics.outbox_redelivered.inc(count)
+        self.recovered.add(partition)
+        return count
+
+    # --- the batch path ----------------------------------------------------------
+
+    async def process(self, batch: Sequence[InboundMessage]) -> None:
+        """Process one batch; returns when its outputs are acknowledged by Kafka."""
+        for p in sorted({m.partition for m in batch}):
+            if p not in self.recovered:
+                await self.recover(p)
+        dead: list[OutboundMessage] = []
+        by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]] = defaultdict(
+            list
+        )
+        for message in batch:
+            logical = self._logical(message.topic)
+            self.metrics.events_in.labels(logical).inc()
+            try:
+                event = self.decoder.decode(logical, message.key, message.value)
+            except DecodeFailure as failure:
+                dead.append(self._dead_letter(message, logical, failure.reason, str(failure), "decode"))
+                continue
+            event_ms = _ms(event.occurred_at)
+            wm = max(self.watermarks.get(message.partition, event_ms), event_ms)
+            self.watermarks[message.partition] = wm
+            by_partition[message.partition].append((message, event, _dt(wm)))
+        self.metrics.batch_size.observe(len(batch))
+        outcome = await self._decide(by_partition, set(by_partition))
+        await self._publish(dead + outcome.dead + outcome.messages)
+        self._observe(outcome.records)
+
+    async def advance_idle(self, partition: int, now_ms: int) -> None:
+        """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""
+        if partition not in self.recovered:
+            await self.recover(partition)
+        if now_ms <= self.watermarks.get(partition, 0):
+            return
+        self.watermarks[partition] = now_ms
+        outcome = await self._decide({}, {partition})
+        await self._publish(outcome.dead + outcome.messages)
+        self._observe(outcome.records)
+
+    async def _decide(
+        self,
+        by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]],
+        partitions: set[int],
+    ) -> _Outcome:
+        pending: dict[str, _Pending] = {}
+        for p, items in by_partition.items():
+            for message, event, now in items:
+                cid = event.customer_id
+                entry = pending.get(cid)
+                if entry is None:
+                    entry = pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
+                entry.events.append((message, event, now))
+        due: dict[str, int] = {}
+        for p in sorted(partitions):
+            if p in self.watermarks:
+                for cid in await self._with_retry(
+                    self.store.due, p, self.watermarks[p], self.max_timers
+                ):
+                    due.setdefault(cid, p)
+        for cid, p in due.items():
+            if cid not in pending:
+                pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
+        if not pending:
+            return _Outcome()
+        accepted = _Outcome()
+        todo = pending
+        for attempt in range(5):
+            loaded = await self._load(list(todo))
+            writes: list[CustomerWrite] = []
+            results: dict[str, _Outcome] = {}
+            for cid, entry in todo.items():
+                entry.stored = loaded[cid]
+                write, results[cid] = self._decide_customer(entry)
+                if write is not None:
+                    writes.append(write)
+            refused = await self._with_retry(self.store.commit, writes) if writes else set()
+            for write in writes:
+                if write.customer_id not in refused and write.outbox_id:
+                    self.delivered.append(
+                        Delivered(write.customer_id, write.partition, write.outbox_id)
+                    )
+            for cid, outcome in results.items():
+                if cid not in refused:
+                    accepted.records.extend(outcome.records)
+                    accepted.messages.extend(outcome.messages)
+                    accepted.dead.extend(outcome.dead)
+            if not refused:
+                break
+            self.metrics.fenced_writes.inc(len(refused))
+            log.warning(
+                "fenced writes refused for %d customers (attempt %d); re-reading",
+                len(refused),
+                attempt + 1,
+            )
+            todo = {cid: todo[cid] for cid in refused}
+        else:
+            log.error("giving up on %d customers owned by another worker", len(todo))
+        return accepted
+
+    def _decide_customer(self, entry: _Pending) -> tuple[CustomerWrite | None, _Outcome]:
+        stored = entry.stored
+        state: CustomerState | None = decode_state(stored.state) if stored.state else None
+        records: list[OutputRecord] = []
+        dead: list[OutboundMessage] = []
+        fences: dict[str, int] = {}
+        for message, event, now in entry.events:
+            tp = message.topic_partition
+            if stored.applied(tp, message.offset):
+                self.metrics.duplicates.labels(self._logical(message.topic)).inc()
+                continue
+            fences[tp] = message.offset
+            try:
+                decision = self.engine.apply(state, event, now)
+            except Exception as exc:  # a core bug on one event must not stop the partition
+                log.exception("core failed on an event of customer %s", pseudonym(entry.customer_id))
+                dead.append(
+                    self._dead_letter(
+                        message, self._logical(message.topic), "core_error", repr(exc), "core"
+                    )
+                )
+                continue
+            state = decision.state
+            records.extend(decision.outputs)
+        if state is None:
+            return None, _Outcome(dead=dead)
+        now_ms = self.watermarks.get(entry.partition)
+        wakeup = self.engine.next_wakeup(state)
+        if now_ms is not None and wakeup is not None and _ms(wakeup) <= now_ms:
+            try:
+                decision = self.engine.advance(state, _dt(now_ms))
+                state = decision.state
+                records.extend(decision.outputs)
+            except Exception:
+                log.exception("core failed advancing customer %s", pseudonym(entry.customer_id))
+            wakeup = self.engine.next_wakeup(state)
+        messages = [self._output(r) for r in records]
+        new_version = stored.version + 1
+        write = CustomerWrite(
+            customer_id=entry.customer_id,
+            partition=entry.partition,
+            expected_version=stored.version,
+            state=encode_state(state),
+            fences=fences,
+            outbox_id=str(new_version) if messages else "",
+            outbox=encode_outbox(messages) if messages else b"",
+            wakeup_ms=_ms(wakeup) if wakeup is not None else None,
+        )
+        return write, _Outcome(records, messages, dead)
+
+    # --- helpers -----------------------------------------------------------------
+
+    async def _load(self, customer_ids: list[str]) -> dict[str, StoredCustomer]:
+        delivered, self.delivered = self.delivered, []
+        try:
+            return await self._with_retry(self.store.load, customer_ids, delivered)
+        except BaseException:
+            self.delivered = delivered + self.delivered
+            raise
+
+    async def flush_delivered(self) -> None:
+        """Delete acknowledged outbox entries now (on shutdown and revocation)."""
+        delivered, self.delivered = self.delivered, []
+        if delivered:
+            await self._with_retry(self.store.mark_delivered, delivered)
+
+    def _output(self, record: OutputRecord) -> OutboundMessage:
+        if isinstance(record, Opportunity):
+            topic = contract_topics.OPPORTUNITIES
+        elif isinstance(record, Impulse):
+            topic = contract_topics.IMPULSES
+        else:
+            topic = contract_topics.ATTRIBUTIONS
+        return OutboundMessage(
+            self.prefix + topic,
+            record.customer_id.encode(),
+            encode(record),
+            tuple(cloudevent_headers(record)),
+        )
+
+    def _dead_letter(
+        self, message: InboundMessage, logical: str, reason: str, detail: str, stage: str
+    ) -> OutboundMessage:
+        self.metrics.dead_letters.labels(reason, logical).inc()
+        headers = dead_letter_headers(
+            reason=reason,
+            detail=detail,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            stage=stage,
+            failed_at=datetime.fromtimestamp(self.wall_clock(), UTC),
+        )
+        return OutboundMessage(
+            self.prefix + contract_topics.DEAD_LETTERS, message.key, message.value, tuple(headers)
+        )
+
+    def _logical(self, topic: str) -> str:
+        if self.prefix and topic.startswith(self.prefix):
+            return topic[len(self.prefix) :]
+        return topic
+
+    async def _publish(self, messages: list[OutboundMessage]) -> None:
+        if messages:
+            await self._with_retry(self.publisher.publish, messages)
+
+    async def _with_retry(
+        self, call: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        delay = self.retry.first_delay
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await call(*args, **kwargs)
+            except StoreUnavailable as exc:
+                self.metrics.store_errors.inc()
+                log.warning("state store unavailable, retrying in %.2fs: %s", delay, exc)
+            except PublishFailed as exc:
+                self.metrics.publish_errors.inc()
+                log.warning("kafka publish failed, retrying in %.2fs: %s", delay, exc)
+            else:
+                if getattr(call, "__self__", None) is self.store:
+                    self.metrics.redis_rtt.observe(time.perf_counter() - started)
+                return result
+            if self.stopping:
+                raise asyncio.CancelledError("worker stopping")
+            await self.retry.sleep(delay)
+            delay = min(delay * 2, self.retry.max_delay)
+
+    def _observe(self, records: list[OutputRecord]) -> None:
+        now = self.wall_clock()
+        self.metrics.last_progress.set(now)
+        m = self.metrics
+        for r in records:
+            if isinstance(r, Opportunity):
+                m.opportunities.labels(r.action_id, r.status).inc()
+                at = r.created_at
+            elif isinstance(r, Impulse):
+                m.impulses.labels(r.kind).inc()
+                at = r.detected_at
+            else:
+                m.attributions.labels(r.closing_channel).inc()
+                at = r.credited_at
+            m.latency.observe(max(0.0, now - at.timestamp()))
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+__all__ = [
+    "Attribution",
+    "BatchProcessor",
+    "CollectingPublisher",
+    "InboundMessage",
+    "OutboundMessage",
+    "Publisher",
+]

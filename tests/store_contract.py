@@ -1,0 +1,88 @@
+"""One contract suite for every CustomerStore implementation.
+
+A test module binds ``store`` (a fresh, empty store) and inherits the tests by
+``from tests.store_contract import *  # noqa: F403``.
+"""
+
+from __future__ import annotations
+
+from impulse_stream.store.base import EMPTY, CustomerWrite, Delivered
+
+
+def write(cid: str = "c1", version: int = 0, offset: int = 10, **kw: object) -> CustomerWrite:
+    fields: dict[str, object] = {
+        "customer_id": cid,
+        "partition": 0,
+        "expected_version": version,
+        "state": b"state-%d" % offset,
+        "fences": {"orders.flow:0": offset},
+    }
+    fields.update(kw)
+    return CustomerWrite(**fields)  # type: ignore[arg-type]
+
+
+async def test_unknown_customer_reads_as_empty(store):
+    assert (await store.load(["nobody"]))["nobody"] == EMPTY
+
+
+async def test_write_is_read_back_with_version_fence_and_outbox(store):
+    refused = await store.commit([write(outbox_id="1", outbox=b"msgs")])
+    assert refused == set()
+    got = (await store.load(["c1"]))["c1"]
+    assert got.state == b"state-10"
+    assert got.version == 1
+    assert got.fences == {"orders.flow:0": 10}
+    assert got.outbox == {"1": b"msgs"}
+    assert got.applied("orders.flow:0", 10)
+    assert not got.applied("orders.flow:0", 11)
+    assert not got.applied("orders.flow:1", 0)
+
+
+async def test_stale_version_is_refused_and_changes_nothing(store):
+    await store.commit([write()])
+    refused = await store.commit([write(version=0, offset=11, state=b"zombie")])
+    assert refused == {"c1"}
+    got = (await store.load(["c1"]))["c1"]
+    assert got.state == b"state-10" and got.version == 1
+
+
+async def test_offset_not_above_fence_is_refused(store):
+    await store.commit([write()])
+    assert await store.commit([write(version=1, offset=10)]) == {"c1"}
+    assert await store.commit([write(version=1, offset=11)]) == set()
+
+
+async def test_refusal_of_one_customer_does_not_block_others(store):
+    await store.commit([write("a")])
+    refused = await store.commit([write("a", version=0, offset=11), write("b")])
+    assert refused == {"a"}
+    assert (await store.load(["b"]))["b"].version == 1
+
+
+async def test_pending_outbox_until_delivered(store):
+    await store.commit([write("a", outbox_id="1", outbox=b"x"), write("b")])
+    assert await store.pending(0) == ["a"]
+    await store.mark_delivered([Delivered("a", 0, "1")])
+    assert await store.pending(0) == []
+    assert (await store.load(["a"]))["a"].outbox == {}
+
+
+async def test_delivered_entries_are_deleted_with_the_next_read(store):
+    await store.commit([write("a", outbox_id="1", outbox=b"x")])
+    got = await store.load(["a"], delivered=[Delivered("a", 0, "1")])
+    assert got["a"].outbox == {}
+    assert await store.pending(0) == []
+
+
+async def test_timers_are_due_in_time_order_and_cleared(store):
+    await store.commit([write("late", wakeup_ms=2000), write("early", wakeup_ms=1000)])
+    assert await store.due(0, 999, 10) == []
+    assert await store.due(0, 5000, 10) == ["early", "late"]
+    assert await store.due(0, 5000, 1) == ["early"]
+    await store.commit([write("early", version=1, offset=11, wakeup_ms=None)])
+    assert await store.due(0, 5000, 10) == ["late"]
+    assert await store.due(1, 5000, 10) == []
+
+
+async def test_ping_answers(store):
+    assert await store.ping() >= 0.0
