@@ -1,0 +1,70 @@
+# impulse-stream: every target installs what it needs (venv, Kafka jars, redis-server).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv system-deps infra-up infra-down infra-status test test-unit test-integration \
+        lint typecheck demo worker bench soak clean
+
+help:
+	@echo "make demo             run the worked example on local Kafka + Redis"
+	@echo "make test             lint, type-check and run every test (starts Kafka + Redis)"
+	@echo "make test-unit        the pure tests only (no Kafka, no Redis)"
+	@echo "make bench            throughput and memory benchmarks (bench/)"
+	@echo "make soak             long fault tests (kill -9, restarts, rebalances)"
+	@echo "make infra-up|infra-down|infra-status   local Kafka (KRaft) + redis-server"
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "python3 (3.11) is required"; exit 2; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "impulse-stream needs Python 3.11, found $$($(PYTHON) --version)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Java 17 and Maven fetch and run the Kafka broker; both come from Debian when missing.
+system-deps:
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+		echo "installing Java 17 and Maven from Debian"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; }
+
+infra-up: venv system-deps
+	$(VENV)/bin/impulse-stream infra up
+infra-down: venv
+	$(VENV)/bin/impulse-stream infra down
+infra-status: venv
+	$(VENV)/bin/impulse-stream infra status
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+test: venv system-deps lint typecheck
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+test-unit: venv
+	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+
+demo: venv system-deps
+	$(VENV)/bin/impulse-stream demo
+
+worker: venv
+	$(VENV)/bin/impulse-stream worker
+
+bench: venv system-deps
+	$(PY) -m bench.run
+
+soak: venv system-deps
+	IMPULSE_STREAM_SOAK=1 $(VENV)/bin/pytest -q -m slow tests/integration $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis var
