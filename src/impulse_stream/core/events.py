@@ -64,12 +64,12 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fa
 # --- input topics ------------------------------------------------------------
 
 
-class Counterparty(Record):
+class Counterparty(Record, frozen=True):
     name: ShortText = ""
     iban: Iban | None = None
 
 
-class Transaction(Record):
+class Transaction(Record, frozen=True):
     """A booking on an account (topic ``bank.transactions``)."""
 
     event_id: Id
@@ -85,13 +85,14 @@ class Transaction(Record):
     balance_after: Decimal | None = None
     country: CountryCode | None = None
     card_id: Id | None = None
+    overdraft_limit: Decimal | None = None
 
     @property
     def occurred_at(self) -> datetime:
         return self.booked_at
 
 
-class Click(Record):
+class Click(Record, frozen=True):
     """A click in online banking or the app (topic ``ebanking.clicks``)."""
 
     event_id: Id
@@ -104,7 +105,7 @@ class Click(Record):
     channel: Literal["online_banking", "app"] = "online_banking"
 
 
-class OrderStep(Record):
+class OrderStep(Record, frozen=True):
     """A step in an online order or application (topic ``orders.flow``)."""
 
     event_id: Id
@@ -119,7 +120,7 @@ class OrderStep(Record):
     agent_id: Id | None = None
 
 
-class Consents(Record):
+class Consents(Record, frozen=True):
     """Advertising permission per channel."""
 
     phone: bool = False
@@ -128,7 +129,7 @@ class Consents(Record):
     online_banking: bool = False
 
 
-class Contract(Record):
+class Contract(Record, frozen=True):
     """A held product with dates (life insurance, fixed deposit, loan)."""
 
     contract_id: Id
@@ -136,13 +137,13 @@ class Contract(Record):
     matures_on: date | None = None
 
 
-class Card(Record):
+class Card(Record, frozen=True):
     card_id: Id
     status: Literal["active", "blocked"] = "active"
     expires_on: date | None = None
 
 
-class CustomerProfile(Record):
+class CustomerProfile(Record, frozen=True):
     """The customer master record (compacted topic ``customers.profile``)."""
 
     customer_id: CustomerId
@@ -164,7 +165,7 @@ class CustomerProfile(Record):
         return self.updated_at
 
 
-class ChannelContact(Record):
+class ChannelContact(Record, frozen=True):
     """A contact with the customer on any channel (topic ``channel.contacts``)."""
 
     event_id: Id
@@ -176,7 +177,7 @@ class ChannelContact(Record):
     subject: ShortText = ""
 
 
-class OpportunityResponse(Record):
+class OpportunityResponse(Record, frozen=True):
     """A channel's response to a shown opportunity (topic ``opportunities.responses``)."""
 
     event_id: Id
@@ -189,20 +190,22 @@ class OpportunityResponse(Record):
     appointment_at: Timestamp | None = None
 
 
-InputEvent = Transaction | Click | OrderStep | CustomerProfile | ChannelContact | OpportunityResponse
+InputEvent = (
+    Transaction | Click | OrderStep | CustomerProfile | ChannelContact | OpportunityResponse
+)
 
 
 # --- output topics -----------------------------------------------------------
 
 
-class Evidence(Record):
+class Evidence(Record, frozen=True):
     """One fact that made a detector fire, e.g. ``("step", "2")``."""
 
     name: ShortText
     value: Text
 
 
-class Impulse(Record):
+class Impulse(Record, frozen=True):
     """A detected sales or service moment (topic ``impulses``)."""
 
     impulse_id: Id
@@ -216,7 +219,7 @@ class Impulse(Record):
     rules_version: ShortText = ""
 
 
-class Reason(Record):
+class Reason(Record, frozen=True):
     """An impulse as it is shown with an opportunity."""
 
     impulse_id: Id
@@ -225,14 +228,14 @@ class Reason(Record):
     evidence: tuple[Evidence, ...] = ()
 
 
-class Texts(Record):
+class Texts(Record, frozen=True):
     instruction: Text
     argument: Text
     objections: Text
     info_url: Text
 
 
-class Opportunity(Record):
+class Opportunity(Record, frozen=True):
     """A next best action for one customer (topic ``opportunities``).
 
     The same opportunity is published again with a higher ``revision`` when its
@@ -258,9 +261,11 @@ class Opportunity(Record):
     explanation: Text = ""
     handling_minutes: float = 0.0
     advisor_id: Id | None = None
+    snoozed_until: Timestamp | None = None
+    closed_reason: Code | None = None
 
 
-class Attribution(Record):
+class Attribution(Record, frozen=True):
     """A sale credited to the closing channel and the advisor (topic ``attributions``)."""
 
     attribution_id: Id

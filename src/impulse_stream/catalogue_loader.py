@@ -1,0 +1,77 @@
+"""Read a catalogue YAML file, validate it and build the core's ``Catalogue``.
+
+This is the file-I/O edge of the catalogue; ``core.catalogue`` stays pure. A
+bad catalogue raises ``CatalogueError`` naming the file, the YAML line and the
+JSON path of the offending field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from impulse_stream.core.catalogue import Catalogue, CatalogueError, JsonPath, parse_catalogue
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CATALOGUE = PACKAGE_DIR / "catalogue" / "default.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "catalogue.schema.json"
+
+
+@lru_cache(maxsize=1)
+def catalogue_schema() -> Mapping[str, Any]:
+    with SCHEMA_PATH.open(encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """Load and validate a catalogue; the package's ``default.yaml`` when ``path`` is None."""
+    file = Path(path) if path is not None else DEFAULT_CATALOGUE
+    text = file.read_text(encoding="utf-8")
+    return parse_catalogue_text(text, str(file))
+
+
+def parse_catalogue_text(text: str, source: str) -> Catalogue:
+    """Validate catalogue YAML text; errors carry the line of the offending field."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise CatalogueError(source, (), f"not valid YAML: {exc}", line) from exc
+    try:
+        return parse_catalogue(data, source, catalogue_schema())
+    except CatalogueError as exc:
+        raise exc.with_line(_line_of(node, exc.path)) from None
+
+
+def _line_of(node: yaml.Node | None, path: JsonPath) -> int | None:
+    """1-based line of the deepest YAML node that the JSON path reaches."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in path:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+        if child is None:
+            return line
+        node = child
+        line = node.start_mark.line + 1 if not isinstance(node, yaml.ScalarNode) else line
+    return line

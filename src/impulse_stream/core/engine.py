@@ -1,0 +1,310 @@
+"""The decision engine: state + event + now -> state + impulses + opportunities.
+
+Pure and deterministic: no clock, no randomness, no I/O. ``now`` is the
+partition's event-time watermark passed in by the runtime. The same events
+with the same ``now`` values give byte-identical outputs and ids.
+
+Event time and lateness: ``apply`` first advances the state to
+``min(event time, now)`` (deadlines due before the event fire first), then
+applies the event, then advances to ``now``. An event older than deadlines that
+already fired is still applied and corrects the outcome (a late
+``completed`` withdraws the "finish the order" opportunity and credits the
+sale); it is never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from impulse_stream.core.arbitration import Arbitration, Score, explain
+from impulse_stream.core.calendar_sweep import CalendarSweep
+from impulse_stream.core.catalogue import Catalogue
+from impulse_stream.core.closed_loop import on_response
+from impulse_stream.core.contact_policy import ContactPolicy
+from impulse_stream.core.dates import day_start, utc_day
+from impulse_stream.core.events import (
+    Channel,
+    ChannelContact,
+    Click,
+    CustomerProfile,
+    InputEvent,
+    Opportunity,
+    OpportunityResponse,
+    OrderStep,
+    OutputRecord,
+    Transaction,
+)
+from impulse_stream.core.impulses.abandoned_order import AbandonedOrderDetector
+from impulse_stream.core.impulses.offer_click import OfferClickedDetector
+from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
+from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, fire_abandonment, on_order_step
+from impulse_stream.core.profile_update import on_profile
+from impulse_stream.core.routing import ChannelRouting
+from impulse_stream.core.run import DecisionRun, reasons_with_evidence, to_reasons
+from impulse_stream.core.scoring import BundleScoring
+from impulse_stream.core.state import (
+    Contact,
+    CustomerState,
+    OpportunityState,
+    new_state,
+)
+from impulse_stream.core.timeline import record_contact, touch_channel
+from impulse_stream.core.transactions import TransactionDetectors
+
+CLOSED_OPPORTUNITY_RETENTION = timedelta(days=30)
+# An idle state restored after a long pause does not replay every missed calendar day.
+MAX_CALENDAR_CATCH_UP = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one engine call decided: the new state and the records to publish."""
+
+    state: CustomerState
+    outputs: tuple[OutputRecord, ...]
+    observations: tuple[AcceptanceObservation, ...] = field(default=())
+
+
+class DecisionEngine:
+    """The brain of the product; see ``docs/core.md``."""
+
+    def __init__(
+        self, catalogue: Catalogue, statistics: AcceptanceStatistics | None = None
+    ) -> None:
+        self.catalogue = catalogue
+        self.rules_version = catalogue.version
+        self.statistics = statistics if statistics is not None else AcceptanceStatistics()
+        self.policy = ContactPolicy(catalogue)
+        self.scoring = BundleScoring(catalogue)
+        self.arbitration = Arbitration(catalogue, self.scoring, self.statistics)
+        self.routing = ChannelRouting(catalogue, self.policy)
+        rule = catalogue.detector("order_abandoned")
+        self.abandoned_orders = AbandonedOrderDetector(rule) if rule is not None else None
+        rule = catalogue.detector("offer_clicked_not_ordered")
+        self.offer_clicks = OfferClickedDetector(rule) if rule is not None else None
+        self.transactions = TransactionDetectors(catalogue)
+        self.calendar = CalendarSweep(catalogue)
+
+    def with_statistics(self, statistics: AcceptanceStatistics) -> DecisionEngine:
+        """The same engine with a new snapshot of the learned acceptance statistics."""
+        return DecisionEngine(self.catalogue, statistics)
+
+    # --- the runtime's interface --------------------------------------------------
+
+    def apply(self, state: CustomerState | None, event: InputEvent, now: datetime) -> Decision:
+        """Apply one input event; ``now`` is the event-time watermark."""
+        run = DecisionRun(self, state or new_state(event.customer_id), [], [])
+        at = event.occurred_at
+        self._advance(run, min(at, now))
+        self._on_event(run, event)
+        self._advance(run, now)
+        return Decision(run.state, tuple(run.outputs), tuple(run.observations))
+
+    def advance(self, state: CustomerState, now: datetime) -> Decision:
+        """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
+        run = DecisionRun(self, state, [], [])
+        self._advance(run, now)
+        return Decision(run.state, tuple(run.outputs), ())
+
+    def next_wakeup(self, state: CustomerState) -> datetime | None:
+        """The earliest event time at which ``advance`` has work, or None."""
+        due = [t for t, _, _ in self._deadlines(state)]
+        after = self._swept_after(state)
+        sweep = self.calendar.next_day(state, after) if after is not None else None
+        if sweep is not None:
+            due.append(day_start(sweep))
+        return min(due, default=None)
+
+    def next_best_actions(
+        self, state: CustomerState, channel: Channel, now: datetime, limit: int = 3
+    ) -> list[Opportunity]:
+        """The ranked, policy-filtered opportunities to show on ``channel`` now.
+
+        A pure query (the call-centre desktop, the teaser slot): service before
+        sales on ``service_first_channels``, sales limited to what the
+        frequency cap still allows. ``priority``, ``rank`` and ``explanation``
+        are for this channel and moment; the other fields are the published ones.
+        """
+        candidates: list[tuple[tuple[int, float, str, str], OpportunityState, Score, str]] = []
+        for opp in state.open_opportunities():
+            action = self.catalogue.action(opp.action_id)
+            if action is None:
+                continue
+            verdict = self.policy.check(state, action, channel, now, opp)
+            if not verdict.allowed:
+                continue
+            score = self.arbitration.score(state, action, opp.reasons, channel, now)
+            key = self.arbitration.sort_key(action, score.priority, opp.opportunity_id, channel)
+            text = explain(reasons_with_evidence(state, opp), score, verdict)
+            candidates.append((key, opp, score, text))
+        candidates.sort(key=lambda c: c[0])
+        sales_left = self.policy.remaining_sales_offers(state, channel, now)
+        chosen: list[Opportunity] = []
+        for _, opp, score, text in candidates:
+            if len(chosen) >= limit:
+                break
+            action = self.catalogue.action(opp.action_id)
+            if action is not None and action.kind == "sales" and sales_left is not None:
+                if sales_left <= 0:
+                    continue
+                sales_left -= 1
+            record = self.opportunity_record(state, opp, score, len(chosen) + 1, text)
+            if record is not None:
+                chosen.append(record)
+        return chosen
+
+    # --- records ------------------------------------------------------------------
+
+    def opportunity_record(
+        self,
+        state: CustomerState,
+        opp: OpportunityState,
+        score: Score | None,
+        rank: int | None,
+        text: str | None,
+    ) -> Opportunity | None:
+        action = self.catalogue.action(opp.action_id)
+        if action is None:
+            return None
+        if text is None:
+            if opp.status != "open":
+                text = f"{opp.status}: {opp.closed_reason}"
+            elif score is not None:
+                text = explain(reasons_with_evidence(state, opp), score, None)
+                text += f" Routed to: {', '.join(opp.channels) or 'no channel now'}."
+            else:
+                text = "revised" + (
+                    f": snoozed until {opp.snoozed_until.isoformat()}" if opp.snoozed_until else ""
+                )
+        return Opportunity(
+            opportunity_id=opp.opportunity_id,
+            revision=opp.revision,
+            customer_id=state.customer_id,
+            action_id=action.id,
+            product=action.product,
+            kind=action.kind,
+            priority=score.priority if score is not None else opp.priority,
+            rank=rank if rank is not None else opp.rank,
+            status=opp.status,  # type: ignore[arg-type]
+            reasons=to_reasons(state, opp),
+            channels=opp.channels,  # type: ignore[arg-type]
+            texts=action.texts,
+            valid_until=opp.valid_until,
+            created_at=opp.created_at,
+            rules_version=self.rules_version,
+            explanation=text,
+            handling_minutes=action.handling_minutes,
+            advisor_id=state.profile.advisor_id,
+            snoozed_until=opp.snoozed_until,
+            closed_reason=opp.closed_reason,
+        )
+
+    # --- internals ------------------------------------------------------------------
+
+    def _on_event(self, run: DecisionRun, event: InputEvent) -> None:
+        if isinstance(event, OrderStep):
+            on_order_step(run, event)
+        elif isinstance(event, Transaction):
+            self.transactions.on_transaction(run, event)
+        elif isinstance(event, Click):
+            self._on_click(run, event)
+        elif isinstance(event, CustomerProfile):
+            on_profile(run, event)
+        elif isinstance(event, ChannelContact):
+            run.state = record_contact(
+                run.state,
+                Contact(event.occurred_at, event.channel, event.kind, None, event.agent_id),
+            )
+        elif isinstance(event, OpportunityResponse):
+            on_response(run, event)
+
+    def _on_click(self, run: DecisionRun, click: Click) -> None:
+        run.update(affinity=touch_channel(run.state.affinity, click.channel, click.occurred_at))
+        if self.offer_clicks is not None:
+            self.offer_clicks.on_click(run, click)
+
+    def _deadlines(self, state: CustomerState) -> list[tuple[datetime, int, str]]:
+        due: list[tuple[datetime, int, str]] = []
+        if self.abandoned_orders is not None:
+            due += [(o.deadline, 0, o.order_id) for o in state.orders if o.status == "open"]
+        if self.offer_clicks is not None:
+            due += [(c.deadline, 1, c.event_id) for c in state.clicks]
+        for opp in state.open_opportunities():
+            if opp.snoozed_until is not None:
+                due.append((opp.snoozed_until, 2, opp.opportunity_id))
+            due.append((opp.valid_until, 3, opp.opportunity_id))
+        return due
+
+    @staticmethod
+    def _swept_after(state: CustomerState, now: datetime | None = None) -> date | None:
+        """The last calendar day swept; before the first sweep, the day before the clock."""
+        if state.swept_day:
+            return date.fromordinal(state.swept_day)
+        clock = state.clock or now
+        return None if clock is None else utc_day(clock) - timedelta(days=1)
+
+    def _advance(self, run: DecisionRun, now: datetime) -> None:
+        # Deadlines and calendar days are handled strictly in event-time order, so the
+        # outcome does not depend on how often the runtime calls advance().
+        for _ in range(10_000):
+            deadlines = [d for d in self._deadlines(run.state) if d[0] <= now]
+            after = self._swept_after(run.state, now)
+            sweep_day = self.calendar.next_day(run.state, after) if after is not None else None
+            if sweep_day is not None and day_start(sweep_day) <= now:
+                if sweep_day < utc_day(now) - MAX_CALENDAR_CATCH_UP:
+                    sweep_day = utc_day(now)
+                deadlines.append((day_start(sweep_day), 4, sweep_day.isoformat()))
+            if not deadlines:
+                break
+            at, kind, ref = min(deadlines)
+            self._fire(run, at, kind, ref)
+        if run.state.clock is None or now > run.state.clock:
+            run.update(clock=now)
+        self._age_out(run, now)
+
+    def _fire(self, run: DecisionRun, at: datetime, kind: int, ref: str) -> None:
+        state = run.state
+        if kind == 0:
+            order = next(o for o in state.orders if o.order_id == ref)
+            fire_abandonment(run, order, at)
+        elif kind == 1:
+            assert self.offer_clicks is not None
+            self.offer_clicks.on_deadline(run, ref, at)
+        elif kind == 2:
+            opp = state.opportunity(ref)
+            if opp is not None:
+                run.revise(opp, snoozed_until=None)
+        elif kind == 3:
+            opp = state.opportunity(ref)
+            if opp is not None:
+                run.close(opp, "expired", "validity_ended", at)
+        else:
+            day = datetime.fromisoformat(ref).date()
+            self.calendar.sweep(run, day)
+            run.update(swept_day=day.toordinal())
+
+    def _age_out(self, run: DecisionRun, now: datetime) -> None:
+        s = run.state
+        today = utc_day(now).toordinal()
+        referenced = {r.impulse_id for o in s.open_opportunities() for r in o.reasons}
+        run.update(
+            impulses=tuple(
+                i for i in s.impulses if i.expires_at > now or i.impulse_id in referenced
+            ),
+            suppressions=tuple(x for x in s.suppressions if x.until > now),
+            seen=tuple(x for x in s.seen if x.until_day >= today),
+            orders=tuple(
+                o
+                for o in s.orders
+                if o.status == "open"
+                or (o.updated_at or o.started_at) + ENDED_ORDER_RETENTION > now
+            ),
+            opportunities=tuple(
+                o
+                for o in s.opportunities
+                if o.status == "open"
+                or (o.closed_at or o.created_at) + CLOSED_OPPORTUNITY_RETENTION > now
+            ),
+            appointments=tuple(a for a in s.appointments if a.at + timedelta(days=1) > now),
+        )

@@ -1,0 +1,20 @@
+"""Stable identifiers derived from input fields only.
+
+Ids must be the same on every replay and on every machine, so they never come
+from ``uuid4``, ``random`` or the salted built-in ``hash()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def stable_id(prefix: str, *parts: str) -> str:
+    """``prefix-<20 hex chars>`` from a blake2b digest of the parts."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=10)
+    return f"{prefix}-{digest.hexdigest()}"
+
+
+def short_key(*parts: str) -> str:
+    """A compact 8-hex-char key for bounded dedupe memories in the state."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=4).hexdigest()

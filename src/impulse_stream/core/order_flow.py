@@ -1,0 +1,178 @@
+"""Running order processes (``orders.flow``): steps, completion, cancellation.
+
+An order is tracked from its first event. Its abandonment deadline is
+``started_at + window_minutes`` (event time). When the order completes, the
+sale is credited (``attribution.py``), every open sales opportunity for the
+product is withdrawn, the product counts as held and a ``new_purchase``
+impulse follows. Lateness policy: a ``completed``/``cancelled`` step that
+arrives after the abandonment fired withdraws the "finish the order"
+opportunity (revision + 1) instead of being dropped; a late
+``started``/``step_completed`` only updates the step shown to the agent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+
+from impulse_stream.core.attribution import credit_sale
+from impulse_stream.core.events import OrderStep
+from impulse_stream.core.impulses.abandoned_order import KIND as ABANDONED
+from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.run import DecisionRun
+from impulse_stream.core.state import MAX_CLICKS, MAX_ORDERS, MAX_PRODUCTS, OrderProcess
+from impulse_stream.core.timeline import touch_channel
+
+ENDED_ORDER_RETENTION = timedelta(days=30)
+
+
+def find_order(run: DecisionRun, order_id: str) -> OrderProcess | None:
+    return next((o for o in run.state.orders if o.order_id == order_id), None)
+
+
+def keep_order(run: DecisionRun, order: OrderProcess) -> None:
+    orders = [o for o in run.state.orders if o.order_id != order.order_id] + [order]
+    while len(orders) > MAX_ORDERS:
+        ended = [o for o in orders if o.status != "open"] or orders
+        orders.remove(min(ended, key=lambda o: (o.updated_at or o.started_at, o.order_id)))
+    run.update(orders=tuple(sorted(orders, key=lambda o: (o.started_at, o.order_id))))
+
+
+def on_order_step(run: DecisionRun, step: OrderStep) -> None:
+    run.update(affinity=touch_channel(run.state.affinity, step.channel, step.occurred_at))
+    if step.status in ("started", "step_completed"):
+        _progress(run, step)
+    elif step.status == "completed":
+        _complete(run, step)
+    else:
+        _cancel(run, step)
+
+
+def _progress(run: DecisionRun, step: OrderStep) -> None:
+    order = find_order(run, step.order_id)
+    detector = run.engine.abandoned_orders
+    window = detector.window if detector is not None else timedelta(0)
+    if order is None:
+        order = OrderProcess(
+            order_id=step.order_id,
+            product=step.product,
+            channel=step.channel,
+            started_at=step.occurred_at,
+            deadline=step.occurred_at + window,
+            status="open" if detector is not None else "untracked",
+            step=step.step,
+            total_steps=step.total_steps,
+            last_event_id=step.event_id,
+            updated_at=step.occurred_at,
+        )
+    elif order.status in ("completed", "cancelled"):
+        return
+    else:
+        started = min(order.started_at, step.occurred_at)
+        newer = order.updated_at is None or step.occurred_at >= order.updated_at
+        order = msgspec.structs.replace(
+            order,
+            started_at=started,
+            deadline=started + window if order.status == "open" else order.deadline,
+            step=max(order.step, step.step),
+            total_steps=max(order.total_steps, step.total_steps),
+            last_event_id=step.event_id if newer else order.last_event_id,
+            updated_at=max(order.updated_at or step.occurred_at, step.occurred_at),
+        )
+    keep_order(run, order)
+    # The clicked offer led to an order: it is no longer "clicked but never started".
+    clicks = tuple(c for c in run.state.clicks if c.product != step.product)[-MAX_CLICKS:]
+    run.update(clicks=clicks)
+
+
+def _complete(run: DecisionRun, step: OrderStep) -> None:
+    order = find_order(run, step.order_id)
+    if order is not None and order.status == "completed":
+        return  # a repeated delivery
+    if order is None:
+        order = OrderProcess(
+            order_id=step.order_id,
+            product=step.product,
+            channel=step.channel,
+            started_at=step.occurred_at,
+            deadline=step.occurred_at,
+            step=step.step,
+            total_steps=step.total_steps,
+        )
+    keep_order(
+        run,
+        msgspec.structs.replace(
+            order,
+            status="completed",
+            step=max(order.step, step.step),
+            last_event_id=step.event_id,
+            updated_at=step.occurred_at,
+        ),
+    )
+    attribution, _ = credit_sale(run.engine.catalogue, run.state, step)
+    at = max(step.occurred_at, run.state.clock or step.occurred_at)
+    for opp in run.state.open_opportunities():
+        action = run.engine.catalogue.action(opp.action_id)
+        if action is not None and action.product == step.product and action.kind == "sales":
+            run.close(opp, "withdrawn", "order_completed", at)
+    run.outputs.append(attribution)
+    products = run.state.profile.products
+    if step.product not in products:
+        products = tuple(sorted((*products, step.product)))[:MAX_PRODUCTS]
+        run.update(profile=msgspec.structs.replace(run.state.profile, products=products))
+    run.report(
+        Detection(
+            kind="new_purchase",
+            occurred_at=step.occurred_at,
+            trigger=f"order:{step.order_id}",
+            key=f"order:{step.order_id}",
+            product=step.product,
+            source_event_id=step.event_id,
+            evidence=(
+                ("product", step.product),
+                ("order_id", step.order_id),
+                ("channel", step.channel),
+            ),
+        )
+    )
+
+
+def _cancel(run: DecisionRun, step: OrderStep) -> None:
+    order = find_order(run, step.order_id)
+    if order is not None and order.status in ("completed", "cancelled"):
+        return
+    base = order or OrderProcess(
+        order_id=step.order_id,
+        product=step.product,
+        channel=step.channel,
+        started_at=step.occurred_at,
+        deadline=step.occurred_at,
+    )
+    keep_order(
+        run,
+        msgspec.structs.replace(
+            base, status="cancelled", last_event_id=step.event_id, updated_at=step.occurred_at
+        ),
+    )
+    at = max(step.occurred_at, run.state.clock or step.occurred_at)
+    abandoned = {
+        i.impulse_id
+        for i in run.state.impulses
+        if i.kind == ABANDONED and ("order_id", step.order_id) in i.evidence
+    }
+    for opp in run.state.open_opportunities():
+        action = run.engine.catalogue.action(opp.action_id)
+        if (
+            action is not None
+            and action.product == step.product
+            and any(r.impulse_id in abandoned for r in opp.reasons)
+        ):
+            run.close(opp, "withdrawn", "order_cancelled", at)
+
+
+def fire_abandonment(run: DecisionRun, order: OrderProcess, at: datetime) -> None:
+    keep_order(run, msgspec.structs.replace(order, status="abandoned"))
+    detector = run.engine.abandoned_orders
+    if detector is not None:
+        run.report(detector.on_deadline(order))

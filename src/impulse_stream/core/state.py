@@ -1,0 +1,233 @@
+"""The customer state: everything the core remembers about one customer.
+
+Compact by construction: every list has a fixed bound (oldest entries age out),
+transactions are kept only as aggregates, and every struct is encoded as a
+msgpack array (``array_like``), so field names cost nothing on the wire. A
+typical customer stays well under 1 KiB (see ``codec.py``).
+
+Times are event times. Money is integer cents.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import msgspec
+
+# Bounds of the state (the property tests check that the encoded size stays bounded).
+MAX_ORDERS = 4
+MAX_CLICKS = 3
+MAX_APPOINTMENTS = 3
+MAX_CONTACTS = 12
+MAX_IMPULSES = 10
+MAX_OPPORTUNITIES = 8
+MAX_SUPPRESSIONS = 12
+MAX_SEEN = 16
+MAX_PAYEES = 5
+MAX_OVERDRAFT_DAYS = 31
+MAX_PRODUCTS = 24
+MAX_CONTRACTS = 6
+MAX_CARDS = 4
+
+CONSENT_BITS = {"phone": 1, "email": 2, "letter": 4, "online_banking": 8}
+
+
+class _S(msgspec.Struct, array_like=True, frozen=True, omit_defaults=True):
+    pass
+
+
+class HeldContract(_S, frozen=True):
+    contract_id: str
+    product: str
+    matures_on: date | None = None
+
+
+class HeldCard(_S, frozen=True):
+    card_id: str
+    blocked: bool = False
+    expires_on: date | None = None
+
+
+class Profile(_S, frozen=True):
+    """The master-data part of the state (from ``customers.profile``)."""
+
+    known: bool = False
+    birth_date: date | None = None
+    advisor_id: str | None = None
+    branch_id: str | None = None
+    segment: str = "retail"
+    consents: int = 0
+    products: tuple[str, ...] = ()
+    occupation: str | None = None
+    home_country: str = "DE"
+    contracts: tuple[HeldContract, ...] = ()
+    cards: tuple[HeldCard, ...] = ()
+
+    def has_consent(self, consent: str) -> bool:
+        return bool(self.consents & CONSENT_BITS[consent])
+
+    def holds(self, product: str) -> bool:
+        return product in self.products
+
+
+class OrderProcess(_S, frozen=True):
+    """A running (or recently ended) online order or application."""
+
+    order_id: str
+    product: str
+    channel: str
+    started_at: datetime
+    deadline: datetime
+    status: str = "open"  # open | abandoned | completed | cancelled
+    step: int = 0
+    total_steps: int = 1
+    last_event_id: str = ""
+    updated_at: datetime | None = None
+
+
+class PendingClick(_S, frozen=True):
+    """A clicked offer waiting for an order of its product."""
+
+    product: str
+    clicked_at: datetime
+    deadline: datetime
+    event_id: str
+
+
+class Appointment(_S, frozen=True):
+    """An accepted appointment: a running process on the cockpit."""
+
+    at: datetime
+    action_id: str
+    opportunity_id: str
+    channel: str
+
+
+class MonthIncome(_S, frozen=True):
+    month: int
+    cents: int
+
+
+class RecurringPayee(_S, frozen=True):
+    key: str
+    label: str
+    months: int
+    last_month: int
+
+
+class Aggregates(_S, frozen=True):
+    """Rolling transaction aggregates; raw transactions are never kept."""
+
+    income: tuple[MonthIncome, ...] = ()
+    salary_months: int = 0
+    last_salary_on: date | None = None
+    usual_balance: int | None = None
+    balance_samples: int = 0
+    last_balance: int | None = None
+    overdraft_days: tuple[int, ...] = ()
+    payees: tuple[RecurringPayee, ...] = ()
+
+
+class Contact(_S, frozen=True):
+    """One entry of the timeline: a contact or a response on a channel."""
+
+    at: datetime
+    channel: str
+    kind: str  # a ContactKind, or a ResponseKind for responses to opportunities
+    action_id: str | None = None
+    agent_id: str | None = None
+
+
+class Affinity(_S, frozen=True):
+    """Per channel (in ``events.CHANNELS`` order): last day used (ordinal) and uses."""
+
+    last_day: tuple[int, ...] = (0, 0, 0, 0, 0, 0, 0)
+    uses: tuple[int, ...] = (0, 0, 0, 0, 0, 0, 0)
+
+
+class ActiveImpulse(_S, frozen=True):
+    impulse_id: str
+    kind: str
+    category: str
+    occurred_at: datetime
+    expires_at: datetime
+    product: str | None = None
+    evidence: tuple[tuple[str, str], ...] = ()
+    source_event_id: str | None = None
+
+
+class ReasonRef(_S, frozen=True):
+    impulse_id: str
+    kind: str
+    occurred_at: datetime
+
+
+class OpportunityState(_S, frozen=True):
+    """An opportunity as the state keeps it; texts come from the catalogue."""
+
+    opportunity_id: str
+    action_id: str
+    created_at: datetime
+    valid_until: datetime
+    reasons: tuple[ReasonRef, ...]
+    priority: float
+    rank: int
+    channels: tuple[str, ...]
+    revision: int = 0
+    status: str = "open"  # open | withdrawn | expired
+    snoozed_until: datetime | None = None
+    closed_reason: str | None = None
+    closed_at: datetime | None = None
+    responded_channel: str | None = None
+    responded_agent: str | None = None
+
+
+class Suppression(_S, frozen=True):
+    """``action:<id>`` or ``product:<code>`` is not offered until ``until``."""
+
+    subject: str
+    until: datetime
+    reason: str
+
+
+class Seen(_S, frozen=True):
+    """A detector trigger already reported (dedupe key until a day ordinal)."""
+
+    key: str
+    until_day: int
+
+
+class CustomerState(_S, frozen=True):
+    customer_id: str
+    clock: datetime | None = None
+    profile: Profile = Profile()
+    aggregates: Aggregates = Aggregates()
+    orders: tuple[OrderProcess, ...] = ()
+    clicks: tuple[PendingClick, ...] = ()
+    appointments: tuple[Appointment, ...] = ()
+    contacts: tuple[Contact, ...] = ()
+    affinity: Affinity = Affinity()
+    impulses: tuple[ActiveImpulse, ...] = ()
+    opportunities: tuple[OpportunityState, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
+    seen: tuple[Seen, ...] = ()
+    swept_day: int = 0
+    pool_last_day: int = 0
+    pool_turn: int = 0
+
+    def open_opportunities(self) -> tuple[OpportunityState, ...]:
+        return tuple(o for o in self.opportunities if o.status == "open")
+
+    def opportunity(self, opportunity_id: str) -> OpportunityState | None:
+        for opp in self.opportunities:
+            if opp.opportunity_id == opportunity_id:
+                return opp
+        return None
+
+    def held_products(self) -> frozenset[str]:
+        return frozenset(self.profile.products)
+
+
+def new_state(customer_id: str) -> CustomerState:
+    """The state of a customer the core has not seen before."""
+    return CustomerState(customer_id=customer_id)
