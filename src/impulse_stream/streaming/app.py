@@ -67,6 +67,8 @@ class Worker:
         self.assigned: set[TP] = set()
         self.positions: dict[TP, int] = {}
         self.last_event_wall: dict[int, float] = {}
+        self.last_progress: float | None = None
+        self.started = time.time()
         self.lock = asyncio.Lock()
 
     @property
@@ -77,6 +79,7 @@ class Worker:
         async with self.lock:
             await self.processor.process(batch)
         now = time.time()
+        self.last_progress = now
         for m in batch:
             self.positions[TP(m.topic, m.partition)] = m.offset
             self.last_event_wall[m.partition] = now

@@ -129,6 +129,7 @@ class _Pending:
     partition: int
     stored: StoredCustomer
     events: list[tuple[InboundMessage, InputEvent, datetime]] = field(default_factory=list)
+    timer_due: bool = False
 
 
 @dataclass
@@ -269,6 +270,7 @@ class BatchProcessor:
         for cid, p in due.items():
             if cid not in pending:
                 pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
+            pending[cid].timer_due = True
         if not pending:
             return _Outcome()
         accepted = _Outcome()
@@ -333,15 +335,17 @@ class BatchProcessor:
         if state is None:
             return None, _Outcome(dead=dead)
         now_ms = self.watermarks.get(entry.partition)
-        wakeup = self.engine.next_wakeup(state)
-        if now_ms is not None and wakeup is not None and _ms(wakeup) <= now_ms:
+        if due_at(self.engine, state, now_ms):
+            assert now_ms is not None
             try:
                 decision = self.engine.advance(state, _dt(now_ms))
                 state = decision.state
                 records.extend(decision.outputs)
             except Exception:
                 log.exception("core failed advancing customer %s", pseudonym(entry.customer_id))
-            wakeup = self.engine.next_wakeup(state)
+        if not fences and not records and not entry.timer_due:
+            return None, _Outcome(dead=dead)  # a redelivered batch: nothing new to write
+        wakeup = self.engine.next_wakeup(state)
         messages = [self._output(r) for r in records]
         new_version = stored.version + 1
         write = CustomerWrite(
@@ -450,6 +454,12 @@ class BatchProcessor:
                 m.attributions.labels(r.closing_channel).inc()
                 at = r.credited_at
             m.latency.observe(max(0.0, now - at.timestamp()))
+
+
+def due_at(engine: DecisionEngine, state: CustomerState, now_ms: int | None) -> bool:
+    """True when ``state`` has a deadline at or before ``now_ms``."""
+    wakeup = engine.next_wakeup(state)
+    return now_ms is not None and wakeup is not None and _ms(wakeup) <= now_ms
 
 
 def _ms(dt: datetime) -> int:

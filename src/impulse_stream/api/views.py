@@ -1,0 +1,108 @@
+"""HTTP endpoints on the worker's web server.
+
+* ``GET /customers/{id}`` - the customer 360 (profile, timeline, running
+  processes, impulses, open opportunities in rank order);
+* ``GET /customers/{id}/next-best-actions?channel=call_centre&limit=3`` - what
+  the channel shows now (the call-centre desktop on an inbound call);
+* ``GET /healthz`` - liveness: fails when assigned partitions have lag and no
+  batch was processed for ``stall_seconds`` (a consumer that silently stopped
+  fetching, faust-streaming #175, #523);
+* ``GET /readyz`` - readiness: partitions assigned and Redis answers;
+* ``GET /metrics`` - Prometheus.
+
+Served from Redis: one round trip per request.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from impulse_stream.api.customer_view import customer_360
+from impulse_stream.core.codec import decode_state
+from impulse_stream.core.events import CHANNELS, CustomerId
+from impulse_stream.store.base import StoreUnavailable
+
+if TYPE_CHECKING:
+    from impulse_stream.bootstrap import Container
+
+_JSON = msgspec.json.Encoder()
+_valid_id = msgspec.json.Decoder(CustomerId)
+
+
+def register_views(c: Container) -> None:
+    app = c.app
+
+    def json(view: View, value: Any, status: int = 200) -> Response:
+        return view.bytes(_JSON.encode(value), content_type="application/json", status=status)
+
+    async def load_state(view: View, customer_id: str) -> Any:
+        try:
+            _valid_id.decode(_JSON.encode(customer_id))
+        except msgspec.ValidationError:
+            return None, json(view, {"error": "invalid customer id"}, 400)
+        try:
+            stored = await c.store.get(customer_id)
+        except StoreUnavailable:
+            return None, json(view, {"error": "state store unavailable"}, 503)
+        if stored.state is None:
+            return None, json(view, {"error": "unknown customer"}, 404)
+        return decode_state(stored.state), None
+
+    @app.page("/customers/{customer_id}")
+    class Customer360(View):
+        async def get(self, request: Request, customer_id: str) -> Response:
+            state, error = await load_state(self, customer_id)
+            if error is not None:
+                return error
+            return json(self, customer_360(c.engine, state, datetime.now(UTC)))
+
+    @app.page("/customers/{customer_id}/next-best-actions")
+    class NextBestActions(View):
+        async def get(self, request: Request, customer_id: str) -> Response:
+            channel = request.query.get("channel", "call_centre")
+            if channel not in CHANNELS:
+                return json(self, {"error": f"channel must be one of {', '.join(CHANNELS)}"}, 400)
+            try:
+                limit = int(request.query.get("limit", "3"))
+                if not 1 <= limit <= 20:
+                    raise ValueError
+            except ValueError:
+                return json(self, {"error": "limit must be a whole number from 1 to 20"}, 400)
+            state, error = await load_state(self, customer_id)
+            if error is not None:
+                return error
+            actions = c.engine.next_best_actions(state, channel, datetime.now(UTC), limit)
+            return json(self, {"customer_id": customer_id, "channel": channel, "actions": actions})
+
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            lagging = sum(c.worker.lag().values())
+            idle = time.time() - (c.worker.last_progress or c.worker.started)
+            stalled = lagging > 0 and idle > c.settings.stall_seconds
+            body = {"status": "stalled" if stalled else "ok", "lag": lagging, "idle_seconds": idle}
+            return json(self, body, 503 if stalled else 200)
+
+    @app.page("/readyz")
+    class Ready(View):
+        async def get(self, request: Request) -> Response:
+            problems = []
+            if not c.worker.assigned:
+                problems.append("no partitions assigned")
+            try:
+                c.metrics.redis_rtt.observe(await c.store.ping())
+            except StoreUnavailable as exc:
+                problems.append(str(exc))
+            status = 503 if problems else 200
+            return json(self, {"ready": not problems, "problems": problems}, status)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(c.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

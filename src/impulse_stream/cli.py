@@ -1,0 +1,118 @@
+"""The ``impulse-stream`` command.
+
+Each command is a few lines: it reads settings, builds through
+:mod:`impulse_stream.bootstrap` and runs. Every error a user can cause ends in
+a one-line message and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from impulse_stream.errors import ImpulseStreamError
+
+app = typer.Typer(
+    name="impulse-stream",
+    help="Real-time next-best-action engine for retail banks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _mount_infra() -> None:
+    from impulse_stream.infra.cli import app as infra_app
+
+    app.add_typer(infra_app, name="infra", help="Local Kafka (KRaft) and redis-server.")
+
+
+_mount_infra()
+
+catalogue_app = typer.Typer(no_args_is_help=True, help="The rule and action catalogue.")
+app.add_typer(catalogue_app, name="catalogue")
+
+
+@app.command()
+def worker(
+    web_port: Annotated[int | None, typer.Option(help="Port of /metrics, /healthz, the 360 API.")] = None,
+    topic_prefix: Annotated[str | None, typer.Option(help="Prefix of every topic name.")] = None,
+) -> None:
+    """Run a worker: consume the input topics, decide, publish opportunities."""
+    import faust
+
+    from impulse_stream.bootstrap import build
+    from impulse_stream.logs import configure_logging
+    from impulse_stream.settings import Settings
+
+    settings = Settings.from_env(web_port=web_port, topic_prefix=topic_prefix)
+    configure_logging(settings.log_level)
+    container = build(settings)
+    faust.Worker(
+        container.app,
+        loglevel=settings.log_level.lower(),
+        quiet=True,
+        override_logging=False,
+    ).execute_from_commandline()
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Leave Kafka, Redis and the worker running.")] = False,
+) -> None:
+    """The worked example end to end on local Kafka + Redis."""
+    from impulse_stream.demo import run_demo
+
+    run_demo(keep=keep)
+
+
+@app.command()
+def produce(
+    topic: Annotated[str, typer.Argument(help="Topic to write to, e.g. orders.flow.")],
+    file: Annotated[Path, typer.Argument(help="JSON Lines file, one event per line ('-' = stdin).")],
+) -> None:
+    """Send events from a JSON Lines file; the key is each event's customer_id."""
+    from impulse_stream.tools import produce_file
+
+    count = produce_file(topic, file)
+    typer.echo(f"sent {count} events to {topic}")
+
+
+@app.command()
+def backtest(
+    events: Annotated[Path, typer.Argument(help="JSON Lines: {topic, partition, offset, value}.")],
+    catalogue: Annotated[Path, typer.Option(help="Catalogue to test.")],
+    baseline: Annotated[Path | None, typer.Option(help="Catalogue to compare with.")] = None,
+) -> None:
+    """Run the pure core over recorded events with two catalogues and compare."""
+    from impulse_stream.tools import backtest as run_backtest
+
+    typer.echo(run_backtest(events, catalogue, baseline))
+
+
+@catalogue_app.command("validate")
+def catalogue_validate(
+    path: Annotated[Path, typer.Argument(help="Catalogue YAML file.")],
+) -> None:
+    """Check a catalogue against schemas/catalogue.schema.json."""
+    from impulse_stream.catalogue_loader import load_catalogue
+
+    cat = load_catalogue(path)
+    typer.echo(f"{path}: valid, version {cat.version}")
+
+
+def main() -> None:
+    try:
+        app()
+    except ImpulseStreamError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

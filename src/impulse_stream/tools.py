@@ -1,0 +1,170 @@
+"""Data-engineering tools: send events, export topics, backtest a catalogue.
+
+A backtest runs the very batch path of the worker (``BatchProcessor``) on a
+:class:`MemoryStore` over recorded input messages, once per catalogue, and
+compares the opportunities. Because the core is deterministic, the same events
+and the same catalogue give the same opportunities with the same ids as the
+live worker did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.contract import topics as contract_topics
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.settings import Settings
+from impulse_stream.store.memory import MemoryStore
+from impulse_stream.streaming.processor import (
+    BatchProcessor,
+    CollectingPublisher,
+    InboundMessage,
+    OutboundMessage,
+)
+
+
+class InputFileError(ImpulseStreamError):
+    """An events file cannot be read; the message names the file and line."""
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    try:
+        stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot open ({exc.strerror})") from None
+    with stream:
+        for n, line in enumerate(stream, 1):
+            if line.strip():
+                try:
+                    yield n, orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise InputFileError(f"{path}:{n}: not JSON ({exc})") from None
+
+
+def produce_file(topic: str, path: Path, settings: Settings | None = None) -> int:
+    """Send every JSON line of ``path`` to ``topic``, keyed by its ``customer_id``."""
+    settings = settings or Settings.from_env()
+    if topic not in contract_topics.INPUT_TOPICS:
+        raise InputFileError(
+            f"{topic!r} is not an input topic; use one of {', '.join(contract_topics.INPUT_TOPICS)}"
+        )
+    events = []
+    for n, event in read_jsonl(path):
+        if not isinstance(event, dict) or not isinstance(event.get("customer_id"), str):
+            raise InputFileError(f"{path}:{n}: an event needs a string customer_id")
+        events.append(event)
+    return asyncio.run(_send(settings, settings.topic_prefix + topic, events))
+
+
+async def _send(settings: Settings, topic: str, events: list[dict[str, object]]) -> int:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    try:
+        await producer.start()
+        for event in events:
+            await producer.send(
+                topic, orjson.dumps(event), key=str(event["customer_id"]).encode()
+            )
+        await producer.flush()
+    except KafkaError as exc:
+        raise ImpulseStreamError(
+            f"Kafka at {settings.kafka_bootstrap_servers} refused the events: {exc}"
+        ) from None
+    finally:
+        await producer.stop()
+    return len(events)
+
+
+def recorded_messages(path: Path) -> list[InboundMessage]:
+    """Recorded input messages: ``{"topic", "partition", "offset", "key"?, "value"}`` per line."""
+    out = []
+    for n, row in read_jsonl(path):
+        try:
+            assert isinstance(row, dict)
+            value = row["value"]
+            raw = value.encode() if isinstance(value, str) else orjson.dumps(value)
+            key = row.get("key") or (value.get("customer_id") if isinstance(value, dict) else None)
+            out.append(
+                InboundMessage(
+                    str(row["topic"]),
+                    int(row.get("partition", 0)),
+                    int(row.get("offset", n)),
+                    str(key).encode() if key is not None else None,
+                    raw,
+                )
+            )
+        except (AssertionError, KeyError, TypeError, ValueError):
+            raise InputFileError(
+                f"{path}:{n}: expected {{topic, partition, offset, value}}"
+            ) from None
+    return out
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    messages: list[OutboundMessage]
+    store: MemoryStore
+
+
+def run_model(
+    engine: DecisionEngine, messages: Iterable[InboundMessage], batch_size: int = 500
+) -> ModelRun:
+    """The reference run: the worker's batch path on an in-memory store."""
+    store = MemoryStore()
+    publisher = CollectingPublisher()
+    processor = BatchProcessor(engine, store, publisher)
+
+    async def go() -> None:
+        batch: list[InboundMessage] = []
+        for m in messages:
+            batch.append(m)
+            if len(batch) >= batch_size:
+                await processor.process(batch)
+                batch = []
+        if batch:
+            await processor.process(batch)
+
+    asyncio.run(go())
+    return ModelRun(publisher.messages, store)
+
+
+def opportunities_of(messages: Iterable[OutboundMessage]) -> dict[tuple[str, int], dict[str, object]]:
+    out = {}
+    for m in messages:
+        if m.topic.endswith(contract_topics.OPPORTUNITIES) and m.value is not None:
+            o = orjson.loads(m.value)
+            out[(o["opportunity_id"], o["revision"])] = o
+    return out
+
+
+def backtest(events: Path, catalogue: Path, baseline: Path | None = None) -> str:
+    """Compare the opportunities two catalogues give for the same recorded events."""
+    messages = recorded_messages(events)
+    new = opportunities_of(run_model(DecisionEngine(load_catalogue(catalogue)), messages).messages)
+    old = opportunities_of(
+        run_model(DecisionEngine(load_catalogue(baseline)), messages).messages
+    )
+    lines = [f"events: {len(messages)}"]
+    for label, opps in (("baseline", old), ("candidate", new)):
+        per_action = Counter(o["action_id"] for o in opps.values() if o["status"] == "open")
+        lines.append(
+            f"{label}: {sum(per_action.values())} opportunities opened: "
+            + (", ".join(f"{a}={n}" for a, n in sorted(per_action.items())) or "none")
+        )
+    only_new = sorted({k[0] for k in new} - {k[0] for k in old})
+    only_old = sorted({k[0] for k in old} - {k[0] for k in new})
+    lines.append(f"only with candidate: {len(only_new)}; only with baseline: {len(only_old)}")
+    return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""The worker's batch path on the in-memory store: fences, outbox, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import orjson
+import pytest
+
+from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.store.memory import MemoryStore
+from impulse_stream.streaming.processor import (
+    BatchProcessor,
+    CollectingPublisher,
+    InboundMessage,
+    PublishFailed,
+    RetryPolicy,
+)
+from tests.support.scenarios import T0, abandoned_card_order, inbound_call, order_step, profile
+
+ENGINE = DecisionEngine(load_catalogue())
+
+
+def messages(topic: str, events: list, partition: int = 0, start: int = 0) -> list[InboundMessage]:
+    out = []
+    for i, e in enumerate(events):
+        value = e if isinstance(e, bytes) else orjson.dumps(e)
+        key = None if isinstance(e, bytes) else e["customer_id"].encode()
+        out.append(InboundMessage(topic, partition, start + i, key, value))
+    return out
+
+
+def opportunities(publisher: CollectingPublisher) -> list[dict]:
+    return [orjson.loads(m.value) for m in publisher.messages if m.topic == "opportunities"]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def abandoned_then_call() -> list[InboundMessage]:
+    return messages("customers.profile", [profile("c1")]) + messages(
+        "orders.flow", abandoned_card_order("c1")
+    ) + messages("channel.contacts", [inbound_call("c1", T0 + timedelta(minutes=40))])
+
+
+def test_abandoned_card_order_becomes_one_opportunity():
+    pub = CollectingPublisher()
+    p = BatchProcessor(ENGINE, MemoryStore(), pub)
+    run(p.process(abandoned_then_call()))
+    opps = opportunities(pub)
+    assert [o["product"] for o in opps if o["status"] == "open"].count("credit_card") == 1
+    card = next(o for o in opps if o["product"] == "credit_card")
+    assert any(r["kind"] == "order_abandoned" for r in card["reasons"])
+    headers = dict(next(m for m in pub.messages if m.topic == "opportunities").headers)
+    assert headers["ce_specversion"] == b"1.0"
+
+
+def test_a_redelivered_batch_is_applied_once():
+    store, pub = MemoryStore(), CollectingPublisher()
+    p = BatchProcessor(ENGINE, store, pub)
+    batch = abandoned_then_call()
+    run(p.process(batch))
+    published = len(pub.messages)
+    run(p.process(batch))
+    assert len(pub.messages) == published
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingPublisher(CollectingPublisher):
+    async def publish(self, messages):
+        raise Crash
+
+
+def test_outputs_written_but_not_published_are_recovered_by_the_next_owner():
+    store = MemoryStore()
+    batch = abandoned_then_call()
+    with pytest.raises(Crash):
+        run(BatchProcessor(ENGINE, store, CrashingPublisher()).process(batch))
+    reference = CollectingPublisher()
+    run(BatchProcessor(ENGINE, MemoryStore(), reference).process(batch))
+
+    pub = CollectingPublisher()
+    successor = BatchProcessor(ENGINE, store, pub)
+    run(successor.process(batch))  # the same batch again: offsets were never committed
+    assert sorted(m.value for m in pub.messages) == sorted(m.value for m in reference.messages)
+    assert store.pending_outbox.get(0, set()) <= set()
+
+
+def test_publish_failures_are_retried_until_kafka_takes_the_outputs():
+    class Flaky(CollectingPublisher):
+        failures = 3
+
+        async def publish(self, messages):
+            if self.failures:
+                self.failures -= 1
+                raise PublishFailed("broker restarting")
+            await super().publish(messages)
+
+    async def no_sleep(_):
+        return None
+
+    pub = Flaky()
+    p = BatchProcessor(ENGINE, MemoryStore(), pub, retry=RetryPolicy(sleep=no_sleep))
+    run(p.process(abandoned_then_call()))
+    assert opportunities(pub)
+    assert p.metrics.publish_errors._value.get() == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"\xff\xfe\x00", "invalid_encoding"),
+        (orjson.dumps({"customer_id": "c1"}), "schema_violation"),
+    ],
+)
+def test_bad_events_become_dead_letters_and_the_next_event_is_processed(raw, reason):
+    pub = CollectingPublisher()
+    p = BatchProcessor(ENGINE, MemoryStore(), pub)
+    bad = InboundMessage("orders.flow", 0, 0, b"c1", raw)
+    good = messages("orders.flow", [order_step("c1", "o1", "started", 0, T0)], start=1)
+    run(p.process([bad, *good]))
+    (dead,) = [m for m in pub.messages if m.topic == "impulse-stream.dlq"]
+    headers = dict(dead.headers)
+    assert headers["dlq_reason"] == reason.encode()
+    assert headers["dlq_topic"] == b"orders.flow"
+    assert headers["dlq_partition"] == b"0" and headers["dlq_offset"] == b"0"
+    assert dead.value == raw
+    assert p.store.customers["c1"].fences == {"orders.flow:0": 1}
+
+
+def test_a_zombie_write_is_refused_and_publishes_nothing_new():
+    store = MemoryStore()
+    owner_pub, zombie_pub = CollectingPublisher(), CollectingPublisher()
+    owner = BatchProcessor(ENGINE, store, owner_pub)
+    zombie = BatchProcessor(ENGINE, store, zombie_pub)
+    first = messages("orders.flow", abandoned_card_order("c1"))
+    run(owner.process(first))
+    later = messages(
+        "orders.flow", [order_step("c1", "ord-c1", "completed", 4, T0 + timedelta(hours=1))],
+        start=3,
+    )
+    run(owner.process(later))
+    run(zombie.process(first + later))  # paused past its session, now resumes with old batches
+    assert zombie_pub.messages == []
+
+
+def test_a_batch_costs_at_most_three_round_trips():
+    store = MemoryStore()
+    p = BatchProcessor(ENGINE, store, CollectingPublisher())
+    events = []
+    for n in range(200):
+        events += abandoned_card_order(f"c{n}", T0 + timedelta(seconds=n))
+    batch = messages("orders.flow", events)
+    run(p.recover(0))
+    store.round_trips = 0
+    run(p.process(batch))
+    assert store.round_trips <= 3
+    assert store.round_trips / len(batch) <= 0.05
