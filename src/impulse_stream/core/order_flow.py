@@ -18,8 +18,9 @@ import msgspec
 
 from impulse_stream.core.attribution import credit_sale
 from impulse_stream.core.events import OrderStep
+from impulse_stream.core.impulses import new_purchase
 from impulse_stream.core.impulses.abandoned_order import KIND as ABANDONED
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.offer_click import KIND as CLICKED
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.state import MAX_CLICKS, MAX_ORDERS, MAX_PRODUCTS, OrderProcess
 from impulse_stream.core.timeline import touch_channel
@@ -80,10 +81,28 @@ def _progress(run: DecisionRun, step: OrderStep) -> None:
             last_event_id=step.event_id if newer else order.last_event_id,
             updated_at=max(order.updated_at or step.occurred_at, step.occurred_at),
         )
+    if find_order(run, step.order_id) is None:
+        _correct_clicked_offer(run, step)
     keep_order(run, order)
     # The clicked offer led to an order: it is no longer "clicked but never started".
     clicks = tuple(c for c in run.state.clicks if c.product != step.product)[-MAX_CLICKS:]
     run.update(clicks=clicks)
+
+
+def _correct_clicked_offer(run: DecisionRun, step: OrderStep) -> None:
+    """Lateness: an order that started before the click deadline fired (but arrived
+    after it) means the click was not left without an order."""
+    fired = {
+        i.impulse_id
+        for i in run.state.impulses
+        if i.kind == CLICKED and i.product == step.product and i.occurred_at > step.occurred_at
+    }
+    if not fired:
+        return
+    at = max(step.occurred_at, run.state.clock or step.occurred_at)
+    for opp in run.state.open_opportunities():
+        if opp.reasons and all(r.impulse_id in fired for r in opp.reasons):
+            run.close(opp, "withdrawn", "order_started", at)
 
 
 def _complete(run: DecisionRun, step: OrderStep) -> None:
@@ -121,21 +140,7 @@ def _complete(run: DecisionRun, step: OrderStep) -> None:
     if step.product not in products:
         products = tuple(sorted((*products, step.product)))[:MAX_PRODUCTS]
         run.update(profile=msgspec.structs.replace(run.state.profile, products=products))
-    run.report(
-        Detection(
-            kind="new_purchase",
-            occurred_at=step.occurred_at,
-            trigger=f"order:{step.order_id}",
-            key=f"order:{step.order_id}",
-            product=step.product,
-            source_event_id=step.event_id,
-            evidence=(
-                ("product", step.product),
-                ("order_id", step.order_id),
-                ("channel", step.channel),
-            ),
-        )
-    )
+    run.report(new_purchase.from_order(step))
 
 
 def _cancel(run: DecisionRun, step: OrderStep) -> None:

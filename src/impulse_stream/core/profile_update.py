@@ -10,7 +10,7 @@ with revision + 1), so no opportunity stays on a channel without consent.
 from __future__ import annotations
 
 from impulse_stream.core.events import CustomerProfile
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses import card_blocked, new_purchase
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.state import (
     CONSENT_BITS,
@@ -54,33 +54,12 @@ def on_profile(run: DecisionRun, event: CustomerProfile) -> None:
     new = to_profile(event)
     run.update(profile=new)
     at = max(event.updated_at, run.state.clock or event.updated_at)
-    stamp = event.updated_at.isoformat()
     if old.known:
         for product in new.products:
             if product not in old.products:
-                run.report(
-                    Detection(
-                        kind="new_purchase",
-                        occurred_at=event.updated_at,
-                        trigger=f"profile:{product}:{stamp}",
-                        key=f"product:{product}",
-                        product=product,
-                        evidence=(("product", product), ("source", "profile")),
-                    )
-                )
-        blocked_before = {c.card_id for c in old.cards if c.blocked}
-        for card in new.cards:
-            if card.blocked and card.card_id not in blocked_before:
-                run.report(
-                    Detection(
-                        kind="card_blocked",
-                        occurred_at=event.updated_at,
-                        trigger=f"card:{card.card_id}:{stamp}",
-                        key=f"card:{card.card_id}",
-                        product="card_service",
-                        evidence=(("card_id", card.card_id),),
-                    )
-                )
+                run.report(new_purchase.from_profile(product, event.updated_at))
+        for detection in card_blocked.newly_blocked(old, new, event.updated_at):
+            run.report(detection)
     engine = run.engine
     for opp in run.state.open_opportunities():
         action = engine.catalogue.action(opp.action_id)

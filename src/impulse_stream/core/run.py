@@ -58,8 +58,7 @@ class DecisionRun:
     # --- impulses ---------------------------------------------------------------
 
     def seen_until(self, kind: str, key: str) -> int:
-        k = short_key(kind, key)
-        return max((s.until_day for s in self.state.seen if s.key == k), default=0)
+        return seen_until(self.state, kind, key)
 
     def report(self, detection: Detection) -> ActiveImpulse | None:
         """Turn a detection into an impulse, unless disabled or reported recently."""
@@ -232,6 +231,12 @@ class DecisionRun:
             (*kept, Suppression(subject, until, reason)), key=lambda s: (s.until, s.subject)
         )
         self.update(suppressions=tuple(items[-MAX_SUPPRESSIONS:]))
+
+
+def seen_until(state: CustomerState, kind: str, key: str) -> int:
+    """The last day (ordinal) on which this trigger key is still a repeat; 0 if never seen."""
+    k = short_key(kind, key)
+    return max((s.until_day for s in state.seen if s.key == k), default=0)
 
 
 def reasons_with_evidence(

@@ -1,0 +1,40 @@
+"""Coming of age: the customer turned ``age`` (18) within ``window_days``."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from impulse_stream.core.catalogue import DetectorRule
+from impulse_stream.core.dates import anniversary
+from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.calendar_base import first_free_day, on_day
+from impulse_stream.core.state import CustomerState
+
+KIND = "coming_of_age"
+
+
+class ComingOfAgeDetector:
+    kind = KIND
+
+    def __init__(self, rule: DetectorRule) -> None:
+        self.age = rule.integer("age")
+        self.window = timedelta(days=rule.integer("window_days"))
+
+    def _window(self, state: CustomerState) -> tuple[date, date] | None:
+        birth = state.profile.birth_date
+        if birth is None:
+            return None
+        start = anniversary(birth, birth.year + self.age)
+        return start, start + self.window
+
+    def next_day(self, state: CustomerState, after: date) -> date | None:
+        window = self._window(state)
+        if window is None:
+            return None
+        return first_free_day(state, KIND, KIND, after, *window)
+
+    def detect(self, state: CustomerState, day: date) -> list[Detection]:
+        window = self._window(state)
+        if window is None or not window[0] <= day <= window[1]:
+            return []
+        return [on_day(KIND, day, KIND, (("age", str(self.age)),))]

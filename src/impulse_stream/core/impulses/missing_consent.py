@@ -1,0 +1,35 @@
+"""Missing advertising consent: a service impulse to ask for it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from impulse_stream.core.catalogue import DetectorRule
+from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.calendar_base import first_free_day, on_day
+from impulse_stream.core.state import CustomerState
+
+KIND = "missing_consent"
+
+
+class MissingConsentDetector:
+    kind = KIND
+
+    def __init__(self, rule: DetectorRule) -> None:
+        self.consents = rule.strings("consents")
+
+    def missing(self, state: CustomerState) -> tuple[str, ...]:
+        if not state.profile.known:
+            return ()
+        return tuple(c for c in self.consents if not state.profile.has_consent(c))
+
+    def next_day(self, state: CustomerState, after: date) -> date | None:
+        if not self.missing(state):
+            return None
+        return first_free_day(state, KIND, KIND, after, after, date.max)
+
+    def detect(self, state: CustomerState, day: date) -> list[Detection]:
+        missing = self.missing(state)
+        if not missing:
+            return []
+        return [on_day(KIND, day, KIND, (("missing", ",".join(missing)),))]
