@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 
 def day_start(day: date) -> datetime:
     """Midnight UTC at the start of ``day``."""
-    return datetime.combine(day, time(0), tzinfo=UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def utc_day(moment: datetime) -> date:

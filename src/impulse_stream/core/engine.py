@@ -154,6 +154,12 @@ class DecisionEngine:
                 chosen.append(record)
         return chosen
 
+    def bundle_predictions(
+        self, state: CustomerState, now: datetime
+    ) -> tuple[tuple[str, float], ...]:
+        """Purchase propensity per bundle product from the active impulses (cockpit view)."""
+        return self.scoring.predictions(state.impulses, now)
+
     # --- records ------------------------------------------------------------------
 
     def opportunity_record(

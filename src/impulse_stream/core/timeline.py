@@ -11,6 +11,11 @@ from impulse_stream.core.events import CHANNELS, Channel
 from impulse_stream.core.state import MAX_CONTACTS, Affinity, Contact, CustomerState
 
 _AFFINITY_CAP = 9999
+# Contacts the customer made or answered; bank-initiated sends say nothing about
+# which channels the customer actually uses.
+CUSTOMER_ACTIVE_KINDS = frozenset(
+    {"inbound_call", "appointment", "accepted", "declined", "not_now", "no_time"}
+)
 
 
 def record_contact(state: CustomerState, contact: Contact) -> CustomerState:
@@ -18,10 +23,11 @@ def record_contact(state: CustomerState, contact: Contact) -> CustomerState:
     contacts = sorted(
         (*state.contacts, contact), key=lambda c: (c.at, c.channel, c.kind, c.action_id or "")
     )
+    affinity = state.affinity
+    if contact.kind in CUSTOMER_ACTIVE_KINDS:
+        affinity = touch_channel(affinity, contact.channel, contact.at)
     return msgspec.structs.replace(
-        state,
-        contacts=tuple(contacts[-MAX_CONTACTS:]),
-        affinity=touch_channel(state.affinity, contact.channel, contact.at),
+        state, contacts=tuple(contacts[-MAX_CONTACTS:]), affinity=affinity
     )
 
 

@@ -19,10 +19,14 @@ from impulse_stream.core.events import (
     Contract,
     Counterparty,
     CustomerProfile,
+    InputEvent,
+    Opportunity,
     OpportunityResponse,
     OrderStep,
+    OutputRecord,
     Transaction,
 )
+from impulse_stream.core.state import CustomerState
 
 CUSTOMER = "c-1001"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -181,3 +185,45 @@ def response(
         agent_id=agent,
         appointment_at=appointment_at,
     )
+
+
+def replay(
+    engine: DecisionEngine,
+    events: list[InputEvent],
+    state: CustomerState | None = None,
+    until: datetime | None = None,
+) -> tuple[CustomerState, list[OutputRecord]]:
+    """Feed events in time order like the runtime: the watermark is the largest
+    event time so far, and timers fire ``advance`` at ``next_wakeup`` in between."""
+    outputs: list[OutputRecord] = []
+    watermark = state.clock if state is not None else None
+    ordered = sorted(events, key=lambda e: e.occurred_at)
+    for event in [*ordered, None]:
+        horizon = until if event is None else event.occurred_at
+        while state is not None and horizon is not None:
+            wakeup = engine.next_wakeup(state)
+            if wakeup is None or wakeup > horizon:
+                break
+            decision = engine.advance(state, wakeup)
+            state, watermark = decision.state, wakeup
+            outputs += decision.outputs
+        if event is None:
+            break
+        watermark = event.occurred_at if watermark is None else max(watermark, event.occurred_at)
+        decision = engine.apply(state, event, watermark)
+        state = decision.state
+        outputs += decision.outputs
+    assert state is not None
+    return state, outputs
+
+
+def impulse_kinds(outputs: list[OutputRecord] | tuple[OutputRecord, ...]) -> list[str]:
+    from impulse_stream.core.events import Impulse
+
+    return [o.kind for o in outputs if isinstance(o, Impulse)]
+
+
+def opportunities(outputs: list[OutputRecord] | tuple[OutputRecord, ...]) -> list[Opportunity]:
+    from impulse_stream.core.events import Opportunity
+
+    return [o for o in outputs if isinstance(o, Opportunity)]
