@@ -1,0 +1,266 @@
+"""Raw Kafka values to contract records and back.
+
+Decoding is strict about the contract (UTF-8 JSON object, the topic's record
+type, key = ``customer_id``) and tells precisely why a message was refused, so
+that the worker can dead-letter it with a machine-readable reason. One
+``msgspec.json.Decoder`` per topic is built once at import.
+
+Exception hierarchy, every class with its ``reason`` code::
+
+    DecodeFailure            (ImpulseStreamError, ValueError)
+    ├── UnknownTopic         unknown_topic     the topic is not part of the contract
+    ├── MessageTooLarge      too_large         the value exceeds the configured maximum
+    ├── Tombstone            tombstone         the value is null (a compaction tombstone)
+    ├── InvalidEncoding      invalid_encoding  the value is not UTF-8
+    ├── InvalidJson          invalid_json      the value is not well-formed JSON
+    ├── SchemaViolation      schema_violation  valid JSON that breaks the topic's schema;
+    │                                          ``path`` (e.g. ``$.occurred_at``) and
+    │                                          ``message`` say where and why
+    └── KeyMismatch          key_mismatch      the message key is missing or is not the
+                                               record's ``customer_id``
+
+Messages of a failure never quote the key, and quote from the value only what
+msgspec reports (a field path, at most an offending enum value).
+
+Input topics may carry a prefix (tests isolate runs as ``t1234.orders.flow``);
+:func:`logical_topic` strips it, and the decoders take the logical name.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import ClassVar
+
+import msgspec
+
+from impulse_stream.contract import topics
+from impulse_stream.core.events import (
+    Attribution,
+    ChannelContact,
+    Click,
+    CustomerProfile,
+    Impulse,
+    InputEvent,
+    Opportunity,
+    OpportunityResponse,
+    OrderStep,
+    OutputRecord,
+    Record,
+    Transaction,
+)
+from impulse_stream.errors import ImpulseStreamError
+
+DEFAULT_MAX_BYTES = 64 * 1024
+
+INPUT_RECORDS: Mapping[str, type[InputEvent]] = {
+    topics.TRANSACTIONS: Transaction,
+    topics.CLICKS: Click,
+    topics.ORDERS: OrderStep,
+    topics.PROFILES: CustomerProfile,
+    topics.CONTACTS: ChannelContact,
+    topics.RESPONSES: OpportunityResponse,
+}
+OUTPUT_RECORDS: Mapping[str, type[OutputRecord]] = {
+    topics.IMPULSES: Impulse,
+    topics.OPPORTUNITIES: Opportunity,
+    topics.ATTRIBUTIONS: Attribution,
+}
+_OUTPUT_TOPIC: Mapping[type[Record], str] = {cls: t for t, cls in OUTPUT_RECORDS.items()}
+
+
+class DecodeFailure(ImpulseStreamError, ValueError):
+    """A message that does not meet the topic contract; ``reason`` is its code."""
+
+    reason: ClassVar[str] = "decode_failure"
+
+    def __init__(self, message: str, *, topic: str) -> None:
+        super().__init__(message)
+        self.topic = topic
+
+
+class UnknownTopic(DecodeFailure):
+    reason = "unknown_topic"
+
+
+class MessageTooLarge(DecodeFailure):
+    reason = "too_large"
+
+
+class Tombstone(DecodeFailure):
+    reason = "tombstone"
+
+
+class InvalidEncoding(DecodeFailure):
+    reason = "invalid_encoding"
+
+
+class InvalidJson(DecodeFailure):
+    reason = "invalid_json"
+
+
+class SchemaViolation(DecodeFailure):
+    reason = "schema_violation"
+
+    def __init__(self, message: str, *, topic: str, path: str) -> None:
+        super().__init__(f"schema violation at {path}: {message}", topic=topic)
+        self.path = path
+        self.message = message
+
+
+class KeyMismatch(DecodeFailure):
+    reason = "key_mismatch"
+
+
+REASONS: tuple[str, ...] = tuple(
+    c.reason
+    for c in (
+        UnknownTopic,
+        MessageTooLarge,
+        Tombstone,
+        InvalidEncoding,
+        InvalidJson,
+        SchemaViolation,
+        KeyMismatch,
+    )
+)
+"""Every decode reason code (a bounded label set for metrics)."""
+
+
+def _decimal_fields(cls: type[Record]) -> tuple[str, ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        name
+        for name in cls.__struct_fields__
+        if hints[name] is Decimal or Decimal in typing.get_args(hints[name])
+    )
+
+
+_INPUT_DECODERS: dict[str, msgspec.json.Decoder[typing.Any]] = {
+    t: msgspec.json.Decoder(cls) for t, cls in INPUT_RECORDS.items()
+}
+_OUTPUT_DECODERS: dict[str, msgspec.json.Decoder[typing.Any]] = {
+    t: msgspec.json.Decoder(cls) for t, cls in OUTPUT_RECORDS.items()
+}
+# msgspec accepts "NaN" and "Infinity" for Decimal; money is always finite.
+_DECIMALS: dict[str, tuple[str, ...]] = {
+    t: fields for t, cls in INPUT_RECORDS.items() if (fields := _decimal_fields(cls))
+}
+_ENCODER = msgspec.json.Encoder(decimal_format="string", order="deterministic")
+_AT_PATH = re.compile(r"^(?P<message>.*?) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
+
+
+def logical_topic(name: str, prefix: str = "") -> str:
+    """The contract name of a physical topic: ``t1234.orders.flow`` -> ``orders.flow``."""
+    if prefix and name.startswith(prefix):
+        return name[len(prefix) :]
+    return name
+
+
+class Decoder:
+    """Decodes input messages of every contract topic; build one per worker.
+
+    ``max_bytes`` bounds a value's size (``IMPULSE_STREAM_MAX_MESSAGE_BYTES``).
+    """
+
+    __slots__ = ("max_bytes",)
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        self.max_bytes = max_bytes
+
+    def decode(self, topic: str, key: bytes | None, value: bytes | None) -> InputEvent:
+        """Decode one message of the logical input ``topic``; raises a :class:`DecodeFailure`."""
+        decoder = _INPUT_DECODERS.get(topic)
+        if decoder is None:
+            raise UnknownTopic(
+                f"topic {topic!r} is not an input topic of the contract "
+                f"({', '.join(topics.INPUT_TOPICS)}); strip a test prefix with logical_topic()",
+                topic=topic,
+            )
+        event: InputEvent = _decode_value(decoder, topic, value, self.max_bytes)
+        for name in _DECIMALS.get(topic, ()):
+            amount = getattr(event, name)
+            if amount is not None and not amount.is_finite():
+                raise SchemaViolation(
+                    "Expected a finite decimal string", topic=topic, path=f"$.{name}"
+                )
+        if key is None:
+            raise KeyMismatch(
+                "message has no key; the contract keys every message by customer_id",
+                topic=topic,
+            )
+        if key != event.customer_id.encode():
+            raise KeyMismatch("message key differs from the record's customer_id", topic=topic)
+        return event
+
+
+_DEFAULT = Decoder()
+
+
+def decode(topic: str, key: bytes | None, value: bytes | None) -> InputEvent:
+    """Decode one input message with the default size limit (64 KiB)."""
+    return _DEFAULT.decode(topic, key, value)
+
+
+def decode_output(topic: str, value: bytes) -> OutputRecord:
+    """Decode a message of an output topic (replays, comparisons, frontends' tests)."""
+    decoder = _OUTPUT_DECODERS.get(topic)
+    if decoder is None:
+        raise UnknownTopic(
+            f"topic {topic!r} is not an output topic of the contract "
+            f"({', '.join(topics.OUTPUT_TOPICS)})",
+            topic=topic,
+        )
+    record: OutputRecord = _decode_value(decoder, topic, value, None)
+    return record
+
+
+def encode(record: Record) -> bytes:
+    """UTF-8 JSON of a record; the same record always gives the same bytes."""
+    return _ENCODER.encode(record)
+
+
+def output_topic(record: OutputRecord) -> str:
+    """The logical topic an output record is published to."""
+    return _OUTPUT_TOPIC[type(record)]
+
+
+def _decode_value(
+    decoder: msgspec.json.Decoder[typing.Any],
+    topic: str,
+    value: bytes | None,
+    max_bytes: int | None,
+) -> typing.Any:
+    if value is None:
+        raise Tombstone(
+            "message value is null (a tombstone); every contract message is a JSON object",
+            topic=topic,
+        )
+    if max_bytes is not None and len(value) > max_bytes:
+        raise MessageTooLarge(
+            f"message value has {len(value)} bytes, more than the maximum of {max_bytes}",
+            topic=topic,
+        )
+    # msgspec checks UTF-8 only inside the strings it keeps; the contract says the
+    # whole value is UTF-8. Most values are ASCII, which needs no decode at all.
+    if not value.isascii():
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidEncoding(
+                f"message value is not UTF-8 (byte {exc.start}: {exc.reason})", topic=topic
+            ) from None
+    try:
+        return decoder.decode(value)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        match = _AT_PATH.match(text)
+        if match is None:
+            raise SchemaViolation(text, topic=topic, path="$") from None
+        raise SchemaViolation(match["message"], topic=topic, path=match["path"]) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidJson(f"message value is not valid JSON: {exc}", topic=topic) from None
