@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import Card, Consents, Contract, InputEvent
@@ -37,7 +38,7 @@ def test_no_birthday_outside_the_day(engine: DecisionEngine) -> None:
 
 
 def test_leap_day_birthday_is_celebrated_on_28_february(engine: DecisionEngine) -> None:
-    state, outputs = replay(
+    _, outputs = replay(
         engine, [profile(_day(2027, 2, 20), birth=date(2004, 2, 29))], until=_day(2027, 3, 2)
     )
     birthdays = [o for o in outputs if getattr(o, "kind", "") == "birthday"]
@@ -133,7 +134,7 @@ def test_c_customer_pool_is_reached_2_to_4_times_a_year_on_changing_channels(
     pool = [o for o in outputs if getattr(o, "kind", "") == "c_pool_contact_due"]
     assert 2 <= len(pool) <= 4
     channels = [next(e.value for e in p.evidence if e.name == "channel") for p in pool]  # type: ignore[union-attr]
-    assert all(a != b for a, b in zip(channels, channels[1:], strict=False))
+    assert all(a != b for a, b in pairwise(channels))
 
 
 def test_customers_with_an_advisor_are_not_in_the_pool(engine: DecisionEngine) -> None:
