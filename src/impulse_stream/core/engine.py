@@ -194,7 +194,7 @@ class DecisionEngine:
             rank=rank if rank is not None else opp.rank,
             status=opp.status,  # type: ignore[arg-type]
             reasons=to_reasons(state, opp),
-            channels=opp.channels,  # type: ignore[arg-type]
+            channels=opp.channels,
             texts=action.texts,
             valid_until=opp.valid_until,
             created_at=opp.created_at,

@@ -20,6 +20,7 @@ from impulse_stream.core.state import (
     HeldCard,
     HeldContract,
     Profile,
+    channel_mask,
 )
 
 
@@ -71,8 +72,8 @@ def on_profile(run: DecisionRun, event: CustomerProfile) -> None:
         keep = tuple(
             c
             for c in opp.channels
-            if engine.routing.reachable(run.state, c, at)  # type: ignore[arg-type]
-            and (action.kind == "service" or engine.policy.has_consent(run.state, c))  # type: ignore[arg-type]
+            if engine.routing.reachable(run.state, c, at)
+            and (action.kind == "service" or engine.policy.has_consent(run.state, c))
         )
         if keep != opp.channels:
-            run.revise(opp, channels=keep)
+            run.revise(opp, channel_mask=channel_mask(keep))

@@ -33,6 +33,7 @@ from impulse_stream.core.state import (
     ReasonRef,
     Seen,
     Suppression,
+    channel_mask,
 )
 
 if TYPE_CHECKING:
@@ -157,10 +158,12 @@ class DecisionRun:
             reasons=reasons,
             priority=score.priority,
             rank=0,
-            channels=(),
+            channel_mask=0,
         )
         channels = engine.routing.routes(self.state, action, at, self.impulses_of(opp), opp)
-        opp = msgspec.structs.replace(opp, channels=channels, rank=self._rank_of(opp))
+        opp = msgspec.structs.replace(
+            opp, channel_mask=channel_mask(channels), rank=self._rank_of(opp)
+        )
         self.replace_opportunity(opp)
         self.publish(opp, score)
 
@@ -208,7 +211,11 @@ class DecisionRun:
         )
         self.replace_opportunity(closed)
         self.publish(closed, None)
-        return closed
+        # A closed opportunity is never published again: keep only what attribution
+        # and the "opened once per impulse" rule need.
+        slim = msgspec.structs.replace(closed, reasons=closed.reasons[:1], channel_mask=0)
+        self.replace_opportunity(slim)
+        return slim
 
     def revise(self, opp: OpportunityState, **changes: object) -> OpportunityState:
         revised = msgspec.structs.replace(opp, revision=opp.revision + 1, **changes)

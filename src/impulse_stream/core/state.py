@@ -10,9 +10,12 @@ Times are event times. Money is integer cents.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 import msgspec
+
+from impulse_stream.core.events import CHANNELS, Channel
 
 # Bounds of the state (the property tests check that the encoded size stays bounded).
 MAX_ORDERS = 4
@@ -172,7 +175,7 @@ class OpportunityState(_S, frozen=True):
     reasons: tuple[ReasonRef, ...]
     priority: float
     rank: int
-    channels: tuple[str, ...]
+    channel_mask: int
     revision: int = 0
     status: str = "open"  # open | withdrawn | expired
     snoozed_until: datetime | None = None
@@ -180,6 +183,22 @@ class OpportunityState(_S, frozen=True):
     closed_at: datetime | None = None
     responded_channel: str | None = None
     responded_agent: str | None = None
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        return channels_of(self.channel_mask)
+
+
+def channel_mask(channels: Iterable[str]) -> int:
+    """Channels as a bit set in ``events.CHANNELS`` order (compact in the state)."""
+    mask = 0
+    for c in channels:
+        mask |= 1 << CHANNELS.index(c)
+    return mask
+
+
+def channels_of(mask: int) -> tuple[Channel, ...]:
+    return tuple(c for i, c in enumerate(CHANNELS) if mask & (1 << i))
 
 
 class Suppression(_S, frozen=True):
