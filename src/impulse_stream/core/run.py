@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from impulse_stream.core.arbitration import Score
+from impulse_stream.core.arbitration import Score, explain
 from impulse_stream.core.catalogue import Action
 from impulse_stream.core.dates import utc_day
 from impulse_stream.core.events import Evidence, Impulse, OutputRecord, Reason
@@ -165,7 +165,10 @@ class DecisionRun:
             opp, channel_mask=channel_mask(channels), rank=self._rank_of(opp)
         )
         self.replace_opportunity(opp)
-        self.publish(opp, score)
+        verdict = engine.policy.may_open(self.state, action, at)
+        text = explain(reasons_with_evidence(self.state, opp), score, verdict)
+        routed = ", ".join(opp.channels) or "no channel now (policy or reachability)"
+        self.publish(opp, score, f"{text} Routed to: {routed}."[:2000])
 
     def _rank_of(self, opp: OpportunityState) -> int:
         others = [
@@ -223,8 +226,8 @@ class DecisionRun:
         self.publish(revised, None)
         return revised
 
-    def publish(self, opp: OpportunityState, score: Score | None) -> None:
-        record = self.engine.opportunity_record(self.state, opp, score, None, None)
+    def publish(self, opp: OpportunityState, score: Score | None, text: str | None = None) -> None:
+        record = self.engine.opportunity_record(self.state, opp, score, None, text)
         if record is not None:
             self.outputs.append(record)
 

@@ -124,3 +124,19 @@ def test_response_is_recorded_offer_not_repeated_online_and_the_sale_is_credited
     assert credit[0].agent_id == "agent-42"
     assert "credit_card" in done.state.profile.products
     assert T0  # the scenario's reference time
+
+
+def test_the_agents_cockpit_shows_timeline_processes_and_predictions(
+    engine: DecisionEngine,
+) -> None:
+    from impulse_stream.core.cockpit import customer_view
+
+    state, _ = _replay(engine, _history())
+    view = customer_view(engine, state, "call_centre", at(41))
+    assert view.timeline[0].kind == "inbound_call"  # newest first
+    assert [(p.kind, p.product_or_action, p.step) for p in view.running_processes] == [
+        ("order", "credit_card", 2)
+    ]
+    assert view.opportunities[0].action_id == "finish_credit_card_order"
+    assert len(view.opportunities) == 3
+    assert "retirement_provision" in view.predictions
