@@ -127,6 +127,8 @@ class DecisionEngine:
         are for this channel and moment; the other fields are the published ones.
         """
         candidates: list[tuple[tuple[int, float, str, str], OpportunityState, Score, str]] = []
+        if channel in ("email", "letter") and not self.routing.reachable(state, channel, now):
+            return []  # e-mail and letter only with consent, for service too
         for opp in state.open_opportunities():
             action = self.catalogue.action(opp.action_id)
             if action is None:

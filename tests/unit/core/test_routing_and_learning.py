@@ -190,3 +190,36 @@ def test_opportunity_expires_at_the_end_of_its_validity(engine: DecisionEngine) 
     assert engine.next_wakeup(state) == card.valid_until
     expired = engine.advance(state, card.valid_until)
     assert [(o.revision, o.status) for o in opportunities(expired.outputs)] == [(1, "expired")]
+
+
+def test_no_email_at_all_without_email_consent(engine: DecisionEngine) -> None:
+    from .conftest import booking
+
+    tx = booking(at(0), "250", category="returned_debit")
+    state, _ = replay(engine, [profile(T0 - timedelta(days=3), consents=Consents(phone=True)), tx])
+    assert engine.next_best_actions(state, "email", at(5)) == []
+    assert engine.next_best_actions(state, "call_centre", at(5))  # the service need itself is there
+
+
+def test_a_disabled_detector_reports_nothing() -> None:
+    from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, parse_catalogue_text
+
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8").replace(
+        "    params: {window_minutes: 30}", "    enabled: false\n    params: {window_minutes: 30}"
+    )
+    engine = DecisionEngine(parse_catalogue_text(text, "bank.yaml"))
+    state, outputs = replay(
+        engine, [profile(T0 - timedelta(days=3)), order("started", at(0))], until=at(60)
+    )
+    assert not [o for o in outputs if getattr(o, "kind", "") == "order_abandoned"]
+    assert engine.next_wakeup(state) is None or engine.next_wakeup(state) > at(60)  # type: ignore[operator]
+
+
+def test_advance_twice_at_the_same_time_does_nothing_the_second_time(
+    engine: DecisionEngine,
+) -> None:
+    state, _ = replay(engine, [profile(T0 - timedelta(days=3)), order("started", at(0))])
+    first = engine.advance(state, at(45))
+    assert first.outputs
+    again = engine.advance(first.state, at(45))
+    assert again.outputs == () and again.state == first.state
