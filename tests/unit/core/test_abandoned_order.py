@@ -86,3 +86,32 @@ def test_late_completion_withdraws_the_opportunity_and_credits_the_sale(
     assert len(credit) == 1
     assert credit[0].opportunity_id == finish.opportunity_id
     assert credit[0].advisor_id == "adv-7" and credit[0].closing_channel == "online_banking"
+
+
+def test_outputs_do_not_depend_on_how_often_the_runtime_advances(engine: DecisionEngine) -> None:
+    import msgspec
+
+    from impulse_stream.core.events import Consents
+
+    from .conftest import replay
+
+    events = [
+        profile(
+            at(-60), consents=Consents(phone=True, email=True, letter=True, online_banking=True)
+        ),
+        order("started", at(0), step=1),
+        order("step_completed", at(5), step=2),
+        order("started", at(90), order_id="ord-2", product="savings_plan"),
+        order("completed", at(100), order_id="ord-2", product="savings_plan"),
+    ]
+    with_timers, timed = replay(engine, events, until=at(200))
+    state = None
+    untimed: list[object] = []
+    for event in events:
+        decision = engine.apply(state, event, event.occurred_at)
+        state, untimed = decision.state, [*untimed, *decision.outputs]
+    assert state is not None
+    decision = engine.advance(state, at(200))
+    untimed += decision.outputs
+    assert msgspec.json.encode(timed) == msgspec.json.encode(untimed)
+    assert msgspec.structs.replace(with_timers, clock=at(200)) == decision.state
