@@ -12,7 +12,7 @@ JSON path of the field.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
@@ -187,17 +187,23 @@ class Catalogue:
     weights: ContextWeights
     aggregates: AggregateRules
 
+    _actions_by_id: Mapping[str, Action] = field(init=False, repr=False, compare=False)
+    _bundles_by_product: Mapping[str, Bundle] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Lookup indexes; the dataclass is frozen, so set them once here.
+        object.__setattr__(
+            self, "_actions_by_id", MappingProxyType({a.id: a for a in self.actions})
+        )
+        object.__setattr__(
+            self, "_bundles_by_product", MappingProxyType({b.product: b for b in self.bundles})
+        )
+
     def action(self, action_id: str) -> Action | None:
-        for action in self.actions:
-            if action.id == action_id:
-                return action
-        return None
+        return self._actions_by_id.get(action_id)
 
     def bundle(self, product: str) -> Bundle | None:
-        for bundle in self.bundles:
-            if bundle.product == product:
-                return bundle
-        return None
+        return self._bundles_by_product.get(product)
 
     def detector(self, kind: str) -> DetectorRule | None:
         rule = self.detectors.get(kind)
