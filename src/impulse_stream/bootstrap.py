@@ -6,6 +6,7 @@ and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import faust
@@ -39,7 +40,7 @@ def build(settings: Settings) -> Container:
     store = RedisStore(settings.redis_url, prefix=settings.redis_prefix)
     metrics = Metrics()
 
-    def processor_factory(app: faust.App) -> BatchProcessor:
+    def processor_factory(app: faust.App, backlogged: Callable[[str, int], bool]) -> BatchProcessor:
         return BatchProcessor(
             engine,
             store,
@@ -47,6 +48,7 @@ def build(settings: Settings) -> Container:
             topic_prefix=settings.topic_prefix,
             metrics=metrics,
             max_message_bytes=settings.max_message_bytes,
+            backlogged=backlogged,
         )
 
     app, worker = create_app(settings, processor_factory)

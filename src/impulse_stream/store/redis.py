@@ -15,6 +15,7 @@ interrupted pipeline never leaves an outbox entry that the index misses).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -31,13 +32,13 @@ from impulse_stream.store.base import (
 )
 
 COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
+COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
 
 
 class RedisStore(CustomerStore):
     def __init__(self, url: str, prefix: str = "is:", client: aioredis.Redis | None = None):
         self.prefix = prefix
         self.redis = client or aioredis.Redis.from_url(url, decode_responses=False)
-        self._commit = self.redis.register_script(COMMIT_SCRIPT)
         self.round_trips = 0
 
     def customer_key(self, customer_id: str) -> str:
@@ -74,9 +75,14 @@ class RedisStore(CustomerStore):
         try:
             results = await self._run_commit(writes)
         except NoScriptError:
-            # Redis restarted and lost its script cache: load it and send again.
-            await self._commit.registered_client.script_load(COMMIT_SCRIPT)
-            results = await self._run_commit(writes)
+            # A new or restarted Redis has no script cache: load the script and send again.
+            # No customer was written (every EVALSHA failed); the index commands that ran
+            # are idempotent and run again.
+            try:
+                await self.redis.script_load(COMMIT_SCRIPT)
+                results = await self._run_commit(writes)
+            except RedisError as exc:
+                raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         except RedisError as exc:
             raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         finally:
@@ -91,17 +97,16 @@ class RedisStore(CustomerStore):
                 fences: list[str | int] = []
                 for tp, offset in w.fences.items():
                     fences += [tp, offset]
-                self._commit(
-                    keys=[self.customer_key(w.customer_id)],
-                    args=[
-                        w.expected_version,
-                        w.state,
-                        w.outbox_id,
-                        w.outbox,
-                        len(w.fences),
-                        *fences,
-                    ],
-                    client=pipe,
+                pipe.evalsha(
+                    COMMIT_SHA,
+                    1,
+                    self.customer_key(w.customer_id),
+                    w.expected_version,
+                    w.state,
+                    w.outbox_id,
+                    w.outbox,
+                    len(w.fences),
+                    *fences,
                 )
                 if w.wakeup_ms is None:
                     pipe.zrem(self.timers_key(w.partition), w.customer_id)

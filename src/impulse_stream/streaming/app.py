@@ -26,6 +26,7 @@ from faust.types import TP
 
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.settings import Settings
+from impulse_stream.streaming import transport  # noqa: F401 - registers the impulse:// transport
 from impulse_stream.streaming.processor import (
     BatchProcessor,
     InboundMessage,
@@ -59,10 +60,11 @@ class KafkaPublisher:
 class Worker:
     """The running worker: Faust app + processor + partition bookkeeping."""
 
-    def __init__(self, settings: Settings, app: faust.App, processor: BatchProcessor) -> None:
+    processor: BatchProcessor
+
+    def __init__(self, settings: Settings, app: faust.App) -> None:
         self.settings = settings
         self.app = app
-        self.processor = processor
         self.input_topics = {settings.topic_prefix + t for t in contract_topics.INPUT_TOPICS}
         self.assigned: set[TP] = set()
         self.positions: dict[TP, int] = {}
@@ -98,6 +100,26 @@ class Worker:
         for tp in gone:
             self.positions.pop(tp, None)
         self.processor.metrics.partitions_assigned.set(len(self.assigned))
+
+    def backlogged(self, topic: str, partition: int) -> bool:
+        """True while the consumer is behind the end of this input partition."""
+        tp = TP(topic, partition)
+        if tp not in self.assigned:
+            return False
+        try:
+            high = self.app.consumer.highwater(tp)
+        except Exception:  # no fetch response yet: unknown, assume a backlog
+            return True
+        if high is None:
+            return True
+        # The last offset the consumer has read (handed to the agent's buffer);
+        # before the first read, the committed offset the group resumes from.
+        consumer = self.app.consumer
+        read = consumer._read_offset.get(tp)  # noqa: SLF001 - Faust's own bookkeeping
+        if read is None:
+            committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+            read = committed - 1 if committed else None
+        return high > (read + 1 if read is not None else 0)
 
     def lag(self) -> dict[TP, int]:
         """Messages behind the end of each assigned input partition."""
@@ -149,12 +171,12 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
-        web_transport="aiohttp://",
         table_cleanup_interval=3600,
         stream_buffer_maxsize=max(4096, settings.batch_max * 2),
     )
-    processor: BatchProcessor = processor_factory(app)
-    worker = Worker(settings, app, processor)
+    worker = Worker(settings, app)
+    processor: BatchProcessor = processor_factory(app, worker.backlogged)
+    worker.processor = processor
     inputs = app.topic(
         *sorted(worker.input_topics),
         key_type=None,

@@ -163,6 +163,7 @@ class BatchProcessor:
         max_timers_per_batch: int = 5000,
         retry: RetryPolicy | None = None,
         wall_clock: Callable[[], float] = time.time,
+        backlogged: Callable[[str, int], bool] = lambda topic, partition: False,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -174,6 +175,9 @@ class BatchProcessor:
         self.retry = retry or RetryPolicy()
         self.wall_clock = wall_clock
         self.watermarks: dict[int, int] = {}
+        self.topic_time: dict[int, dict[str, int]] = defaultdict(dict)
+        self.backlogged = backlogged
+        self.input_topics = tuple(topic_prefix + t for t in contract_topics.INPUT_TOPICS)
         self.recovered: set[int] = set()
         self.delivered: list[Delivered] = []
         self.stopping = False
@@ -188,6 +192,7 @@ class BatchProcessor:
         self.recovered -= partitions
         for p in partitions:
             self.watermarks.pop(p, None)
+            self.topic_time.pop(p, None)
 
     async def recover(self, partition: int) -> int:
         """Publish outbox entries a previous owner wrote but may not have delivered."""
@@ -219,6 +224,7 @@ class BatchProcessor:
         by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]] = defaultdict(
             list
         )
+        decoded: list[tuple[int, str, int, InboundMessage, InputEvent]] = []
         for message in batch:
             logical = self._logical(message.topic)
             self.metrics.events_in.labels(logical).inc()
@@ -227,14 +233,38 @@ class BatchProcessor:
             except DecodeFailure as failure:
                 dead.append(self._dead_letter(message, logical, failure.reason, str(failure), "decode"))
                 continue
-            event_ms = _ms(event.occurred_at)
-            wm = max(self.watermarks.get(message.partition, event_ms), event_ms)
-            self.watermarks[message.partition] = wm
+            decoded.append((_ms(event.occurred_at), message.topic, message.offset, message, event))
+        # Within a batch, a partition's events (from several topics) are applied in
+        # event-time order: the consumer hands them over grouped by topic.
+        decoded.sort(key=lambda d: (d[3].partition, d[0], d[1], d[2]))
+        for event_ms, _, _, message, event in decoded:
+            wm = self._advance_watermark(message, event_ms)
             by_partition[message.partition].append((message, event, _dt(wm)))
         self.metrics.batch_size.observe(len(batch))
         outcome = await self._decide(by_partition, set(by_partition))
         await self._publish(dead + outcome.dead + outcome.messages)
         self._observe(outcome.records)
+
+    def _advance_watermark(self, message: InboundMessage, event_ms: int) -> int:
+        """The partition's event-time clock after ``message``.
+
+        As in Flink, the clock of an operator with several inputs is the
+        minimum over its inputs: here over the input topics of the partition
+        that still have a backlog (a replay from the start reads six topics at
+        different speeds; an abandonment deadline must not fire because the
+        contacts topic raced ahead of the order steps). Caught-up topics do not
+        hold the clock back, so live it is the largest event time seen.
+        """
+        p = message.partition
+        times = self.topic_time[p]
+        times[message.topic] = max(times.get(message.topic, event_ms), event_ms)
+        backlog = [t for t in times if self.backlogged(t, p)]
+        candidate = min(times[t] for t in backlog) if backlog else max(times.values())
+        if any(self.backlogged(t, p) for t in self.input_topics if t not in times):
+            candidate = min(times.values())  # a topic with a backlog has not spoken yet
+        wm = max(self.watermarks.get(p, candidate), candidate)
+        self.watermarks[p] = wm
+        return wm
 
     async def advance_idle(self, partition: int, now_ms: int) -> None:
         """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""

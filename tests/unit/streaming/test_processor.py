@@ -137,18 +137,55 @@ def test_bad_events_become_dead_letters_and_the_next_event_is_processed(raw, rea
 
 def test_a_zombie_write_is_refused_and_publishes_nothing_new():
     store = MemoryStore()
-    owner_pub, zombie_pub = CollectingPublisher(), CollectingPublisher()
-    owner = BatchProcessor(ENGINE, store, owner_pub)
-    zombie = BatchProcessor(ENGINE, store, zombie_pub)
+    owner = BatchProcessor(ENGINE, store, CollectingPublisher())
     first = messages("orders.flow", abandoned_card_order("c1"))
-    run(owner.process(first))
     later = messages(
-        "orders.flow", [order_step("c1", "ord-c1", "completed", 4, T0 + timedelta(hours=1))],
+        "orders.flow",
+        [order_step("c1", "ord-c1", "completed", 4, T0 + timedelta(hours=1))],
         start=3,
     )
-    run(owner.process(later))
-    run(zombie.process(first + later))  # paused past its session, now resumes with old batches
+
+    class PausedZombieStore(MemoryStore):
+        """Reads what the store held before the zombie was paused; writes to the real one."""
+
+        def __init__(self):
+            super().__init__()
+            self.snapshot = None
+
+        async def load(self, ids, delivered=()):
+            if self.snapshot is None:
+                return await store.load(ids)
+            snap, self.snapshot = self.snapshot, None
+            return {cid: snap[cid] for cid in ids}
+
+        async def commit(self, writes):
+            return await store.commit(writes)
+
+        async def due(self, *a):
+            return await store.due(*a)
+
+        async def pending(self, partition):
+            return []
+
+    zombie_store = PausedZombieStore()
+    zombie_pub = CollectingPublisher()
+    zombie = BatchProcessor(ENGINE, zombie_store, zombie_pub)
+    run(zombie.recover(0))
+    zombie_store.snapshot = run(store.load(["c1"]))  # the zombie read c1 ... and froze
+    run(owner.process(first + later))  # the new owner took over meanwhile
+    run(zombie.process(first + later))  # the zombie wakes up and writes its stale batch
     assert zombie_pub.messages == []
+    assert zombie.metrics.fenced_writes._value.get() == 1
+    assert store.customers["c1"].fences == {"orders.flow:0": 3}
+
+
+def test_a_successor_may_repeat_outputs_only_byte_for_byte():
+    store = MemoryStore()
+    owner_pub, successor_pub = CollectingPublisher(), CollectingPublisher()
+    batch = abandoned_then_call()
+    run(BatchProcessor(ENGINE, store, owner_pub).process(batch))
+    run(BatchProcessor(ENGINE, store, successor_pub).process(batch))
+    assert {m.value for m in successor_pub.messages} <= {m.value for m in owner_pub.messages}
 
 
 def test_a_batch_costs_at_most_three_round_trips():
