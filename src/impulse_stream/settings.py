@@ -33,6 +33,7 @@ class Settings:
     log_level: str = "INFO"
     session_timeout_ms: int = 10000
     stall_seconds: float = 120.0
+    fast_drain: int = 1
 
     ENV_NAMES = {
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
@@ -70,7 +71,8 @@ class Settings:
 
     @property
     def kafka_url(self) -> str:
-        return ";".join("kafka://" + s.strip() for s in self.kafka_bootstrap_servers.split(","))
+        scheme = "impulse://" if self.fast_drain else "kafka://"
+        return ";".join(scheme + s.strip() for s in self.kafka_bootstrap_servers.split(","))
 
 
 def _convert(name: str, raw: str, kind: type) -> object:

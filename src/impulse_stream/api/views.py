@@ -1,9 +1,11 @@
 """HTTP endpoints on the worker's web server.
 
-* ``GET /customers/{id}`` - the customer 360 (profile, timeline, running
-  processes, impulses, open opportunities in rank order);
+* ``GET /customers/{id}?channel=advisor`` - the customer 360 (profile,
+  timeline, running processes, impulses, bundle predictions, open
+  opportunities in rank order);
 * ``GET /customers/{id}/next-best-actions?channel=call_centre&limit=3`` - what
-  the channel shows now (the call-centre desktop on an inbound call);
+  the channel shows now (the call-centre desktop on an inbound call).
+  Both take ``at=<RFC 3339>`` to evaluate at another moment than now;
 * ``GET /healthz`` - liveness: fails when assigned partitions have lag and no
   batch was processed for ``stall_seconds`` (a consumer that silently stopped
   fetching, faust-streaming #175, #523);
@@ -41,6 +43,22 @@ def register_views(c: Container) -> None:
     def json(view: View, value: Any, status: int = 200) -> Response:
         return view.bytes(_JSON.encode(value), content_type="application/json", status=status)
 
+    def query(view: View, request: Request, default_channel: str) -> Any:
+        """``channel`` and ``at`` (RFC 3339, default: now) of a request, or an error response."""
+        channel = request.query.get("channel", default_channel)
+        if channel not in CHANNELS:
+            return None, None, json(view, {"error": f"channel must be one of {', '.join(CHANNELS)}"}, 400)
+        raw_at = request.query.get("at")
+        if raw_at is None:
+            return channel, datetime.now(UTC), None
+        try:
+            at = datetime.fromisoformat(raw_at)
+            if at.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            return None, None, json(view, {"error": "at must be an RFC 3339 time with offset"}, 400)
+        return channel, at, None
+
     async def load_state(view: View, customer_id: str) -> Any:
         try:
             _valid_id.decode(_JSON.encode(customer_id))
@@ -57,17 +75,20 @@ def register_views(c: Container) -> None:
     @app.page("/customers/{customer_id}")
     class Customer360(View):
         async def get(self, request: Request, customer_id: str) -> Response:
+            channel, at, error = query(self, request, "advisor")
+            if error is not None:
+                return error
             state, error = await load_state(self, customer_id)
             if error is not None:
                 return error
-            return json(self, customer_360(c.engine, state, datetime.now(UTC)))
+            return json(self, customer_360(c.engine, state, at, channel))
 
     @app.page("/customers/{customer_id}/next-best-actions")
     class NextBestActions(View):
         async def get(self, request: Request, customer_id: str) -> Response:
-            channel = request.query.get("channel", "call_centre")
-            if channel not in CHANNELS:
-                return json(self, {"error": f"channel must be one of {', '.join(CHANNELS)}"}, 400)
+            channel, at, error = query(self, request, "call_centre")
+            if error is not None:
+                return error
             try:
                 limit = int(request.query.get("limit", "3"))
                 if not 1 <= limit <= 20:
@@ -77,7 +98,7 @@ def register_views(c: Container) -> None:
             state, error = await load_state(self, customer_id)
             if error is not None:
                 return error
-            actions = c.engine.next_best_actions(state, channel, datetime.now(UTC), limit)
+            actions = c.engine.next_best_actions(state, channel, at, limit)
             return json(self, {"customer_id": customer_id, "channel": channel, "actions": actions})
 
     @app.page("/healthz")
