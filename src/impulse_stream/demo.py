@@ -51,7 +51,12 @@ def _iso(t: datetime) -> str:
 
 
 def worked_example(customer: str, now: datetime) -> list[tuple[str, dict[str, Any]]]:
-    """The events of the worked example as (topic, event), in the order they happen."""
+    """The events of the worked example as (topic, event), in the order they happen.
+
+    The customer turned 57 a few days ago, holds no life insurance and got a
+    raise this month: the bundle predicts a financial reserve and retirement
+    provision below the abandoned card order.
+    """
     order = f"ord-{customer}"
     start = now - timedelta(minutes=40)
 
@@ -78,13 +83,34 @@ def worked_example(customer: str, now: datetime) -> list[tuple[str, dict[str, An
             "agent_id": agent,
         }
 
+    def salary(months_back: int, amount: str) -> tuple[str, dict[str, Any]]:
+        year, month = divmod(now.year * 12 + now.month - 1 - months_back, 12)
+        booked = datetime(year, month + 1, 1, 0, 5, tzinfo=UTC)
+        return (
+            topics.TRANSACTIONS,
+            {
+                "event_id": f"{customer}-salary-{year}-{month + 1}",
+                "customer_id": customer,
+                "account_id": f"acc-{customer}",
+                "booked_at": _iso(booked),
+                "amount": amount,
+                "currency": "EUR",
+                "direction": "credit",
+                "counterparty": {"name": "Acme GmbH", "iban": "DE44500105175407324931"},
+                "purpose": "Salary",
+                "category": "salary",
+                "balance_after": "5200.00",
+            },
+        )
+
+    birth = now.date().replace(year=now.year - 57) - timedelta(days=10)
     return [
         (
             topics.PROFILES,
             {
                 "customer_id": customer,
-                "updated_at": _iso(now - timedelta(days=30)),
-                "birth_date": "1986-05-14",
+                "updated_at": _iso(now - timedelta(days=120)),
+                "birth_date": birth.isoformat(),
                 "advisor_id": "adv-0042",
                 "branch_id": "br-017",
                 "segment": "retail",
@@ -92,6 +118,10 @@ def worked_example(customer: str, now: datetime) -> list[tuple[str, dict[str, An
                 "products": ["current_account", "debit_card"],
             },
         ),
+        salary(3, "3000.00"),
+        salary(2, "3000.00"),
+        salary(1, "3000.00"),
+        salary(0, "3400.00"),
         (topics.CONTACTS, contact("appointment", "advisor", now - timedelta(days=92), "adv-0042")),
         (topics.CONTACTS, contact("inbound_call", "call_centre", now - timedelta(days=16), "kdc-07")),
         (topics.CONTACTS, contact("message", "online_banking", now - timedelta(days=3))),
