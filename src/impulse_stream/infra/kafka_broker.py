@@ -1,0 +1,235 @@
+"""A single-node Kafka (KRaft, broker and controller in one JVM) on loopback.
+
+Layout under ``<data dir>/kafka``::
+
+    server.properties   log4j2.properties   cluster.id   kafka.pid
+    server.log          (the broker's log, INFO)
+    stdout.log          (the JVM's own output: crashes, GC warnings)
+    logs/               (Kafka's log.dirs: topic data and the metadata log)
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from impulse_stream.infra.admin import probe_kafka
+from impulse_stream.infra.errors import InfraError, PortInUseError, ServerStartError
+from impulse_stream.infra.install import ensure_kafka_jars, java_binary
+from impulse_stream.infra.processes import (
+    PidFile,
+    is_running,
+    log_tail,
+    port_open,
+    spawn_detached,
+    stop_process,
+)
+from impulse_stream.infra.settings import HOST, StackSettings
+
+MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL = "kafka.tools.StorageTool"
+
+
+def render_server_properties(settings: StackSettings, log_dir: Path) -> str:
+    """server.properties of a combined broker + controller sized for a laptop or a CI box."""
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{HOST}:{settings.kafka_controller_port}",
+        "listeners": (
+            f"PLAINTEXT://{HOST}:{settings.kafka_port},CONTROLLER://{HOST}:{settings.kafka_controller_port}"
+        ),
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{settings.kafka_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(log_dir),
+        "auto.create.topics.enable": "false",
+        "num.partitions": str(settings.partitions),
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        "offsets.topic.replication.factor": "1",
+        # Fewer internal partitions: the group coordinator loads in a blink after a restart.
+        "offsets.topic.num.partitions": "12",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "12",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # After a kill -9 the new incarnation can register once the old session expired
+        # (default 9 s); broker and controller share one JVM, so a pause stalls both alike.
+        "broker.session.timeout.ms": "3000",
+        "broker.heartbeat.interval.ms": "500",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "num.recovery.threads.per.data.dir": "2",
+        # Small files: tests create many short-lived topics; every partition maps two indexes.
+        "log.segment.bytes": str(64 * 1024 * 1024),
+        "log.index.size.max.bytes": str(1024 * 1024),
+        "log.retention.hours": "168",
+        "log.cleaner.threads": "1",
+        "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+    }
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def render_log4j2(server_log: Path) -> str:
+    """log4j2 in the properties format (log4j-core reads it without extra jars)."""
+    return f"""\
+status = warn
+shutdownHook = disable
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = {server_log}
+appender.file.filePattern = {server_log}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.cleaner.name = kafka.log.LogCleaner
+logger.cleaner.level = WARN
+"""
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding, not starting with '-'."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+class KafkaBroker:
+    """The broker of one named stack: configure, format once, start, stop, kill."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.home = settings.data_dir / "kafka"
+        self.config = self.home / "server.properties"
+        self.log4j = self.home / "log4j2.properties"
+        self.log_dir = self.home / "logs"
+        self.server_log = self.home / "server.log"
+        self.stdout_log = self.home / "stdout.log"
+        self.pid_file = PidFile(self.home / "kafka.pid", marker=str(self.config))
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{HOST}:{self.settings.kafka_port}"
+
+    def pid(self) -> int | None:
+        return self.pid_file.pid()
+
+    def start(self) -> int:
+        """Start the broker (formatting its storage the first time) and wait until it serves.
+
+        A broker of this stack that already runs is kept; returns its pid.
+        """
+        pid = self.pid()
+        if pid is not None:
+            self._wait_ready(pid)
+            return pid
+        for port in (self.settings.kafka_port, self.settings.kafka_controller_port):
+            if port_open(HOST, port):
+                raise PortInUseError(
+                    f"port {port} is already in use by another process; stop it or choose "
+                    "other ports (KAFKA_PORT, KAFKA_CONTROLLER_PORT)"
+                )
+        libs = ensure_kafka_jars(self.settings)
+        java = java_binary()
+        classpath = f"{libs}/*"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(render_server_properties(self.settings, self.log_dir))
+        self.log4j.write_text(render_log4j2(self.server_log))
+        self._format_storage(java, classpath)
+        heap = self.settings.kafka_heap
+        argv = [
+            java,
+            f"-Xmx{heap}",
+            f"-Xms{min(256, _megabytes(heap))}m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExplicitGCInvokesConcurrent",
+            "-XX:+ExitOnOutOfMemoryError",
+            f"-XX:ErrorFile={self.home}/hs_err_%p.log",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.log4j}",
+            f"-Dkafka.logs.dir={self.home}",
+            "-cp",
+            classpath,
+            MAIN_CLASS,
+            str(self.config),
+        ]
+        pid = spawn_detached(argv, self.stdout_log)
+        self.pid_file.write(pid)
+        self._wait_ready(pid)
+        return pid
+
+    def stop(self, *, hard: bool = False, timeout: float = 30.0) -> bool:
+        """SIGTERM (controlled shutdown) or, when ``hard``, SIGKILL. False if it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stop_process(pid, hard=hard, timeout=timeout)
+        self.pid_file.path.unlink(missing_ok=True)
+        return True
+
+    def _format_storage(self, java: str, classpath: str) -> None:
+        if (self.log_dir / "meta.properties").is_file():
+            return
+        id_file = self.home / "cluster.id"
+        if not id_file.is_file():
+            id_file.write_text(new_cluster_id() + "\n")
+        argv = [
+            java, "-Xmx256m", f"-Dlog4j2.configurationFile={self.log4j}", "-cp", classpath,
+            STORAGE_TOOL, "format", "--ignore-formatted",
+            "-t", id_file.read_text().strip(), "-c", str(self.config),
+        ]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).strip().splitlines()[-10:]
+            raise InfraError(
+                f"formatting Kafka storage in {self.log_dir} failed (exit {done.returncode}):\n"
+                + "\n".join("    " + line for line in output)
+            )
+
+    def _wait_ready(self, pid: int) -> None:
+        deadline = time.monotonic() + self.settings.startup_timeout
+        while True:
+            if not is_running(pid):
+                self.pid_file.path.unlink(missing_ok=True)
+                raise ServerStartError(self._failure("exited during startup"))
+            if port_open(HOST, self.settings.kafka_port):
+                health = probe_kafka(self.bootstrap_servers, timeout=5.0)
+                if health is not None and health.ready:
+                    return
+            if time.monotonic() > deadline:
+                stop_process(pid, hard=True)
+                self.pid_file.path.unlink(missing_ok=True)
+                raise ServerStartError(
+                    self._failure(f"did not serve within {self.settings.startup_timeout:.0f}s")
+                )
+            time.sleep(0.2)
+
+    def _failure(self, what: str) -> str:
+        return (
+            f"Kafka on {self.bootstrap_servers} {what}; see {self.server_log} and "
+            f"{self.stdout_log}. Last lines:\n{log_tail(self.stdout_log, 10)}\n"
+            f"{log_tail(self.server_log, 25)}"
+        )
+
+
+def _megabytes(size: str) -> int:
+    return int(size[:-1]) * (1024 if size.endswith("g") else 1)

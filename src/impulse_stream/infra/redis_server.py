@@ -1,0 +1,116 @@
+"""A redis-server of our own on loopback, durable through its append-only file.
+
+Layout under ``<data dir>/redis``: ``redis.pid``, ``redis.log``, ``stdout.log`` and
+``appendonlydir/``. No RDB snapshots (``save ""``): the AOF, written before each
+reply and fsynced every second, is what survives a ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import redis
+from redis.exceptions import RedisError
+
+from impulse_stream.infra.errors import PortInUseError, ServerStartError
+from impulse_stream.infra.install import ensure_redis_server
+from impulse_stream.infra.processes import (
+    PidFile,
+    is_running,
+    log_tail,
+    port_open,
+    spawn_detached,
+    stop_process,
+)
+from impulse_stream.infra.settings import HOST, StackSettings
+
+
+def redis_argv(binary: str, settings: StackSettings, home: Path) -> list[str]:
+    return [
+        binary,
+        "--bind", HOST,
+        "--port", str(settings.redis_port),
+        "--dir", str(home),
+        "--daemonize", "no",
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--logfile", str(home / "redis.log"),
+        "--loglevel", "notice",
+    ]  # fmt: skip
+
+
+def redis_ping(url: str, timeout: float = 1.0) -> bool:
+    """True when the server at ``url`` answers PING (not while it is still loading its AOF)."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        return bool(client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+class RedisServer:
+    """The redis-server of one named stack: start, stop, kill."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.home = settings.data_dir / "redis"
+        self.log = self.home / "redis.log"
+        self.stdout_log = self.home / "stdout.log"
+        # redis-server rewrites its process title to "redis-server 127.0.0.1:<port>".
+        self.pid_file = PidFile(self.home / "redis.pid", marker=f"{HOST}:{settings.redis_port}")
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.settings.redis_port}/0"
+
+    def pid(self) -> int | None:
+        return self.pid_file.pid()
+
+    def start(self) -> int:
+        """Start redis-server (replaying its AOF) and wait for PING; keeps one that runs."""
+        pid = self.pid()
+        if pid is None:
+            if port_open(HOST, self.settings.redis_port):
+                raise PortInUseError(
+                    f"port {self.settings.redis_port} is already in use by another process; "
+                    "stop it or choose another REDIS_PORT"
+                )
+            binary = ensure_redis_server(self.settings)
+            self.home.mkdir(parents=True, exist_ok=True)
+            pid = spawn_detached(redis_argv(binary, self.settings, self.home), self.stdout_log)
+            self.pid_file.write(pid)
+        self._wait_ready(pid)
+        return pid
+
+    def stop(self, *, hard: bool = False, timeout: float = 15.0) -> bool:
+        """SIGTERM (clean shutdown) or, when ``hard``, SIGKILL. False if it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stop_process(pid, hard=hard, timeout=timeout)
+        self.pid_file.path.unlink(missing_ok=True)
+        return True
+
+    def _wait_ready(self, pid: int) -> None:
+        deadline = time.monotonic() + self.settings.startup_timeout
+        while not redis_ping(self.url, timeout=0.5):
+            if not is_running(pid):
+                self.pid_file.path.unlink(missing_ok=True)
+                raise ServerStartError(self._failure("exited during startup"))
+            if time.monotonic() > deadline:
+                stop_process(pid, hard=True)
+                self.pid_file.path.unlink(missing_ok=True)
+                raise ServerStartError(
+                    self._failure(f"did not answer within {self.settings.startup_timeout:.0f}s")
+                )
+            time.sleep(0.05)
+
+    def _failure(self, what: str) -> str:
+        return (
+            f"redis-server on {HOST}:{self.settings.redis_port} {what}; see {self.log}. "
+            f"Last lines:\n{log_tail(self.stdout_log, 10)}\n{log_tail(self.log, 20)}"
+        )

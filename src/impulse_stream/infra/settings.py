@@ -1,0 +1,158 @@
+"""Where the local stack lives and which ports it uses, read once from the environment.
+
+Several stacks can run side by side (the demo's and the test suite's): each has a
+``name``, its own ports and its own data directory ``<data root>/<name>``. The
+Kafka jars are shared by all of them in the cache directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlparse
+
+from impulse_stream.errors import ConfigError
+
+HOST = "127.0.0.1"
+DEFAULT_NAME = "local"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (it holds ``infra/kafka/pom.xml``), else the cwd."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "infra" / "kafka" / "pom.xml").is_file() and (
+            parent / "pyproject.toml"
+        ).is_file():
+            return parent
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Every knob of the local stack; ``ENV`` names the variable that sets each field."""
+
+    name: str = DEFAULT_NAME
+    cache_dir: Path = field(default_factory=lambda: repo_root() / ".cache")
+    data_root: Path = field(default_factory=lambda: repo_root() / "var")
+    kafka_pom: Path = field(default_factory=lambda: repo_root() / "infra" / "kafka" / "pom.xml")
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    redis_port: int = 16379
+    partitions: int = 6
+    kafka_heap: str = "1g"
+    startup_timeout: float = 120.0
+    # Servers that already run elsewhere; when set, nothing is started for them.
+    external_kafka: str = ""
+    external_redis: str = ""
+
+    ENV: ClassVar[dict[str, str]] = {
+        "name": "IMPULSE_STREAM_INFRA_NAME",
+        "cache_dir": "IMPULSE_STREAM_CACHE_DIR",
+        "data_root": "IMPULSE_STREAM_DATA_DIR",
+        "kafka_pom": "IMPULSE_STREAM_KAFKA_POM",
+        "kafka_port": "KAFKA_PORT",
+        "kafka_controller_port": "KAFKA_CONTROLLER_PORT",
+        "redis_port": "REDIS_PORT",
+        "partitions": "IMPULSE_STREAM_PARTITIONS",
+        "kafka_heap": "IMPULSE_STREAM_KAFKA_HEAP",
+        "startup_timeout": "IMPULSE_STREAM_STARTUP_TIMEOUT",
+        "external_kafka": "KAFKA_BOOTSTRAP_SERVERS",
+        "external_redis": "REDIS_URL",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StackSettings:
+        """Defaults, then the environment, then ``overrides`` (``None`` means "not given")."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(cls.ENV[f.name], "").strip()
+            if raw:
+                values[f.name] = _convert(cls.ENV[f.name], raw, f.name)
+        for key, value in overrides.items():
+            if key not in cls.ENV:
+                raise TypeError(f"unknown stack setting {key!r}")
+            if value is not None:
+                values[key] = Path(value) if key.endswith(("_dir", "_root", "_pom")) else value
+        # A second stack given only a broker port gets the controller port next to it.
+        if "kafka_port" in values and "kafka_controller_port" not in values:
+            values["kafka_controller_port"] = int(values["kafka_port"]) + 1  # type: ignore[call-overload]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not _NAME.match(self.name):
+            raise ConfigError(
+                f"{self.ENV['name']}={self.name!r}: use letters, digits, '.', '_' or '-' "
+                "(it names a directory)"
+            )
+        ports = {
+            "kafka_port": self.kafka_port,
+            "kafka_controller_port": self.kafka_controller_port,
+            "redis_port": self.redis_port,
+        }
+        for key, port in ports.items():
+            if not isinstance(port, int) or not 0 < port < 65536:
+                raise ConfigError(f"{self.ENV[key]}={port!r}: expected a port number 1-65535")
+        if len(set(ports.values())) != len(ports):
+            raise ConfigError(
+                f"KAFKA_PORT, KAFKA_CONTROLLER_PORT and REDIS_PORT must differ, got {ports}"
+            )
+        if not isinstance(self.partitions, int) or self.partitions < 1:
+            raise ConfigError(f"{self.ENV['partitions']}={self.partitions!r}: expected 1 or more")
+        if not re.fullmatch(r"\d+[mg]", self.kafka_heap):
+            raise ConfigError(
+                f"{self.ENV['kafka_heap']}={self.kafka_heap!r}: expected a JVM size like 512m or 1g"
+            )
+        if self.startup_timeout <= 0:
+            raise ConfigError(f"{self.ENV['startup_timeout']} must be positive")
+        if self.external_kafka:
+            for hostport in self.external_kafka.split(","):
+                host, _, port = hostport.strip().rpartition(":")
+                if not host or not port.isdigit():
+                    raise ConfigError(
+                        f"KAFKA_BOOTSTRAP_SERVERS={self.external_kafka!r}: "
+                        "expected host:port[,host:port]"
+                    )
+        if self.external_redis and urlparse(self.external_redis).scheme not in (
+            "redis",
+            "rediss",
+            "unix",
+        ):
+            raise ConfigError(f"REDIS_URL={self.external_redis!r}: expected redis://host:port/db")
+
+    @property
+    def data_dir(self) -> Path:
+        """This stack's own directory: pid files, logs, Kafka log dirs, Redis AOF."""
+        return self.data_root / self.name
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.external_kafka or f"{HOST}:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return self.external_redis or f"redis://{HOST}:{self.redis_port}/0"
+
+
+def _convert(env_name: str, raw: str, field_name: str) -> object:
+    if field_name in ("kafka_port", "kafka_controller_port", "redis_port", "partitions"):
+        try:
+            return int(raw)
+        except ValueError:
+            what = "a port number 1-65535" if "port" in field_name else "a whole number"
+            raise ConfigError(f"{env_name}={raw!r}: expected {what}") from None
+    if field_name == "startup_timeout":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{env_name}={raw!r}: expected seconds") from None
+    if field_name.endswith(("_dir", "_root", "_pom")):
+        return Path(raw).expanduser()
+    return raw
