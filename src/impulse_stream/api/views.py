@@ -126,4 +126,5 @@ def register_views(c: Container) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(c.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+            # aiohttp refuses a charset inside content_type; the header carries it.
+            return self.bytes(c.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
