@@ -97,6 +97,8 @@ class Stack:
 
         Returns the services it stopped; existing servers from the env are never touched.
         """
+        if not self.settings.data_dir.exists():
+            return []
         with self._lock():
             stopped = self._stop_managed(hard=False)
             if purge:
@@ -206,4 +208,4 @@ class Stack:
         return self.redis
 
     def _lock(self) -> AbstractContextManager[None]:
-        return file_lock(self.settings.data_root / f".{self.settings.name}.lock")
+        return file_lock(self.settings.data_dir / ".lock")
