@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -30,7 +32,7 @@ from impulse_stream.errors import ImpulseStreamError
 from impulse_stream.infra import InfraError, Stack, create_topics
 from impulse_stream.infra.admin import delete_topics
 from impulse_stream.infra.processes import is_running, port_open
-from impulse_stream.infra.settings import HOST
+from impulse_stream.infra.settings import HOST, StackSettings
 
 TEST_STACK = {
     "name": "test",
@@ -74,6 +76,7 @@ class _TestStack:
 
     def __init__(self) -> None:
         self.stack = Stack.from_env(**TEST_STACK)
+        _reap_private_stacks_of_dead_sessions(self.stack.settings)
         self.private = not _claim(self.stack)
         if not self.private:
             self.stack.wipe()  # also ends servers a crashed session left behind
@@ -107,6 +110,15 @@ class _TestStack:
 
     def _release(self) -> None:
         (self.stack.settings.data_dir / "owner.pid").unlink(missing_ok=True)
+
+
+def _reap_private_stacks_of_dead_sessions(settings: StackSettings) -> None:
+    """A session killed without teardown (``timeout pytest``) leaves its servers running."""
+    for home in settings.data_root.glob("test-*"):
+        pid = home.name.removeprefix("test-")
+        if pid.isdigit() and not is_running(int(pid)):
+            Stack(replace(settings, name=home.name, external_kafka="", external_redis="")).wipe()
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def _ports(stack: Stack) -> list[int]:

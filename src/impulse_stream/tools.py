@@ -123,21 +123,24 @@ def run_model(
     engine: DecisionEngine, messages: Iterable[InboundMessage], batch_size: int = 500
 ) -> ModelRun:
     """The reference run: the worker's batch path on an in-memory store."""
+    return asyncio.run(model_run(engine, messages, batch_size))
+
+
+async def model_run(
+    engine: DecisionEngine, messages: Iterable[InboundMessage], batch_size: int = 500
+) -> ModelRun:
+    """:func:`run_model` inside a running event loop."""
     store = MemoryStore()
     publisher = CollectingPublisher()
     processor = BatchProcessor(engine, store, publisher)
-
-    async def go() -> None:
-        batch: list[InboundMessage] = []
-        for m in messages:
-            batch.append(m)
-            if len(batch) >= batch_size:
-                await processor.process(batch)
-                batch = []
-        if batch:
+    batch: list[InboundMessage] = []
+    for m in messages:
+        batch.append(m)
+        if len(batch) >= batch_size:
             await processor.process(batch)
-
-    asyncio.run(go())
+            batch = []
+    if batch:
+        await processor.process(batch)
     return ModelRun(publisher.messages, store)
 
 

@@ -69,7 +69,9 @@ def inbound_call(cid: str, at: datetime, agent: str = "kdc-12") -> dict[str, Any
     }
 
 
-def order_stream(customers: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+def order_stream(
+    customers: int, seed: int = 7, spacing: timedelta = timedelta(seconds=5)
+) -> Iterator[dict[str, Any]]:
     """Thousands of order events over many customers, in event-time order.
 
     Every customer starts a card order; a third complete it, a third cancel it
@@ -85,7 +87,7 @@ def order_stream(customers: int, seed: int = 7) -> Iterator[dict[str, Any]]:
             yield order_step(cid, order, "completed", 4, t + timedelta(minutes=2))
         elif n % 3 == 1:
             yield order_step(cid, order, "cancelled", 1, t + timedelta(minutes=2))
-        t += timedelta(seconds=20)
+        t += spacing
 
 
 def as_bytes(event: dict[str, Any]) -> bytes:

@@ -17,7 +17,7 @@ from impulse_stream.contract import topics
 from impulse_stream.core.codec import decode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.streaming.processor import InboundMessage
-from impulse_stream.tools import run_model
+from impulse_stream.tools import model_run
 from tests.support.kafka import Record, read_all
 
 OUTPUTS = (topics.IMPULSES, topics.OPPORTUNITIES, topics.ATTRIBUTIONS)
@@ -62,7 +62,7 @@ async def expected_outputs(bootstrap: str, prefix: str, input_topic: str, count:
         InboundMessage(r.topic[len(prefix) :], r.partition, r.offset, r.key, r.value)
         for r in sorted(records, key=lambda r: (r.partition, r.offset))
     ]
-    run = run_model(DecisionEngine(load_catalogue()), inbound, batch_size=300)
+    run = await model_run(DecisionEngine(load_catalogue()), inbound, batch_size=300)
     messages = {}
     for m in run.messages:
         ce_id = dict(m.headers)["ce_id"].decode() if m.headers else ""

@@ -243,7 +243,7 @@ def test_a_detached_server_runs_in_its_own_session_and_stops_on_request(tmp_path
 
 
 def test_a_pid_file_naming_another_program_is_stale(tmp_path):
-    pid_file = PidFile(tmp_path / "kafka.pid", marker="kafka.Kafka /nowhere/server.properties")
+    pid_file = PidFile(tmp_path / "kafka.pid", "kafka.Kafka /nowhere/server.properties ")
     pid_file.write(os.getpid())  # alive, but not our broker
     assert pid_file.pid() is None
     assert not pid_file.path.exists()

@@ -59,6 +59,8 @@ from impulse_stream.streaming.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+_MAX_WAKEUPS = 64  # deadlines fired for one customer in one batch (a long replay gap)
+
 Headers = tuple[tuple[str, bytes], ...]
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -364,15 +366,7 @@ class BatchProcessor:
             records.extend(decision.outputs)
         if state is None:
             return None, _Outcome(dead=dead)
-        now_ms = self.watermarks.get(entry.partition)
-        if due_at(self.engine, state, now_ms):
-            assert now_ms is not None
-            try:
-                decision = self.engine.advance(state, _dt(now_ms))
-                state = decision.state
-                records.extend(decision.outputs)
-            except Exception:
-                log.exception("core failed advancing customer %s", pseudonym(entry.customer_id))
+        state = self._fire_due(entry, state, records)
         if not fences and not records and not entry.timer_due:
             return None, _Outcome(dead=dead)  # a redelivered batch: nothing new to write
         wakeup = self.engine.next_wakeup(state)
@@ -389,6 +383,31 @@ class BatchProcessor:
             wakeup_ms=_ms(wakeup) if wakeup is not None else None,
         )
         return write, _Outcome(records, messages, dead)
+
+    def _fire_due(
+        self, entry: _Pending, state: CustomerState, records: list[OutputRecord]
+    ) -> CustomerState:
+        """Fire every deadline up to the partition clock, each at its own time.
+
+        Advancing to each wake-up rather than straight to the clock keeps the
+        state independent of batch boundaries: a deadline fires at the same
+        event time whichever batch happens to carry the clock past it.
+        """
+        now_ms = self.watermarks.get(entry.partition)
+        for _ in range(_MAX_WAKEUPS):
+            wakeup = self.engine.next_wakeup(state)
+            if now_ms is None or wakeup is None or _ms(wakeup) > now_ms:
+                break
+            try:
+                decision = self.engine.advance(state, wakeup)
+            except Exception:
+                log.exception("core failed advancing customer %s", pseudonym(entry.customer_id))
+                break
+            if decision.state == state:
+                break  # nothing fired: the wake-up was not really due
+            state = decision.state
+            records.extend(decision.outputs)
+        return state
 
     # --- helpers -----------------------------------------------------------------
 
@@ -484,12 +503,6 @@ class BatchProcessor:
                 m.attributions.labels(r.closing_channel).inc()
                 at = r.credited_at
             m.latency.observe(max(0.0, now - at.timestamp()))
-
-
-def due_at(engine: DecisionEngine, state: CustomerState, now_ms: int | None) -> bool:
-    """True when ``state`` has a deadline at or before ``now_ms``."""
-    wakeup = engine.next_wakeup(state)
-    return now_ms is not None and wakeup is not None and _ms(wakeup) <= now_ms
 
 
 def _ms(dt: datetime) -> int:

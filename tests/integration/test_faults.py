@@ -1,0 +1,137 @@
+"""Fault tests: a real worker under kill -9, restarts of Redis and Kafka, rebalances
+and a paused zombie. After each, the whole output must equal the reference model's:
+no opportunity id missing, none with two contents, Redis state equal to the model's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+
+from impulse_stream.contract import topics
+from tests.support.kafka import produce, read_all
+from tests.support.scenarios import order_stream
+from tests.support.verify import actual_outputs, compare, expected_outputs, redis_states
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CUSTOMERS = 1200  # about 2,800 order events over 6 partitions
+
+
+def stream(seed: int) -> list[dict]:
+    return list(order_stream(CUSTOMERS, seed=seed))
+
+
+def send_chunks(workers, events, chunks: int, between=None) -> None:
+    """Produce in chunks; ``between(i)`` runs after chunk ``i`` (to inject the fault)."""
+    size = -(-len(events) // chunks)
+    for i in range(chunks):
+        asyncio.run(produce(workers.bootstrap, workers.prefix + topics.ORDERS, events[i * size : (i + 1) * size]))
+        if between is not None:
+            between(i)
+
+
+def outputs_so_far(workers) -> int:
+    return len(
+        asyncio.run(
+            read_all(workers.bootstrap, workers.prefix + topics.OPPORTUNITIES, settle=0.1, timeout=30)
+        )
+    )
+
+
+def wait_for_outputs(workers, at_least: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while outputs_so_far(workers) < at_least:
+        assert time.monotonic() < deadline, f"fewer than {at_least} outputs in {timeout}s"
+        time.sleep(0.5)
+
+
+def verify(workers, redis_url, redis_prefix, count: int) -> None:
+    expected = asyncio.run(expected_outputs(workers.bootstrap, workers.prefix, topics.ORDERS, count))
+    assert expected.inputs == count
+    got = asyncio.run(actual_outputs(workers.bootstrap, workers.prefix, expected))
+    report = compare(expected, got)
+    assert report.ok, (
+        f"missing {report.missing[:5]} ({len(report.missing)}), extra {report.extra[:5]}, "
+        f"conflicting {report.conflicting[:5]}, different {report.different[:5]}"
+    )
+    states = asyncio.run(redis_states(redis_url, redis_prefix, sorted(expected.states)))
+    assert states == expected.states
+
+
+def test_kill_9_in_the_middle_of_the_stream(workers, redis_url, redis_prefix):
+    events = stream(1)
+    w = workers.start()
+
+    def fault(i: int) -> None:
+        if i == 3:
+            wait_for_outputs(workers, 20)
+            w.kill()
+            workers.start("w2")
+
+    send_chunks(workers, events, 8, fault)
+    verify(workers, redis_url, redis_prefix, len(events))
+
+
+def test_redis_restart_with_aof(workers, stack, redis_url, redis_prefix):
+    events = stream(2)
+    workers.start()
+
+    def fault(i: int) -> None:
+        if i == 3:
+            wait_for_outputs(workers, 20)
+            stack.kill_redis(hard=True)
+            time.sleep(2)
+            stack.start_redis()
+
+    send_chunks(workers, events, 8, fault)
+    verify(workers, redis_url, redis_prefix, len(events))
+
+
+def test_kafka_broker_restart(workers, stack, redis_url, redis_prefix):
+    events = stream(3)
+    workers.start()
+
+    def fault(i: int) -> None:
+        if i == 3:
+            wait_for_outputs(workers, 20)
+            stack.kill_kafka(hard=False)
+            time.sleep(2)
+            stack.start_kafka()
+
+    send_chunks(workers, events, 8, fault)
+    verify(workers, redis_url, redis_prefix, len(events))
+
+
+def test_rebalance_from_one_to_two_workers_and_back(workers, redis_url, redis_prefix):
+    events = stream(4)
+    workers.start("w1")
+    joined = {}
+
+    def fault(i: int) -> None:
+        if i == 2:
+            joined["w2"] = workers.start("w2")
+        if i == 5:
+            assert joined["w2"].stop() == 0
+
+    send_chunks(workers, events, 8, fault)
+    verify(workers, redis_url, redis_prefix, len(events))
+
+
+def test_zombie_paused_past_its_session_then_resumed(workers, redis_url, redis_prefix):
+    events = stream(5)
+    w1 = workers.start("w1")
+    workers.start("w2")
+
+    def fault(i: int) -> None:
+        if i == 2:
+            w1.signal(signal.SIGSTOP)
+            time.sleep(9)  # past the 6 s session timeout: w2 takes all partitions
+        if i == 5:
+            w1.signal(signal.SIGCONT)
+
+    send_chunks(workers, events, 8, fault)
+    verify(workers, redis_url, redis_prefix, len(events))
