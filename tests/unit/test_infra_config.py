@@ -5,6 +5,7 @@ Nothing here starts Kafka or Redis.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from impulse_stream.contract.topics import DEFAULT_PARTITIONS
 from impulse_stream.errors import ConfigError
 from impulse_stream.infra import InfraError, Stack, StackSettings, ToolMissingError, install
+from impulse_stream.infra.admin import run_blocking
 from impulse_stream.infra.cli import app
 from impulse_stream.infra.kafka_broker import (
     new_cluster_id,
@@ -292,3 +294,7 @@ def test_down_of_a_stopped_stack_is_fine(tmp_path):
     result = run_cli("down", "--name", "unit", IMPULSE_STREAM_DATA_DIR=str(tmp_path))
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "nothing was running"
+
+
+async def test_a_blocking_admin_call_works_inside_a_running_event_loop():
+    assert run_blocking(lambda: asyncio.sleep(0, result=7)) == 7

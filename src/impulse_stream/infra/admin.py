@@ -1,8 +1,8 @@
 """Talking to a broker with a real Kafka client: readiness, topic creation and deletion.
 
-Each operation has an ``async`` form and a blocking one. The blocking form works
-from plain code (the CLI, a pytest fixture) and from inside a running event loop
-alike: there it runs the client on a loop of its own in a helper thread.
+Each operation has an ``async`` form and a blocking one. The blocking form runs the
+client on a loop of its own in a helper thread, so it works from plain code (the
+CLI, a pytest fixture) and from inside a running event loop alike.
 """
 
 from __future__ import annotations
@@ -27,17 +27,21 @@ _TOPIC_ALREADY_EXISTS = 36
 
 
 def run_blocking(make: Callable[[], Awaitable[T]]) -> T:
-    """Run the coroutine ``make()`` to completion from synchronous code."""
+    """Run the coroutine ``make()`` to completion from synchronous code.
 
-    async def main() -> T:
-        return await make()
+    Always on a loop of its own in a helper thread: this works inside a running loop,
+    and it leaves the caller thread's current event loop as it was (``asyncio.run``
+    would reset it, which surprises the test runner's and Faust's loops).
+    """
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    def run() -> T:
+        async def main() -> T:
+            return await make()
+
         return asyncio.run(main())
+
     with ThreadPoolExecutor(1, thread_name_prefix="impulse-stream-infra") as pool:
-        return pool.submit(asyncio.run, main()).result()
+        return pool.submit(run).result()
 
 
 @dataclass(frozen=True)

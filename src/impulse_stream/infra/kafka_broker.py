@@ -22,6 +22,7 @@ from impulse_stream.infra.install import ensure_kafka_jars, java_binary
 from impulse_stream.infra.processes import (
     PidFile,
     is_running,
+    log_size,
     log_tail,
     port_open,
     spawn_detached,
@@ -123,7 +124,8 @@ class KafkaBroker:
         self.log_dir = self.home / "logs"
         self.server_log = self.home / "server.log"
         self.stdout_log = self.home / "stdout.log"
-        self.pid_file = PidFile(self.home / "kafka.pid", marker=str(self.config))
+        self.pid_file = PidFile(self.home / "kafka.pid", f"{MAIN_CLASS} {self.config} ")
+        self._log_offsets = (0, 0)  # where this start's output begins in stdout.log, server.log
 
     @property
     def bootstrap_servers(self) -> str:
@@ -172,6 +174,7 @@ class KafkaBroker:
             MAIN_CLASS,
             str(self.config),
         ]
+        self._log_offsets = (log_size(self.stdout_log), log_size(self.server_log))
         pid = spawn_detached(argv, self.stdout_log)
         self.pid_file.write(pid)
         self._wait_ready(pid)
@@ -193,7 +196,7 @@ class KafkaBroker:
         if not id_file.is_file():
             id_file.write_text(new_cluster_id() + "\n")
         argv = [
-            java, "-Xmx256m", f"-Dlog4j2.configurationFile={self.log4j}", "-cp", classpath,
+            java, "-Xmx256m", "-cp", classpath,
             STORAGE_TOOL, "format", "--ignore-formatted",
             "-t", id_file.read_text().strip(), "-c", str(self.config),
         ]  # fmt: skip
@@ -226,8 +229,9 @@ class KafkaBroker:
     def _failure(self, what: str) -> str:
         return (
             f"Kafka on {self.bootstrap_servers} {what}; see {self.server_log} and "
-            f"{self.stdout_log}. Last lines:\n{log_tail(self.stdout_log, 10)}\n"
-            f"{log_tail(self.server_log, 25)}"
+            f"{self.stdout_log}. Last lines:\n"
+            f"{log_tail(self.stdout_log, 10, since=self._log_offsets[0])}\n"
+            f"{log_tail(self.server_log, 20, since=self._log_offsets[1])}"
         )
 
 

@@ -62,11 +62,11 @@ def command_line(pid: int) -> str:
 
 
 class PidFile:
-    """The pid of one server, trusted only while that process's command line holds ``marker``."""
+    """The pid of one server, trusted only while its command line holds one of ``markers``."""
 
-    def __init__(self, path: Path, marker: str) -> None:
+    def __init__(self, path: Path, *markers: str) -> None:
         self.path = path
-        self.marker = marker
+        self.markers = markers
 
     def write(self, pid: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ class PidFile:
             pid = int(self.path.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        if is_running(pid) and self.marker in command_line(pid):
+        if is_running(pid) and any(m in command_line(pid) for m in self.markers):
             return pid
         self.path.unlink(missing_ok=True)
         return None
@@ -122,15 +122,28 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def log_tail(path: Path, lines: int = 30) -> str:
+def log_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def log_tail(path: Path, lines: int = 30, since: int = 0) -> str:
+    """The last ``lines`` lines written after byte ``since``, indented; dumps of config
+    values (tab-indented lines) are left out."""
     try:
         with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 64 * 1024))
+            end = f.seek(0, os.SEEK_END)
+            start = since if since <= end else 0  # rolled over meanwhile
+            f.seek(max(start, end - 64 * 1024))
             text = f.read().decode(errors="replace")
     except FileNotFoundError:
         return f"    ({path} does not exist)"
-    return "\n".join("    " + line for line in text.splitlines()[-lines:])
+    kept = [line for line in text.splitlines() if line.strip() and not line.startswith("\t")]
+    if not kept:
+        return f"    ({path.name}: nothing new)"
+    return "\n".join("    " + line for line in kept[-lines:])
 
 
 @contextlib.contextmanager

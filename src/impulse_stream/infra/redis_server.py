@@ -18,6 +18,7 @@ from impulse_stream.infra.install import ensure_redis_server
 from impulse_stream.infra.processes import (
     PidFile,
     is_running,
+    log_size,
     log_tail,
     port_open,
     spawn_detached,
@@ -33,6 +34,7 @@ def redis_argv(binary: str, settings: StackSettings, home: Path) -> list[str]:
         "--port", str(settings.redis_port),
         "--dir", str(home),
         "--daemonize", "no",
+        "--set-proc-title", "no",
         "--appendonly", "yes",
         "--appendfsync", "everysec",
         "--save", "",
@@ -60,8 +62,14 @@ class RedisServer:
         self.home = settings.data_dir / "redis"
         self.log = self.home / "redis.log"
         self.stdout_log = self.home / "stdout.log"
-        # redis-server rewrites its process title to "redis-server 127.0.0.1:<port>".
-        self.pid_file = PidFile(self.home / "redis.pid", marker=f"{HOST}:{settings.redis_port}")
+        # The command line keeps "--dir <home>" (no process title); the second marker
+        # recognises a server started with a rewritten title ("redis-server 127.0.0.1:<port>").
+        self.pid_file = PidFile(
+            self.home / "redis.pid",
+            f"--dir {self.home} ",
+            f"redis-server {HOST}:{settings.redis_port}",
+        )
+        self._log_offsets = (0, 0)  # where this start's output begins in stdout.log, redis.log
 
     @property
     def url(self) -> str:
@@ -81,6 +89,7 @@ class RedisServer:
                 )
             binary = ensure_redis_server(self.settings)
             self.home.mkdir(parents=True, exist_ok=True)
+            self._log_offsets = (log_size(self.stdout_log), log_size(self.log))
             pid = spawn_detached(redis_argv(binary, self.settings, self.home), self.stdout_log)
             self.pid_file.write(pid)
         self._wait_ready(pid)
@@ -112,5 +121,6 @@ class RedisServer:
     def _failure(self, what: str) -> str:
         return (
             f"redis-server on {HOST}:{self.settings.redis_port} {what}; see {self.log}. "
-            f"Last lines:\n{log_tail(self.stdout_log, 10)}\n{log_tail(self.log, 20)}"
+            f"Last lines:\n{log_tail(self.stdout_log, 10, since=self._log_offsets[0])}\n"
+            f"{log_tail(self.log, 20, since=self._log_offsets[1])}"
         )

@@ -78,7 +78,8 @@ class StackSettings:
             if key not in cls.ENV:
                 raise TypeError(f"unknown stack setting {key!r}")
             if value is not None:
-                values[key] = Path(value) if key.endswith(("_dir", "_root", "_pom")) else value
+                is_path = key.endswith(("_dir", "_root", "_pom"))
+                values[key] = Path(str(value)) if is_path else value
         # A second stack given only a broker port gets the controller port next to it.
         if "kafka_port" in values and "kafka_controller_port" not in values:
             values["kafka_controller_port"] = int(values["kafka_port"]) + 1  # type: ignore[call-overload]
@@ -113,9 +114,9 @@ class StackSettings:
         if self.startup_timeout <= 0:
             raise ConfigError(f"{self.ENV['startup_timeout']} must be positive")
         if self.external_kafka:
-            for hostport in self.external_kafka.split(","):
-                host, _, port = hostport.strip().rpartition(":")
-                if not host or not port.isdigit():
+            for server in self.external_kafka.split(","):
+                host, _, port_text = server.strip().rpartition(":")
+                if not host or not port_text.isdigit():
                     raise ConfigError(
                         f"KAFKA_BOOTSTRAP_SERVERS={self.external_kafka!r}: "
                         "expected host:port[,host:port]"
