@@ -65,9 +65,8 @@ async def expected_outputs(bootstrap: str, prefix: str, input_topic: str, count:
     run = await model_run(DecisionEngine(load_catalogue()), inbound, batch_size=300)
     messages = {}
     for m in run.messages:
-        ce_id = dict(m.headers)["ce_id"].decode() if m.headers else ""
         if m.topic in OUTPUTS:
-            messages[(m.topic, ce_id)] = m.value or b""
+            messages[(m.topic, dict(m.headers)["ce_id"].decode())] = m.value or b""
     states = {
         cid: comparable_state(rec.state)
         for cid, rec in run.store.customers.items()

@@ -230,6 +230,26 @@ def test_without_redis_server_or_apt_the_error_offers_redis_url(tmp_path, monkey
         install.ensure_redis_server(settings(IMPULSE_STREAM_CACHE_DIR=str(tmp_path)))
 
 
+def test_a_missing_redis_server_is_installed_with_apt_get_non_interactively(tmp_path, monkeypatch):
+    calls = tmp_path / "calls"
+    apt = tmp_path / "apt-get"
+    apt.write_text(f'#!/bin/sh\necho "$DEBIAN_FRONTEND $*" >> {calls}\n')
+    apt.chmod(0o755)
+    installed = iter([None, "/usr/bin/redis-server"])
+    monkeypatch.setattr(install, "redis_server_binary", lambda: next(installed))
+    monkeypatch.setattr(
+        install.shutil, "which", lambda name: str(apt) if name == "apt-get" else None
+    )
+
+    assert install.ensure_redis_server(settings(IMPULSE_STREAM_CACHE_DIR=str(tmp_path))) == (
+        "/usr/bin/redis-server"
+    )
+    update, add = calls.read_text().splitlines()
+    assert update == "noninteractive update -q"
+    assert add.startswith("noninteractive install -y")
+    assert add.endswith(" redis-server")
+
+
 # Processes
 
 
