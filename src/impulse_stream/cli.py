@@ -38,7 +38,9 @@ app.add_typer(catalogue_app, name="catalogue")
 
 @app.command()
 def worker(
-    web_port: Annotated[int | None, typer.Option(help="Port of /metrics, /healthz, the 360 API.")] = None,
+    web_port: Annotated[
+        int | None, typer.Option(help="Port of /metrics, /healthz, the 360 API.")
+    ] = None,
     topic_prefix: Annotated[str | None, typer.Option(help="Prefix of every topic name.")] = None,
 ) -> None:
     """Run a worker: consume the input topics, decide, publish opportunities."""
@@ -72,7 +74,9 @@ def demo(
 @app.command()
 def produce(
     topic: Annotated[str, typer.Argument(help="Topic to write to, e.g. orders.flow.")],
-    file: Annotated[Path, typer.Argument(help="JSON Lines file, one event per line ('-' = stdin).")],
+    file: Annotated[
+        Path, typer.Argument(help="JSON Lines file, one event per line ('-' = stdin).")
+    ],
 ) -> None:
     """Send events from a JSON Lines file; the key is each event's customer_id."""
     from impulse_stream.tools import produce_file

@@ -123,7 +123,10 @@ def worked_example(customer: str, now: datetime) -> list[tuple[str, dict[str, An
         salary(1, "3000.00"),
         salary(0, "3400.00"),
         (topics.CONTACTS, contact("appointment", "advisor", now - timedelta(days=92), "adv-0042")),
-        (topics.CONTACTS, contact("inbound_call", "call_centre", now - timedelta(days=16), "kdc-07")),
+        (
+            topics.CONTACTS,
+            contact("inbound_call", "call_centre", now - timedelta(days=16), "kdc-07"),
+        ),
         (topics.CONTACTS, contact("message", "online_banking", now - timedelta(days=3))),
         (
             topics.CLICKS,
@@ -219,7 +222,9 @@ async def _wait_for(
             batches = await consumer.getmany(timeout_ms=500)
             for messages in batches.values():
                 found += [
-                    orjson.loads(m.value) for m in messages if m.key == customer.encode() and m.value
+                    orjson.loads(m.value)
+                    for m in messages
+                    if m.key == customer.encode() and m.value
                 ]
             if want(found):
                 return found
@@ -243,7 +248,10 @@ def _show_desktop(desk: dict[str, Any], view: dict[str, Any]) -> None:
     actions = Table("#", "action", "product", "priority", "instruction", title="Top 3 actions")
     for n, action in enumerate(desk["actions"], 1):
         actions.add_row(
-            str(n), action["action_id"], action["product"], f"{action['priority']:.1f}",
+            str(n),
+            action["action_id"],
+            action["product"],
+            f"{action['priority']:.1f}",
             action["texts"]["instruction"],
         )
     console.print(actions)
@@ -251,13 +259,17 @@ def _show_desktop(desk: dict[str, Any], view: dict[str, Any]) -> None:
     if predictions:
         console.print(
             "Bundle predictions: "
-            + ", ".join(f"{p} {v:.0%}" for p, v in sorted(predictions.items(), key=lambda kv: -kv[1])[:4])
+            + ", ".join(
+                f"{p} {v:.0%}" for p, v in sorted(predictions.items(), key=lambda kv: -kv[1])[:4]
+            )
         )
 
 
 def run_demo(keep: bool = False) -> None:
     stack = Stack.from_env(name="demo")
-    console.print(f"[bold]1.[/] Kafka (KRaft) and redis-server: {stack.bootstrap_servers}, {stack.redis_url}")
+    console.print(
+        f"[bold]1.[/] Kafka (KRaft) and redis-server: {stack.bootstrap_servers}, {stack.redis_url}"
+    )
     stack.up()
     stack.create_topics()
     log = stack.settings.data_root / "demo-worker.log"
@@ -268,18 +280,23 @@ def run_demo(keep: bool = False) -> None:
         now = datetime.now(UTC).replace(microsecond=0)
         customer = f"c-demo-{int(now.timestamp())}"
         console.print(
-            f"[bold]2.[/] customer {customer} clicks a card banner, starts the order, fills two steps"
+            f"[bold]2.[/] customer {customer} clicks a card banner, starts the order, "
+            "fills two steps"
             " and leaves; 40 minutes later the customer calls the call centre"
         )
         asyncio.run(_send(stack.bootstrap_servers, worked_example(customer, now)))
         opportunities = asyncio.run(
             _wait_for(
-                stack.bootstrap_servers, topics.OPPORTUNITIES, customer,
+                stack.bootstrap_servers,
+                topics.OPPORTUNITIES,
+                customer,
                 lambda found: any(o["action_id"] == "finish_credit_card_order" for o in found),
             )
         )
         card = next(o for o in opportunities if o["action_id"] == "finish_credit_card_order")
-        console.print(f"[bold]3.[/] published opportunity {card['opportunity_id']}: {card['explanation']}")
+        console.print(
+            f"[bold]3.[/] published opportunity {card['opportunity_id']}: {card['explanation']}"
+        )
         desk = worker.get(f"/customers/{customer}/next-best-actions?channel=call_centre&limit=3")
         view = worker.get(f"/customers/{customer}?channel=call_centre")
         _show_desktop(desk, view)
@@ -326,7 +343,8 @@ def run_demo(keep: bool = False) -> None:
             _wait_for(stack.bootstrap_servers, topics.ATTRIBUTIONS, customer, bool)
         )[0]
         console.print(
-            f"[bold]5.[/] sale credited: {credit['product']} closed by {credit['closing_channel']}, "
+            f"[bold]5.[/] sale credited: {credit['product']} closed by "
+            f"{credit['closing_channel']}, "
             f"advisor {credit['advisor_id']}, opportunity {credit['opportunity_id']}"
         )
         tomorrow = _iso(now + timedelta(days=1)).replace("+", "%2B")

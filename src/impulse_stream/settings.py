@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import ClassVar
 from urllib.parse import urlparse
 
 from impulse_stream.errors import ConfigError
@@ -35,7 +36,7 @@ class Settings:
     stall_seconds: float = 120.0
     fast_drain: int = 1
 
-    ENV_NAMES = {
+    ENV_NAMES: ClassVar[dict[str, str]] = {
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
         "redis_url": "REDIS_URL",
     }

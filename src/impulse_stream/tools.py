@@ -75,9 +75,7 @@ async def _send(settings: Settings, topic: str, events: list[dict[str, object]])
     try:
         await producer.start()
         for event in events:
-            await producer.send(
-                topic, orjson.dumps(event), key=str(event["customer_id"]).encode()
-            )
+            await producer.send(topic, orjson.dumps(event), key=str(event["customer_id"]).encode())
         await producer.flush()
     except KafkaError as exc:
         raise ImpulseStreamError(
@@ -144,7 +142,9 @@ async def model_run(
     return ModelRun(publisher.messages, store)
 
 
-def opportunities_of(messages: Iterable[OutboundMessage]) -> dict[tuple[str, int], dict[str, object]]:
+def opportunities_of(
+    messages: Iterable[OutboundMessage],
+) -> dict[tuple[str, int], dict[str, object]]:
     out = {}
     for m in messages:
         if m.topic.endswith(contract_topics.OPPORTUNITIES) and m.value is not None:
@@ -157,9 +157,7 @@ def backtest(events: Path, catalogue: Path, baseline: Path | None = None) -> str
     """Compare the opportunities two catalogues give for the same recorded events."""
     messages = recorded_messages(events)
     new = opportunities_of(run_model(DecisionEngine(load_catalogue(catalogue)), messages).messages)
-    old = opportunities_of(
-        run_model(DecisionEngine(load_catalogue(baseline)), messages).messages
-    )
+    old = opportunities_of(run_model(DecisionEngine(load_catalogue(baseline)), messages).messages)
     lines = [f"events: {len(messages)}"]
     for label, opps in (("baseline", old), ("candidate", new)):
         per_action = Counter(o["action_id"] for o in opps.values() if o["status"] == "open")

@@ -29,7 +29,11 @@ def send_chunks(workers, events, chunks: int, between=None) -> None:
     """Produce in chunks; ``between(i)`` runs after chunk ``i`` (to inject the fault)."""
     size = -(-len(events) // chunks)
     for i in range(chunks):
-        asyncio.run(produce(workers.bootstrap, workers.prefix + topics.ORDERS, events[i * size : (i + 1) * size]))
+        asyncio.run(
+            produce(
+                workers.bootstrap, workers.prefix + topics.ORDERS, events[i * size : (i + 1) * size]
+            )
+        )
         if between is not None:
             between(i)
 
@@ -37,7 +41,9 @@ def send_chunks(workers, events, chunks: int, between=None) -> None:
 def outputs_so_far(workers) -> int:
     return len(
         asyncio.run(
-            read_all(workers.bootstrap, workers.prefix + topics.OPPORTUNITIES, settle=0.1, timeout=30)
+            read_all(
+                workers.bootstrap, workers.prefix + topics.OPPORTUNITIES, settle=0.1, timeout=30
+            )
         )
     )
 
@@ -50,7 +56,9 @@ def wait_for_outputs(workers, at_least: int, timeout: float = 60.0) -> None:
 
 
 def verify(workers, redis_url, redis_prefix, count: int) -> None:
-    expected = asyncio.run(expected_outputs(workers.bootstrap, workers.prefix, topics.ORDERS, count))
+    expected = asyncio.run(
+        expected_outputs(workers.bootstrap, workers.prefix, topics.ORDERS, count)
+    )
     assert expected.inputs == count
     got = asyncio.run(actual_outputs(workers.bootstrap, workers.prefix, expected))
     report = compare(expected, got)

@@ -27,7 +27,10 @@ def poison(cid: str) -> list[tuple[bytes, str]]:
         (orjson.dumps({**good, "occurred_at": "2026-11-23T09:00:00"}), "schema_violation"),
         (orjson.dumps({**good, "purpose": "x" * 70_000}), "too_large"),
         (orjson.dumps(good).replace(b'"step":0', b'"step":' + b"9" * 40), "schema_violation"),
-        (('{"customer_id": "' + cid + '", "page": "Übersicht"}').encode("latin-1"), "invalid_encoding"),
+        (
+            ('{"customer_id": "' + cid + '", "page": "Übersicht"}').encode("latin-1"),
+            "invalid_encoding",
+        ),
         (orjson.dumps({**good, "customer_id": "someone-else"}), "key_mismatch"),
     ]
 

@@ -21,7 +21,9 @@ def send(workers, topic, events, **kw):
 
 
 def read(workers, topic, until, timeout=60.0):
-    return asyncio.run(read_all(workers.bootstrap, workers.prefix + topic, until=until, timeout=timeout))
+    return asyncio.run(
+        read_all(workers.bootstrap, workers.prefix + topic, until=until, timeout=timeout)
+    )
 
 
 def card_offers(records):
@@ -44,8 +46,16 @@ def test_abandoned_card_order_gives_one_opportunity_and_completion_withdraws_it(
     send(
         workers,
         "orders.flow",
-        [order_step("c-1001", "ord-c-1001", "completed", 4, T0 + timedelta(minutes=50),
-                    channel="call_centre")],
+        [
+            order_step(
+                "c-1001",
+                "ord-c-1001",
+                "completed",
+                4,
+                T0 + timedelta(minutes=50),
+                channel="call_centre",
+            )
+        ],
     )
     records = read(workers, "opportunities", lambda r: len(card_offers(r)) >= 2)
     withdrawn = [o for o in card_offers(records) if o["revision"] == 1]
@@ -70,14 +80,17 @@ def test_garbage_lands_on_the_dead_letter_topic_and_the_next_event_is_processed(
     assert status == 200
     assert orjson.loads(body)["running_processes"][0]["ref"] == "o-2"
     status, metrics = w.get("/metrics")
-    assert b'impulse_stream_dead_letters_total{reason="invalid_json",topic="orders.flow"} 1.0' in metrics
+    assert (
+        b'impulse_stream_dead_letters_total{reason="invalid_json",topic="orders.flow"} 1.0'
+        in metrics
+    )
     assert w.alive
 
 
 def abandoned_then_called(cid, at):
     """An abandoned order and, an hour later, a call: the customer's partition clock passes
     the deadline (each partition keeps its own event-time clock)."""
-    return abandoned_card_order(cid, at) + [inbound_call(cid, at + timedelta(hours=1))]
+    return [*abandoned_card_order(cid, at), inbound_call(cid, at + timedelta(hours=1))]
 
 
 def test_restart_loses_no_opportunity_and_repeats_none_with_another_id(workers):

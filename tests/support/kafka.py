@@ -66,7 +66,7 @@ async def read_all(
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
@@ -79,7 +79,11 @@ async def read_all(
                 for m in msgs:
                     records.append(
                         Record(
-                            m.topic, m.partition, m.offset, m.key, m.value,
+                            m.topic,
+                            m.partition,
+                            m.offset,
+                            m.key,
+                            m.value,
                             {k: v for k, v in (m.headers or ())},
                         )
                     )

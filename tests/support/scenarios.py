@@ -31,8 +31,14 @@ def profile(cid: str, at: datetime = T0, **kw: Any) -> dict[str, Any]:
 
 
 def order_step(
-    cid: str, order: str, status: str, step: int, at: datetime, product: str = "credit_card",
-    channel: str = "online_banking", total: int = 4,
+    cid: str,
+    order: str,
+    status: str,
+    step: int,
+    at: datetime,
+    product: str = "credit_card",
+    channel: str = "online_banking",
+    total: int = 4,
 ) -> dict[str, Any]:
     return {
         "event_id": f"{order}-{status}-{step}",

@@ -107,7 +107,9 @@ def compare(expected: Expected, got: dict[tuple[str, str], list[bytes]]) -> Repo
     return report
 
 
-async def redis_states(redis_url: str, redis_prefix: str, customers: list[str]) -> dict[str, object]:
+async def redis_states(
+    redis_url: str, redis_prefix: str, customers: list[str]
+) -> dict[str, object]:
     from impulse_stream.store.redis import RedisStore
 
     store = RedisStore(redis_url, prefix=redis_prefix)
@@ -115,6 +117,4 @@ async def redis_states(redis_url: str, redis_prefix: str, customers: list[str]) 
         loaded = await store.load(customers)
     finally:
         await store.close()
-    return {
-        cid: comparable_state(s.state) for cid, s in loaded.items() if s.state is not None
-    }
+    return {cid: comparable_state(s.state) for cid, s in loaded.items() if s.state is not None}

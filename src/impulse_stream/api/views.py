@@ -47,7 +47,11 @@ def register_views(c: Container) -> None:
         """``channel`` and ``at`` (RFC 3339, default: now) of a request, or an error response."""
         channel = request.query.get("channel", default_channel)
         if channel not in CHANNELS:
-            return None, None, json(view, {"error": f"channel must be one of {', '.join(CHANNELS)}"}, 400)
+            return (
+                None,
+                None,
+                json(view, {"error": f"channel must be one of {', '.join(CHANNELS)}"}, 400),
+            )
         raw_at = request.query.get("at")
         if raw_at is None:
             return channel, datetime.now(UTC), None

@@ -47,5 +47,7 @@ def topic_specs(
         if name == PROFILES:
             config["cleanup.policy"] = "compact"
         specs.append(TopicSpec(prefix + name, partitions, config))
-    specs.append(TopicSpec(prefix + DEAD_LETTERS, partitions, {"retention.ms": str(30 * 86400_000)}))
+    specs.append(
+        TopicSpec(prefix + DEAD_LETTERS, partitions, {"retention.ms": str(30 * 86400_000)})
+    )
     return specs

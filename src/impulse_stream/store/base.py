@@ -78,7 +78,7 @@ class CustomerStore(abc.ABC):
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
     ) -> dict[str, StoredCustomer]:
-        """Read customers (missing ones as :data:`EMPTY`), after deleting delivered outbox entries."""
+        """Read customers (missing ones as :data:`EMPTY`); delete ``delivered`` entries first."""
 
     @abc.abstractmethod
     async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:

@@ -154,7 +154,9 @@ class RedisStore(CustomerStore):
         finally:
             self.round_trips += 1
 
-    def _queue_delivered(self, pipe: aioredis.client.Pipeline, delivered: Sequence[Delivered]) -> None:
+    def _queue_delivered(
+        self, pipe: aioredis.client.Pipeline, delivered: Sequence[Delivered]
+    ) -> None:
         for d in delivered:
             pipe.hdel(self.customer_key(d.customer_id), f"o:{d.outbox_id}")
             pipe.srem(self.outbox_key(d.partition), d.customer_id)

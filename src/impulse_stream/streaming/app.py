@@ -115,9 +115,9 @@ class Worker:
         # The last offset the consumer has read (handed to the agent's buffer);
         # before the first read, the committed offset the group resumes from.
         consumer = self.app.consumer
-        read = consumer._read_offset.get(tp)  # noqa: SLF001 - Faust's own bookkeeping
+        read = consumer._read_offset.get(tp)
         if read is None:
-            committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+            committed = consumer._committed_offset.get(tp)
             read = committed - 1 if committed else None
         return high > (read + 1 if read is not None else 0)
 

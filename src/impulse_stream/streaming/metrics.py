@@ -35,7 +35,10 @@ class Metrics:
             registry=r,
         )
         self.attributions = Counter(
-            "impulse_stream_attributions", "Sales credited, per closing channel", ["channel"], registry=r
+            "impulse_stream_attributions",
+            "Sales credited, per closing channel",
+            ["channel"],
+            registry=r,
         )
         self.suppressions = Counter(
             "impulse_stream_policy_suppressions",
@@ -84,7 +87,9 @@ class Metrics:
             registry=r,
         )
         self.partitions_assigned = Gauge(
-            "impulse_stream_partitions_assigned", "Input partitions assigned to this worker", registry=r
+            "impulse_stream_partitions_assigned",
+            "Input partitions assigned to this worker",
+            registry=r,
         )
         self.last_progress = Gauge(
             "impulse_stream_last_progress_timestamp_seconds",
@@ -95,7 +100,9 @@ class Metrics:
             "impulse_stream_store_errors", "Redis calls that failed and were retried", registry=r
         )
         self.publish_errors = Counter(
-            "impulse_stream_publish_errors", "Kafka publishes that failed and were retried", registry=r
+            "impulse_stream_publish_errors",
+            "Kafka publishes that failed and were retried",
+            registry=r,
         )
 
     def exposition(self) -> bytes:

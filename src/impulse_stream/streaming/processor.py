@@ -233,7 +233,9 @@ class BatchProcessor:
             try:
                 event = self.decoder.decode(logical, message.key, message.value)
             except DecodeFailure as failure:
-                dead.append(self._dead_letter(message, logical, failure.reason, str(failure), "decode"))
+                dead.append(
+                    self._dead_letter(message, logical, failure.reason, str(failure), "decode")
+                )
                 continue
             decoded.append((_ms(event.occurred_at), message.topic, message.offset, message, event))
         # Within a batch, a partition's events (from several topics) are applied in
@@ -355,7 +357,9 @@ class BatchProcessor:
             try:
                 decision = self.engine.apply(state, event, now)
             except Exception as exc:  # a core bug on one event must not stop the partition
-                log.exception("core failed on an event of customer %s", pseudonym(entry.customer_id))
+                log.exception(
+                    "core failed on an event of customer %s", pseudonym(entry.customer_id)
+                )
                 dead.append(
                     self._dead_letter(
                         message, self._logical(message.topic), "core_error", repr(exc), "core"

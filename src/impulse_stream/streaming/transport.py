@@ -84,7 +84,7 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
 def _buffer_room(app: Any) -> Any:
     """``has_room(topic)``: every channel subscribed to ``topic`` can take a message now."""
 
-    index = app.topics._topic_name_index  # noqa: SLF001 - Faust's own topic -> channels index
+    index = app.topics._topic_name_index
 
     def has_room(topic: str) -> bool:
         channels = index.get(topic)

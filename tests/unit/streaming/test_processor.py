@@ -41,9 +41,11 @@ def run(coro):
 
 
 def abandoned_then_call() -> list[InboundMessage]:
-    return messages("customers.profile", [profile("c1")]) + messages(
-        "orders.flow", abandoned_card_order("c1")
-    ) + messages("channel.contacts", [inbound_call("c1", T0 + timedelta(minutes=40))])
+    return (
+        messages("customers.profile", [profile("c1")])
+        + messages("orders.flow", abandoned_card_order("c1"))
+        + messages("channel.contacts", [inbound_call("c1", T0 + timedelta(minutes=40))])
+    )
 
 
 def test_abandoned_card_order_becomes_one_opportunity():
