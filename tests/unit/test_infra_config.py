@@ -9,6 +9,8 @@ import asyncio
 import os
 import re
 import socket
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -259,6 +261,28 @@ def test_a_detached_server_runs_in_its_own_session_and_stops_on_request(tmp_path
         assert is_running(pid)
         assert os.getsid(pid) == pid
         assert os.getpgid(pid) == pid
+    finally:
+        stop_process(pid, timeout=5)
+    assert not is_running(pid)
+
+
+def test_a_server_whose_main_thread_has_exited_still_runs_while_other_threads_do(tmp_path):
+    # What SIGKILL leaves for a moment in redis or a JVM: the leader is a zombie, while
+    # other threads still hold the listening socket, so the port is not free yet.
+    script = (
+        "import ctypes, sys, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "print('ready', flush=True)\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    log = tmp_path / "out.log"
+    pid = spawn_detached([sys.executable, "-c", script], log)
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        assert is_running(pid)
     finally:
         stop_process(pid, timeout=5)
     assert not is_running(pid)

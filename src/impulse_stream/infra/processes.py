@@ -37,11 +37,8 @@ def is_running(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -49,8 +46,24 @@ def is_running(pid: int) -> bool:
         except PermissionError:
             return True
         return True
-    # A zombie is dead: its parent (maybe an init that never reaps) just has not collected it.
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    # A zombie is dead (its parent, maybe an init that never reaps, just has not collected
+    # it), but only once every thread is: after SIGKILL the main thread of redis or a JVM
+    # turns zombie while other threads still hold the process's sockets and files.
+    return any(_thread_state(task) not in ("Z", "X", None) for task in _listdir(tasks))
+
+
+def _listdir(path: Path) -> list[Path]:
+    try:
+        return list(path.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _thread_state(task: Path) -> str | None:
+    try:
+        return (task / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
 
 
 def command_line(pid: int) -> str:
