@@ -86,3 +86,15 @@ async def test_timers_are_due_in_time_order_and_cleared(store):
 
 async def test_ping_answers(store):
     assert await store.ping() >= 0.0
+
+
+async def test_acceptance_statistics_sum_the_days_before(store):
+    from datetime import date
+
+    key = ("finish_credit_card_order", "retail", "call_centre")
+    await store.add_acceptance(date(2026, 11, 20), {key: (1, 2)})
+    await store.add_acceptance(date(2026, 11, 21), {key: (3, 0)})
+    await store.add_acceptance(date(2026, 11, 23), {key: (5, 5)})
+    assert await store.acceptance_before(date(2026, 11, 20)) == {}
+    assert await store.acceptance_before(date(2026, 11, 23)) == {key: (4, 2)}
+    assert await store.acceptance_before(date(2026, 12, 1)) == {key: (9, 7)}

@@ -38,6 +38,7 @@ class PolicyVerdict:
     allowed: bool
     passed: tuple[str, ...]
     blocked_by: str | None = None
+    rule: str = ""  # the blocking rule's code (a bounded set: a metric label)
 
     def describe(self) -> str:
         if self.blocked_by is not None:
@@ -99,17 +100,20 @@ class ContactPolicy:
         passed: list[str] = []
         if action.kind == "sales":
             if state.profile.holds(action.product):
-                return PolicyVerdict(False, (), f"already holds {action.product}")
+                return PolicyVerdict(False, (), f"already holds {action.product}", "product_held")
             passed.append("product not held")
             until = self.suppressed_until(state, f"product:{action.product}", now)
             if until is not None:
                 return PolicyVerdict(
-                    False, (), f"{action.product} declined, resting until {until.date()}"
+                    False,
+                    (),
+                    f"{action.product} declined, resting until {until.date()}",
+                    "product_declined",
                 )
             passed.append("product not declined")
         until = self.suppressed_until(state, f"action:{action.id}", now)
         if until is not None:
-            return PolicyVerdict(False, (), f"cooling-off until {until.date()}")
+            return PolicyVerdict(False, (), f"cooling-off until {until.date()}", "cooling_off")
         passed.append("no cooling-off")
         return PolicyVerdict(True, tuple(passed))
 
@@ -123,23 +127,30 @@ class ContactPolicy:
     ) -> PolicyVerdict:
         """All rules for showing ``action`` to this customer on ``channel`` at ``now``."""
         if channel not in action.channels:
-            return PolicyVerdict(False, (), f"action not offered on {channel}")
+            return PolicyVerdict(
+                False, (), f"action not offered on {channel}", "channel_not_eligible"
+            )
         passed: list[str] = [f"channel {channel} eligible"]
         if action.kind == "sales":
             consent = self.rules.consent_for_channel.get(channel)
             if consent is not None and not state.profile.has_consent(consent):
-                return PolicyVerdict(False, tuple(passed), f"no {consent} consent")
+                return PolicyVerdict(False, tuple(passed), f"no {consent} consent", "no_consent")
             passed.append("no consent needed" if consent is None else f"{consent} consent given")
         opening = self.may_open(state, action, now)
         if not opening.allowed:
-            return PolicyVerdict(False, tuple(passed), opening.blocked_by)
+            return PolicyVerdict(False, tuple(passed), opening.blocked_by, opening.rule)
         passed.extend(opening.passed)
         if opportunity is not None:
             if opportunity.status != "open" or opportunity.valid_until <= now:
-                return PolicyVerdict(False, tuple(passed), f"opportunity {opportunity.status}")
+                return PolicyVerdict(
+                    False, tuple(passed), f"opportunity {opportunity.status}", "not_open"
+                )
             if opportunity.snoozed_until is not None and opportunity.snoozed_until > now:
                 return PolicyVerdict(
-                    False, tuple(passed), f"snoozed until {opportunity.snoozed_until.isoformat()}"
+                    False,
+                    tuple(passed),
+                    f"snoozed until {opportunity.snoozed_until.isoformat()}",
+                    "snoozed",
                 )
         if action.kind == "sales":
             cap = self.cap(channel)
@@ -150,6 +161,7 @@ class ContactPolicy:
                         False,
                         tuple(passed),
                         f"frequency cap {shown}/{cap.max_offers} per {cap.period_days} days",
+                        "frequency_cap",
                     )
                 passed.append(f"cap {shown}/{cap.max_offers}")
         return PolicyVerdict(True, tuple(passed))

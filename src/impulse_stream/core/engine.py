@@ -64,6 +64,7 @@ class Decision:
     state: CustomerState
     outputs: tuple[OutputRecord, ...]
     observations: tuple[AcceptanceObservation, ...] = field(default=())
+    suppressions: tuple[str, ...] = field(default=())  # policy rules that held an action back
 
 
 class DecisionEngine:
@@ -99,13 +100,15 @@ class DecisionEngine:
         self._advance(run, min(at, now))
         self._on_event(run, event)
         self._advance(run, now)
-        return Decision(run.state, tuple(run.outputs), tuple(run.observations))
+        return Decision(
+            run.state, tuple(run.outputs), tuple(run.observations), tuple(run.suppressed)
+        )
 
     def advance(self, state: CustomerState, now: datetime) -> Decision:
         """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
         run = DecisionRun(self, state, [], [])
         self._advance(run, now)
-        return Decision(run.state, tuple(run.outputs), ())
+        return Decision(run.state, tuple(run.outputs), (), tuple(run.suppressed))
 
     def next_wakeup(self, state: CustomerState) -> datetime | None:
         """The earliest event time at which ``advance`` has work, or None."""

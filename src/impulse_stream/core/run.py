@@ -9,7 +9,7 @@ opportunity when its status changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,7 @@ class DecisionRun:
     state: CustomerState
     outputs: list[OutputRecord]
     observations: list[AcceptanceObservation]
+    suppressed: list[str] = field(default_factory=list)
 
     @property
     def customer_id(self) -> str:
@@ -125,7 +126,9 @@ class DecisionRun:
             if current is not None:
                 self._add_reason(current, ref, action, at)
                 continue
-            if not engine.policy.may_open(self.state, action, at).allowed:
+            verdict = engine.policy.may_open(self.state, action, at)
+            if not verdict.allowed:
+                self.suppressed.append(verdict.rule)
                 continue
             propensity = engine.scoring.for_action(action, self.state.impulses, at)
             if propensity.value < action.min_propensity:

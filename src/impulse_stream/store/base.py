@@ -13,7 +13,8 @@ One record per customer holds:
   write and the produce loses nothing.
 
 Per partition the store also keeps a timer index (customer -> next wake-up,
-event time) and the set of customers with undelivered outbox entries.
+event time) and the set of customers with undelivered outbox entries. Shared
+by all: the daily acceptance statistics that the learning loop feeds on.
 
 Every implementation passes ``tests/unit/store/test_store_contract.py`` (memory)
 and ``tests/integration/test_redis_store.py`` (the same suite on real Redis).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class Delivered:
     outbox_id: str
 
 
+AcceptanceKey = tuple[str, str, str]  # action, segment, channel
+AcceptanceCounts = dict[AcceptanceKey, tuple[int, int]]  # accepted, declined
+
+
 class StoreUnavailable(Exception):
     """The state store cannot be reached; the worker retries the batch."""
 
@@ -95,6 +101,14 @@ class CustomerStore(abc.ABC):
     @abc.abstractmethod
     async def mark_delivered(self, delivered: Sequence[Delivered]) -> None:
         """Delete acknowledged outbox entries."""
+
+    @abc.abstractmethod
+    async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
+        """Add the responses of event-time ``day`` to the shared acceptance statistics."""
+
+    @abc.abstractmethod
+    async def acceptance_before(self, day: date) -> AcceptanceCounts:
+        """The acceptance statistics of every day before ``day``, summed."""
 
     @abc.abstractmethod
     async def ping(self) -> float:

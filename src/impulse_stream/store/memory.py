@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from impulse_stream.store.base import (
     EMPTY,
+    AcceptanceCounts,
     CustomerStore,
     CustomerWrite,
     Delivered,
@@ -29,6 +31,7 @@ class MemoryStore(CustomerStore):
         self.customers: dict[str, _Record] = {}
         self.timers: dict[int, dict[str, int]] = {}
         self.pending_outbox: dict[int, set[str]] = {}
+        self.acceptance: dict[date, AcceptanceCounts] = {}
         self.round_trips = 0
 
     async def load(
@@ -91,8 +94,28 @@ class MemoryStore(CustomerStore):
                 rec.outbox.pop(d.outbox_id, None)
             self.pending_outbox.get(d.partition, set()).discard(d.customer_id)
 
+    async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
+        self.round_trips += 1
+        daily = self.acceptance.setdefault(day, {})
+        for key, (accepted, declined) in counts.items():
+            a, d = daily.get(key, (0, 0))
+            daily[key] = (a + accepted, d + declined)
+
+    async def acceptance_before(self, day: date) -> AcceptanceCounts:
+        self.round_trips += 1
+        return _sum_days(counts for d, counts in self.acceptance.items() if d < day)
+
     async def ping(self) -> float:
         return 0.0
 
     async def close(self) -> None:
         return None
+
+
+def _sum_days(days: Iterable[AcceptanceCounts]) -> AcceptanceCounts:
+    total: AcceptanceCounts = {}
+    for counts in days:
+        for key, (accepted, declined) in counts.items():
+            a, d = total.get(key, (0, 0))
+            total[key] = (a + accepted, d + declined)
+    return total

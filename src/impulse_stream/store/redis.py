@@ -7,6 +7,9 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   a write touches in one slot, so the Lua write works on Redis Cluster.
 * ``<p>timers:<partition>`` sorted set: customer -> next wake-up (event-time ms).
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
+* ``<p>acceptance:<day>`` hash: ``action|segment|channel|a`` (accepted) and
+  ``...|d`` (declined) counts of one event-time day; ``<p>acceptance:days``
+  sorted set: the days that have counts.
 
 The two per-partition keys are indexes. The pending set is added *before* the
 customer's write in the same pipeline (Redis runs a pipeline in order, so an
@@ -18,12 +21,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
+from datetime import date
 from importlib import resources
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
 from impulse_stream.store.base import (
+    AcceptanceCounts,
     CustomerStore,
     CustomerWrite,
     Delivered,
@@ -160,6 +165,47 @@ class RedisStore(CustomerStore):
         for d in delivered:
             pipe.hdel(self.customer_key(d.customer_id), f"o:{d.outbox_id}")
             pipe.srem(self.outbox_key(d.partition), d.customer_id)
+
+    async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
+        if not counts:
+            return
+        key = f"{self.prefix}acceptance:{day.isoformat()}"
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(f"{self.prefix}acceptance:days", {day.isoformat(): day.toordinal()})
+                for (action, segment, channel), (accepted, declined) in sorted(counts.items()):
+                    field = f"{action}|{segment}|{channel}"
+                    if accepted:
+                        pipe.hincrby(key, field + "|a", accepted)
+                    if declined:
+                        pipe.hincrby(key, field + "|d", declined)
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis acceptance update failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+
+    async def acceptance_before(self, day: date) -> AcceptanceCounts:
+        try:
+            days = await self.redis.zrangebyscore(
+                f"{self.prefix}acceptance:days", "-inf", day.toordinal() - 1
+            )
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for d in days:
+                    pipe.hgetall(f"{self.prefix}acceptance:{d.decode()}")
+                hashes = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis acceptance read failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        total: AcceptanceCounts = {}
+        for h in hashes:
+            for name, value in h.items():
+                action, segment, channel, kind = name.decode().split("|")
+                a, d = total.get((action, segment, channel), (0, 0))
+                n = int(value)
+                total[(action, segment, channel)] = (a + n, d) if kind == "a" else (a, d + n)
+        return total
 
     async def ping(self) -> float:
         started = time.perf_counter()

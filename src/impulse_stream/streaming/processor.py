@@ -34,7 +34,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ParamSpec, Protocol, TypeVar
 
 import msgspec
@@ -46,6 +46,7 @@ from impulse_stream.contract.deadletter import dead_letter_headers
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import Attribution, Impulse, InputEvent, Opportunity, OutputRecord
+from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.state import CustomerState
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.store.base import (
@@ -60,6 +61,7 @@ from impulse_stream.streaming.metrics import Metrics
 log = logging.getLogger(__name__)
 
 _MAX_WAKEUPS = 64  # deadlines fired for one customer in one batch (a long replay gap)
+_ENGINE_DAYS = 4  # event-time days whose statistics snapshot stays cached
 
 Headers = tuple[tuple[str, bytes], ...]
 P = ParamSpec("P")
@@ -141,6 +143,15 @@ class _Outcome:
     records: list[OutputRecord] = field(default_factory=list)
     messages: list[OutboundMessage] = field(default_factory=list)
     dead: list[OutboundMessage] = field(default_factory=list)
+    observations: list[AcceptanceObservation] = field(default_factory=list)
+    suppressions: list[str] = field(default_factory=list)
+
+    def extend(self, other: _Outcome) -> None:
+        self.records.extend(other.records)
+        self.messages.extend(other.messages)
+        self.dead.extend(other.dead)
+        self.observations.extend(other.observations)
+        self.suppressions.extend(other.suppressions)
 
 
 @dataclass
@@ -183,6 +194,7 @@ class BatchProcessor:
         self.recovered: set[int] = set()
         self.delivered: list[Delivered] = []
         self.stopping = False
+        self.engines: dict[date, DecisionEngine] = {}
 
     # --- partition life cycle ------------------------------------------------
 
@@ -245,9 +257,13 @@ class BatchProcessor:
             wm = self._advance_watermark(message, event_ms)
             by_partition[message.partition].append((message, event, _dt(wm)))
         self.metrics.batch_size.observe(len(batch))
+        await self._prepare_engines(
+            {now.date() for items in by_partition.values() for _, _, now in items}
+        )
         outcome = await self._decide(by_partition, set(by_partition))
         await self._publish(dead + outcome.dead + outcome.messages)
-        self._observe(outcome.records)
+        await self._learn(outcome.observations)
+        self._observe(outcome)
 
     def _advance_watermark(self, message: InboundMessage, event_ms: int) -> int:
         """The partition's event-time clock after ``message``.
@@ -277,9 +293,11 @@ class BatchProcessor:
         if now_ms <= self.watermarks.get(partition, 0):
             return
         self.watermarks[partition] = now_ms
+        await self._prepare_engines({_dt(now_ms).date()})
         outcome = await self._decide({}, {partition})
         await self._publish(outcome.dead + outcome.messages)
-        self._observe(outcome.records)
+        await self._learn(outcome.observations)
+        self._observe(outcome)
 
     async def _decide(
         self,
@@ -326,9 +344,7 @@ class BatchProcessor:
                     )
             for cid, outcome in results.items():
                 if cid not in refused:
-                    accepted.records.extend(outcome.records)
-                    accepted.messages.extend(outcome.messages)
-                    accepted.dead.extend(outcome.dead)
+                    accepted.extend(outcome)
             if not refused:
                 break
             self.metrics.fenced_writes.inc(len(refused))
@@ -345,8 +361,8 @@ class BatchProcessor:
     def _decide_customer(self, entry: _Pending) -> tuple[CustomerWrite | None, _Outcome]:
         stored = entry.stored
         state: CustomerState | None = decode_state(stored.state) if stored.state else None
-        records: list[OutputRecord] = []
-        dead: list[OutboundMessage] = []
+        outcome = _Outcome()
+        records, dead = outcome.records, outcome.dead
         fences: dict[str, int] = {}
         for message, event, now in entry.events:
             tp = message.topic_partition
@@ -355,7 +371,7 @@ class BatchProcessor:
                 continue
             fences[tp] = message.offset
             try:
-                decision = self.engine.apply(state, event, now)
+                decision = self.engine_for(now).apply(state, event, now)
             except Exception as exc:  # a core bug on one event must not stop the partition
                 log.exception(
                     "core failed on an event of customer %s", pseudonym(entry.customer_id)
@@ -368,11 +384,13 @@ class BatchProcessor:
                 continue
             state = decision.state
             records.extend(decision.outputs)
+            outcome.observations.extend(decision.observations)
+            outcome.suppressions.extend(decision.suppressions)
         if state is None:
-            return None, _Outcome(dead=dead)
-        state = self._fire_due(entry, state, records)
+            return None, outcome
+        state = self._fire_due(entry, state, outcome)
         if not fences and not records and not entry.timer_due:
-            return None, _Outcome(dead=dead)  # a redelivered batch: nothing new to write
+            return None, outcome  # a redelivered batch: nothing new to write
         wakeup = self.engine.next_wakeup(state)
         messages = [self._output(r) for r in records]
         new_version = stored.version + 1
@@ -386,11 +404,42 @@ class BatchProcessor:
             outbox=encode_outbox(messages) if messages else b"",
             wakeup_ms=_ms(wakeup) if wakeup is not None else None,
         )
-        return write, _Outcome(records, messages, dead)
+        outcome.messages = messages
+        return write, outcome
 
-    def _fire_due(
-        self, entry: _Pending, state: CustomerState, records: list[OutputRecord]
-    ) -> CustomerState:
+    # --- learning from responses ---------------------------------------------------
+
+    def engine_for(self, moment: datetime) -> DecisionEngine:
+        """The engine with the acceptance statistics of the days before ``moment``'s day.
+
+        Each event-time day decides with one snapshot of the statistics (all
+        responses of earlier days), taken when the worker first meets that day.
+        """
+        day = moment.astimezone(UTC).date()
+        engine = self.engines.get(day)
+        if engine is not None:
+            return engine
+        earlier = [d for d in self.engines if d < day]
+        return self.engines[max(earlier)] if earlier else self.engine
+
+    async def _prepare_engines(self, days: set[date]) -> None:
+        for day in sorted(days - set(self.engines)):
+            counts = await self._with_retry(self.store.acceptance_before, day)
+            self.engines[day] = self.engine.with_statistics(AcceptanceStatistics(counts))
+        while len(self.engines) > _ENGINE_DAYS:
+            del self.engines[min(self.engines)]
+
+    async def _learn(self, observations: list[AcceptanceObservation]) -> None:
+        by_day: dict[date, dict[tuple[str, str, str], tuple[int, int]]] = defaultdict(dict)
+        for o in observations:
+            counts = by_day[o.at.astimezone(UTC).date()]
+            key = (o.action_id, o.segment, o.channel)
+            a, d = counts.get(key, (0, 0))
+            counts[key] = (a + o.accepted, d + (not o.accepted))
+        for day, counts in sorted(by_day.items()):
+            await self._with_retry(self.store.add_acceptance, day, counts)
+
+    def _fire_due(self, entry: _Pending, state: CustomerState, outcome: _Outcome) -> CustomerState:
         """Fire every deadline up to the partition clock, each at its own time.
 
         Advancing to each wake-up rather than straight to the clock keeps the
@@ -403,14 +452,15 @@ class BatchProcessor:
             if now_ms is None or wakeup is None or _ms(wakeup) > now_ms:
                 break
             try:
-                decision = self.engine.advance(state, wakeup)
+                decision = self.engine_for(wakeup).advance(state, wakeup)
             except Exception:
                 log.exception("core failed advancing customer %s", pseudonym(entry.customer_id))
                 break
             if decision.state == state:
                 break  # nothing fired: the wake-up was not really due
             state = decision.state
-            records.extend(decision.outputs)
+            outcome.records.extend(decision.outputs)
+            outcome.suppressions.extend(decision.suppressions)
         return state
 
     # --- helpers -----------------------------------------------------------------
@@ -492,11 +542,13 @@ class BatchProcessor:
             await self.retry.sleep(delay)
             delay = min(delay * 2, self.retry.max_delay)
 
-    def _observe(self, records: list[OutputRecord]) -> None:
+    def _observe(self, outcome: _Outcome) -> None:
         now = self.wall_clock()
-        self.metrics.last_progress.set(now)
         m = self.metrics
-        for r in records:
+        m.last_progress.set(now)
+        for rule in outcome.suppressions:
+            m.suppressions.labels(rule or "other").inc()
+        for r in outcome.records:
             if isinstance(r, Opportunity):
                 m.opportunities.labels(r.action_id, r.status).inc()
                 at = r.created_at

@@ -153,3 +153,14 @@ def test_a_card_blocked_service_precedes_a_more_valuable_sale_on_the_call(
         "finish_credit_card_order",
     ]
     assert desk[0].priority < desk[1].priority
+
+
+def test_an_action_held_back_names_the_rule_for_the_metrics(engine: DecisionEngine) -> None:
+    held = profile(T0 - timedelta(days=30), products=("current_account", "credit_card"))
+    state = engine.apply(None, held, held.updated_at).state
+    state = engine.apply(state, order("started", at(0), step=1), at(0)).state
+    decision = engine.advance(state, at(31))
+    assert "product_held" in decision.suppressions
+    assert not any(
+        o.action_id == "finish_credit_card_order" for o in opportunities(decision.outputs)
+    )

@@ -193,12 +193,45 @@ def test_a_successor_may_repeat_outputs_only_byte_for_byte():
 def test_a_batch_costs_at_most_three_round_trips():
     store = MemoryStore()
     p = BatchProcessor(ENGINE, store, CollectingPublisher())
+    run(p.process(messages("orders.flow", abandoned_card_order("warm-up", T0))))
     events = []
     for n in range(200):
         events += abandoned_card_order(f"c{n}", T0 + timedelta(seconds=n))
-    batch = messages("orders.flow", events)
-    run(p.recover(0))
+    batch = messages("orders.flow", events, start=3)
     store.round_trips = 0
-    run(p.process(batch))
+    run(p.process(batch))  # timers, customers, one fenced write
     assert store.round_trips <= 3
     assert store.round_trips / len(batch) <= 0.05
+
+
+def test_responses_feed_the_next_days_acceptance_statistics():
+    store, pub = MemoryStore(), CollectingPublisher()
+    p = BatchProcessor(ENGINE, store, pub)
+    run(p.process(abandoned_then_call()))
+    offer = next(o for o in opportunities(pub) if o["action_id"] == "finish_credit_card_order")
+    answer = {
+        "event_id": "r1",
+        "opportunity_id": offer["opportunity_id"],
+        "customer_id": "c1",
+        "channel": "call_centre",
+        "response": "accepted",
+        "occurred_at": (T0 + timedelta(minutes=45)).isoformat(),
+        "agent_id": "kdc-1",
+    }
+    run(p.process(messages("opportunities.responses", [answer])))
+    assert store.acceptance == {
+        T0.date(): {("finish_credit_card_order", "retail", "call_centre"): (1, 0)}
+    }
+    tomorrow = p.engine_for(T0 + timedelta(days=1))
+    assert tomorrow is p.engine_for(T0)  # not loaded yet: yesterday's snapshot
+    run(p._prepare_engines({(T0 + timedelta(days=1)).date()}))
+    learned = p.engine_for(T0 + timedelta(days=1)).statistics
+    assert learned.counts("finish_credit_card_order", "retail", "call_centre") == (1, 0)
+
+
+def test_an_action_held_back_by_the_policy_is_counted_per_rule():
+    pub = CollectingPublisher()
+    p = BatchProcessor(ENGINE, MemoryStore(), pub)
+    holder = profile("c1", products=["current_account", "credit_card"])
+    run(p.process(messages("customers.profile", [holder]) + abandoned_then_call()[1:]))
+    assert p.metrics.suppressions.labels("product_held")._value.get() >= 1
