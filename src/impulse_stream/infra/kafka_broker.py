@@ -102,6 +102,9 @@ logger.request.name = kafka.request.logger
 logger.request.level = WARN
 logger.cleaner.name = kafka.log.LogCleaner
 logger.cleaner.level = WARN
+# The full dump of every config at each start (server.properties is next to the log).
+logger.config.name = org.apache.kafka.common.config.AbstractConfig
+logger.config.level = WARN
 """
 
 
