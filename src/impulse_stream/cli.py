@@ -109,13 +109,22 @@ def catalogue_validate(
 
 
 def main() -> None:
+    from impulse_stream.core.catalogue import CatalogueError
+
     try:
         app()
-    except ImpulseStreamError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+    except (ImpulseStreamError, CatalogueError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        # A file the user named: missing, unreadable, a directory.
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    sys.exit(2)
 
 
 if __name__ == "__main__":
