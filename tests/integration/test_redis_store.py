@@ -27,8 +27,14 @@ async def test_write_survives_a_lost_script_cache(store):
     assert (await store.load(["a"]))["a"].version == 2
 
 
-async def test_a_customer_costs_well_under_a_kibibyte(store):
-    state = bytes(range(256)) * 2  # a 512-byte encoded state
-    await store.commit([write("m", state=state, fences={f"t{i}:3": 10**9 for i in range(6)})])
-    used = await store.redis.memory_usage(store.customer_key("m"))
+async def test_a_typical_customer_costs_less_than_a_kibibyte(store):
+    from impulse_stream.catalogue_loader import load_catalogue
+    from impulse_stream.core.codec import encode_state
+    from impulse_stream.core.engine import DecisionEngine
+    from tests.unit.core.test_codec import typical_customer
+
+    state = encode_state(typical_customer(DecisionEngine(load_catalogue())))
+    fences = {f"{topic}:3": 10**9 + topic for topic in range(6)}  # one per input topic
+    await store.commit([write("c-typical-0001", state=state, fences=fences, wakeup_ms=10**12)])
+    used = await store.redis.memory_usage(store.customer_key("c-typical-0001"))
     assert used < 1024, used

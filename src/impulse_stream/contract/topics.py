@@ -21,6 +21,7 @@ OPPORTUNITIES = "opportunities"
 ATTRIBUTIONS = "attributions"
 DEAD_LETTERS = "impulse-stream.dlq"
 
+# Append only: a topic's position names its offset fence in the stored customer records.
 INPUT_TOPICS: tuple[str, ...] = (TRANSACTIONS, CLICKS, ORDERS, PROFILES, CONTACTS, RESPONSES)
 OUTPUT_TOPICS: tuple[str, ...] = (IMPULSES, OPPORTUNITIES, ATTRIBUTIONS)
 

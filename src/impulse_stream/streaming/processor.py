@@ -61,6 +61,7 @@ from impulse_stream.streaming.metrics import Metrics
 log = logging.getLogger(__name__)
 
 _MAX_WAKEUPS = 64  # deadlines fired for one customer in one batch (a long replay gap)
+_INPUT_INDEX = {t: n for n, t in enumerate(contract_topics.INPUT_TOPICS)}
 _ENGINE_DAYS = 4  # event-time days whose statistics snapshot stays cached
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -79,10 +80,6 @@ class InboundMessage:
     offset: int
     key: bytes | None
     value: bytes | None
-
-    @property
-    def topic_partition(self) -> str:
-        return f"{self.topic}:{self.partition}"
 
 
 @dataclass(frozen=True)
@@ -365,7 +362,7 @@ class BatchProcessor:
         records, dead = outcome.records, outcome.dead
         fences: dict[str, int] = {}
         for message, event, now in entry.events:
-            tp = message.topic_partition
+            tp = self._fence_key(message)
             if stored.applied(tp, message.offset):
                 self.metrics.duplicates.labels(self._logical(message.topic)).inc()
                 continue
@@ -509,6 +506,16 @@ class BatchProcessor:
         return OutboundMessage(
             self.prefix + contract_topics.DEAD_LETTERS, message.key, message.value, tuple(headers)
         )
+
+    def _fence_key(self, message: InboundMessage) -> str:
+        """The fence's name in the customer record: ``<input topic number>:<partition>``.
+
+        Short on purpose (six fences per customer); the number is the topic's
+        position in the contract's ``INPUT_TOPICS``, which only ever grows.
+        """
+        index = _INPUT_INDEX.get(self._logical(message.topic))
+        topic = message.topic if index is None else str(index)
+        return f"{topic}:{message.partition}"
 
     def _logical(self, topic: str) -> str:
         if self.prefix and topic.startswith(self.prefix):

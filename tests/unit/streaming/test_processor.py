@@ -134,7 +134,7 @@ def test_bad_events_become_dead_letters_and_the_next_event_is_processed(raw, rea
     assert headers["dlq_topic"] == b"orders.flow"
     assert headers["dlq_partition"] == b"0" and headers["dlq_offset"] == b"0"
     assert dead.value == raw
-    assert p.store.customers["c1"].fences == {"orders.flow:0": 1}
+    assert p.store.customers["c1"].fences == {"2:0": 1}  # orders.flow is input topic 2
 
 
 def test_a_zombie_write_is_refused_and_publishes_nothing_new():
@@ -178,7 +178,7 @@ def test_a_zombie_write_is_refused_and_publishes_nothing_new():
     run(zombie.process(first + later))  # the zombie wakes up and writes its stale batch
     assert zombie_pub.messages == []
     assert zombie.metrics.fenced_writes._value.get() == 1
-    assert store.customers["c1"].fences == {"orders.flow:0": 3}
+    assert store.customers["c1"].fences == {"2:0": 3}
 
 
 def test_a_successor_may_repeat_outputs_only_byte_for_byte():
