@@ -98,3 +98,12 @@ async def test_acceptance_statistics_sum_the_days_before(store):
     assert await store.acceptance_before(date(2026, 11, 20)) == {}
     assert await store.acceptance_before(date(2026, 11, 23)) == {key: (4, 2)}
     assert await store.acceptance_before(date(2026, 12, 1)) == {key: (9, 7)}
+
+
+async def test_erasing_a_customer_leaves_no_trace(store):
+    await store.commit([write("gone", outbox_id="1", outbox=b"x", wakeup_ms=5), write("kept")])
+    await store.erase([("gone", 0)])
+    assert (await store.load(["gone"]))["gone"] == EMPTY
+    assert (await store.load(["kept"]))["kept"].version == 1
+    assert await store.due(0, 10, 10) == []
+    assert await store.pending(0) == []

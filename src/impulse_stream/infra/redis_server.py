@@ -40,6 +40,9 @@ def redis_argv(binary: str, settings: StackSettings, home: Path) -> list[str]:
         "--save", "",
         "--logfile", str(home / "redis.log"),
         "--loglevel", "notice",
+        # A customer's record (compressed state up to ~1.5 KiB, short fences) stays a
+        # compact listpack instead of a hash table: about half the memory.
+        "--hash-max-listpack-value", "2048",
     ]  # fmt: skip
 
 

@@ -103,6 +103,10 @@ class CustomerStore(abc.ABC):
         """Delete acknowledged outbox entries."""
 
     @abc.abstractmethod
+    async def erase(self, customers: Sequence[tuple[str, int]]) -> None:
+        """Delete every trace of ``(customer, partition)``: record, timer, outbox index."""
+
+    @abc.abstractmethod
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         """Add the responses of event-time ``day`` to the shared acceptance statistics."""
 

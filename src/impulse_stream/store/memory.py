@@ -94,6 +94,13 @@ class MemoryStore(CustomerStore):
                 rec.outbox.pop(d.outbox_id, None)
             self.pending_outbox.get(d.partition, set()).discard(d.customer_id)
 
+    async def erase(self, customers: Sequence[tuple[str, int]]) -> None:
+        self.round_trips += 1
+        for cid, partition in customers:
+            self.customers.pop(cid, None)
+            self.timers.get(partition, {}).pop(cid, None)
+            self.pending_outbox.get(partition, set()).discard(cid)
+
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         self.round_trips += 1
         daily = self.acceptance.setdefault(day, {})

@@ -166,6 +166,21 @@ class RedisStore(CustomerStore):
             pipe.hdel(self.customer_key(d.customer_id), f"o:{d.outbox_id}")
             pipe.srem(self.outbox_key(d.partition), d.customer_id)
 
+    async def erase(self, customers: Sequence[tuple[str, int]]) -> None:
+        if not customers:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for cid, partition in customers:
+                    pipe.delete(self.customer_key(cid))
+                    pipe.zrem(self.timers_key(partition), cid)
+                    pipe.srem(self.outbox_key(partition), cid)
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis erase failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         if not counts:
             return

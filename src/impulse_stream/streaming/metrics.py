@@ -96,6 +96,11 @@ class Metrics:
             "Wall-clock time of the last processed batch",
             registry=r,
         )
+        self.erasures = Counter(
+            "impulse_stream_erasures",
+            "Customers whose state was erased by a tombstone on customers.profile",
+            registry=r,
+        )
         self.store_errors = Counter(
             "impulse_stream_store_errors", "Redis calls that failed and were retried", registry=r
         )

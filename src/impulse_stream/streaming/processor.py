@@ -41,7 +41,7 @@ import msgspec
 
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.contract.cloudevents import cloudevent_headers
-from impulse_stream.contract.codec import DecodeFailure, Decoder, encode
+from impulse_stream.contract.codec import DecodeFailure, Decoder, Tombstone, encode
 from impulse_stream.contract.deadletter import dead_letter_headers
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
@@ -236,11 +236,20 @@ class BatchProcessor:
             list
         )
         decoded: list[tuple[int, str, int, InboundMessage, InputEvent]] = []
+        erasures: dict[str, int] = {}
         for message in batch:
             logical = self._logical(message.topic)
             self.metrics.events_in.labels(logical).inc()
             try:
                 event = self.decoder.decode(logical, message.key, message.value)
+            except Tombstone as failure:
+                if logical == contract_topics.PROFILES and message.key:
+                    erasures[message.key.decode("utf-8", "replace")] = message.partition
+                else:
+                    dead.append(
+                        self._dead_letter(message, logical, failure.reason, str(failure), "decode")
+                    )
+                continue
             except DecodeFailure as failure:
                 dead.append(
                     self._dead_letter(message, logical, failure.reason, str(failure), "decode")
@@ -260,6 +269,8 @@ class BatchProcessor:
         outcome = await self._decide(by_partition, set(by_partition))
         await self._publish(dead + outcome.dead + outcome.messages)
         await self._learn(outcome.observations)
+        if erasures:
+            await self._erase(erasures)
         self._observe(outcome)
 
     def _advance_watermark(self, message: InboundMessage, event_ms: int) -> int:
@@ -403,6 +414,18 @@ class BatchProcessor:
         )
         outcome.messages = messages
         return write, outcome
+
+    async def _erase(self, erasures: dict[str, int]) -> None:
+        """A tombstone on ``customers.profile`` erases the customer's state (right to erasure).
+
+        It runs after the batch's outputs are delivered, so it also removes what
+        this batch wrote for the customer; a redelivered tombstone erases again.
+        """
+        await self._with_retry(self.store.erase, sorted(erasures.items()))
+        self.delivered = [d for d in self.delivered if d.customer_id not in erasures]
+        self.metrics.erasures.inc(len(erasures))
+        for cid in erasures:
+            log.info("erased the state of customer %s", pseudonym(cid))
 
     # --- learning from responses ---------------------------------------------------
 

@@ -235,3 +235,23 @@ def test_an_action_held_back_by_the_policy_is_counted_per_rule():
     holder = profile("c1", products=["current_account", "credit_card"])
     run(p.process(messages("customers.profile", [holder]) + abandoned_then_call()[1:]))
     assert p.metrics.suppressions.labels("product_held")._value.get() >= 1
+
+
+def test_a_profile_tombstone_erases_the_customer():
+    store = MemoryStore()
+    pub = CollectingPublisher()
+    p = BatchProcessor(ENGINE, store, pub)
+    run(p.process(abandoned_then_call()))
+    assert "c1" in store.customers
+    run(p.process([InboundMessage("customers.profile", 0, 1, b"c1", None)]))
+    assert "c1" not in store.customers
+    assert not [m for m in pub.messages if m.topic == "impulse-stream.dlq"]
+    assert p.metrics.erasures._value.get() == 1
+
+
+def test_a_tombstone_elsewhere_is_a_dead_letter():
+    pub = CollectingPublisher()
+    p = BatchProcessor(ENGINE, MemoryStore(), pub)
+    run(p.process([InboundMessage("orders.flow", 0, 0, b"c1", None)]))
+    (dead,) = pub.messages
+    assert dict(dead.headers)["dlq_reason"] == b"tombstone"
