@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+LINT_PATHS := src tests $(wildcard bench scripts)
 
 .PHONY: help venv system-deps infra-up infra-down infra-status test test-unit test-integration \
         lint typecheck demo worker bench soak clean
@@ -42,8 +43,8 @@ infra-status: venv
 	$(VENV)/bin/impulse-stream infra status
 
 lint: venv
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 typecheck: venv
 	$(VENV)/bin/mypy
