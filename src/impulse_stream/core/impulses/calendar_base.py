@@ -7,9 +7,11 @@ every customer every day), and ``detect(state, day)``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import date, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from impulse_stream.core.catalogue import DetectorRule
 from impulse_stream.core.dates import day_start
 from impulse_stream.core.impulses.base import Detection
 from impulse_stream.core.run import seen_until
@@ -38,7 +40,12 @@ def first_free_day(
 
 
 def on_day(
-    kind: str, day: date, key: str, evidence: tuple[tuple[str, str], ...], **kw: str
+    kind: str,
+    day: date,
+    key: str,
+    evidence: tuple[tuple[str, str], ...],
+    *,
+    product: str | None = None,
 ) -> Detection:
     return Detection(
         kind=kind,
@@ -46,5 +53,42 @@ def on_day(
         trigger=f"{key}:{day.isoformat()}",
         key=key,
         evidence=evidence,
-        product=kw.get("product"),
+        product=product,
     )
+
+
+class DueDate(NamedTuple):
+    """Something the customer holds that falls due on ``on`` (a card's expiry,
+    a contract's maturity); ``key`` names it for the repeat check."""
+
+    key: str
+    on: date
+    evidence: tuple[tuple[str, str], ...]
+
+
+class DaysAheadDetector(ABC):
+    """Detects a due date on each of the ``days_ahead`` days before it (the
+    due day itself excluded); the report drops repeats of its key."""
+
+    kind: str
+    product: str | None = None
+
+    def __init__(self, rule: DetectorRule) -> None:
+        self.ahead = timedelta(days=rule.integer("days_ahead"))
+
+    @abstractmethod
+    def due_dates(self, state: CustomerState) -> list[DueDate]: ...
+
+    def next_day(self, state: CustomerState, after: date) -> date | None:
+        days = [
+            first_free_day(state, self.kind, due.key, after, due.on - self.ahead, due.on - ONE_DAY)
+            for due in self.due_dates(state)
+        ]
+        return min((d for d in days if d is not None), default=None)
+
+    def detect(self, state: CustomerState, day: date) -> list[Detection]:
+        return [
+            on_day(self.kind, day, due.key, due.evidence, product=self.product)
+            for due in self.due_dates(state)
+            if due.on - self.ahead <= day < due.on
+        ]
