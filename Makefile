@@ -65,7 +65,7 @@ bench: venv system-deps
 	$(PY) -m bench.run
 
 soak: venv system-deps
-	IMPULSE_STREAM_SOAK=1 $(VENV)/bin/pytest -q -m slow tests/integration $(PYTEST_ARGS)
+	IMPULSE_STREAM_SOAK_CUSTOMERS=50000 $(VENV)/bin/pytest -q -m slow tests/integration $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis var

@@ -16,6 +16,7 @@ from the fenced Redis write with its outbox (see ``processor.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -97,8 +98,11 @@ class Worker:
         gone = {tp for tp in revoked if tp.topic in self.input_topics}
         self.assigned -= gone
         self.processor.on_revoked({tp.partition for tp in gone})
+        lag = self.processor.metrics.consumer_lag
         for tp in gone:
             self.positions.pop(tp, None)
+            with contextlib.suppress(KeyError):  # no lag was reported for it yet
+                lag.remove(tp.topic[len(self.settings.topic_prefix) :], str(tp.partition))
         self.processor.metrics.partitions_assigned.set(len(self.assigned))
 
     def backlogged(self, topic: str, partition: int) -> bool:
