@@ -25,7 +25,9 @@ from impulse_stream.core.impulses.product_maturing import ProductMaturingDetecto
 from impulse_stream.core.impulses.retirement_approaching import RetirementApproachingDetector
 from impulse_stream.core.impulses.salary_stopped import SalaryStoppedDetector
 from impulse_stream.core.run import DecisionRun
-from impulse_stream.core.state import CustomerState
+from impulse_stream.core.state import Aggregates, CustomerState, Profile, Seen
+
+_MEMO_SIZE = 8192  # customers' answers kept; cleared when full (a batch's worth)
 
 _CALENDAR: tuple[tuple[str, Callable[[DetectorRule], CalendarDetector]], ...] = (
     ("missing_consent", MissingConsentDetector),
@@ -47,10 +49,31 @@ class CalendarSweep:
                 self.detectors.append(build(rule))
         rule = catalogue.detector("c_pool_contact_due")
         self.pool = CCustomerPoolDetector(rule) if rule is not None else None
+        self._next_days: dict[
+            tuple[str, Profile, tuple[Seen, ...], Aggregates, date], date | None
+        ] = {}
 
     def next_day(self, state: CustomerState, after: date) -> date | None:
+        """The first day after ``after`` on which some date rule could fire.
+
+        Memoised: the engine asks several times per event, and the answer
+        depends only on the customer's master data, reported triggers and
+        aggregates, which most events leave unchanged.
+        """
         if not state.profile.known:
             return None
+        key = (state.customer_id, state.profile, state.seen, state.aggregates, after)
+        try:
+            return self._next_days[key]
+        except KeyError:
+            pass
+        if len(self._next_days) >= _MEMO_SIZE:
+            self._next_days.clear()
+        day = self._next_day(state, after)
+        self._next_days[key] = day
+        return day
+
+    def _next_day(self, state: CustomerState, after: date) -> date | None:
         days = [d.next_day(state, after) for d in self.detectors]
         if self.pool is not None:
             days.append(self.pool.next_day(state, after))
