@@ -25,7 +25,7 @@ from impulse_stream.core.impulses.product_maturing import ProductMaturingDetecto
 from impulse_stream.core.impulses.retirement_approaching import RetirementApproachingDetector
 from impulse_stream.core.impulses.salary_stopped import SalaryStoppedDetector
 from impulse_stream.core.run import DecisionRun
-from impulse_stream.core.state import Aggregates, CustomerState, Profile, Seen
+from impulse_stream.core.state import CustomerState, Profile, Seen
 
 _MEMO_SIZE = 8192  # customers' answers kept; cleared when full (a batch's worth)
 
@@ -50,7 +50,7 @@ class CalendarSweep:
         rule = catalogue.detector("c_pool_contact_due")
         self.pool = CCustomerPoolDetector(rule) if rule is not None else None
         self._next_days: dict[
-            tuple[str, Profile, tuple[Seen, ...], Aggregates, date], date | None
+            tuple[str, Profile, tuple[Seen, ...], date | None, int, date], date | None
         ] = {}
 
     def next_day(self, state: CustomerState, after: date) -> date | None:
@@ -58,11 +58,19 @@ class CalendarSweep:
 
         Memoised: the engine asks several times per event, and the answer
         depends only on the customer's master data, reported triggers and
-        aggregates, which most events leave unchanged.
+        salary dates, which most events leave unchanged.
         """
         if not state.profile.known:
             return None
-        key = (state.customer_id, state.profile, state.seen, state.aggregates, after)
+        agg = state.aggregates
+        key = (
+            state.customer_id,
+            state.profile,
+            state.seen,
+            agg.last_salary_on,
+            agg.salary_months,
+            after,
+        )
         try:
             return self._next_days[key]
         except KeyError:

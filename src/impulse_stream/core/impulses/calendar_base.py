@@ -4,8 +4,9 @@ Each one answers two questions: ``next_day(state, after)`` - the first day
 after ``after`` on which it could fire (so that ``next_wakeup`` does not wake
 every customer every day), and ``detect(state, day)``.
 
-``next_day`` may read only the customer id, ``profile``, ``seen`` and
-``aggregates``: ``CalendarSweep`` memoises its answer on exactly these.
+``next_day`` may read only the customer id, ``profile``, ``seen`` and the
+aggregates' ``last_salary_on`` and ``salary_months``: ``CalendarSweep``
+memoises its answer on exactly these.
 """
 
 from __future__ import annotations
