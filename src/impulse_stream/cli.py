@@ -97,6 +97,24 @@ def backtest(
     typer.echo(run_backtest(events, catalogue, baseline))
 
 
+@app.command()
+def rebuild(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: all state is deleted.")] = False,
+) -> None:
+    """Delete all state and rewind the consumer group: the next worker rebuilds from the topics."""
+    from impulse_stream.settings import Settings
+    from impulse_stream.tools import rebuild as run_rebuild
+
+    settings = Settings.from_env()
+    if not yes:
+        _fail(
+            f"this deletes every Redis key under {settings.redis_prefix!r} at "
+            f"{settings.redis_url} and rewinds group {settings.app_id!r}; add --yes"
+        )
+    deleted, partitions = run_rebuild(settings)
+    typer.echo(f"deleted {deleted} Redis keys; rewound {partitions} input partitions")
+
+
 @catalogue_app.command("validate")
 def catalogue_validate(
     path: Annotated[Path, typer.Argument(help="Catalogue YAML file.")],

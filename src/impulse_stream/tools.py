@@ -169,3 +169,64 @@ def backtest(events: Path, catalogue: Path, baseline: Path | None = None) -> str
     only_old = sorted({k[0] for k in old} - {k[0] for k in new})
     lines.append(f"only with candidate: {len(only_new)}; only with baseline: {len(only_old)}")
     return "\n".join(lines)
+
+
+def rebuild(settings: Settings | None = None) -> tuple[int, int]:
+    """Forget all state and rewind the worker's consumer group to the start of every input.
+
+    The next worker rebuilds the state from the topics and publishes again the
+    same outputs with the same ids (consumers deduplicate on ``ce_id``). Stop
+    every worker of the group first: Kafka refuses to move a live group.
+    Returns (Redis keys deleted, partitions rewound).
+    """
+    settings = settings or Settings.from_env()
+    return asyncio.run(_rebuild(settings))
+
+
+async def _rebuild(settings: Settings) -> tuple[int, int]:
+    import redis.asyncio as aioredis
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.errors import KafkaError
+    from redis.exceptions import RedisError
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    deleted = 0
+    try:
+        batch: list[bytes] = []
+        async for key in client.scan_iter(match=settings.redis_prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += await client.unlink(*batch)
+                batch = []
+        if batch:
+            deleted += await client.unlink(*batch)
+    except RedisError as exc:
+        raise ImpulseStreamError(f"Redis at {settings.redis_url}: {exc}") from None
+    finally:
+        await client.aclose()
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+    )
+    try:
+        await consumer.start()
+        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+        tps = [
+            TopicPartition(settings.topic_prefix + topic, p)
+            for topic in contract_topics.INPUT_TOPICS
+            for p in sorted(cluster.partitions_for_topic(settings.topic_prefix + topic) or ())
+        ]
+        if not tps:
+            raise ImpulseStreamError("no input topics found; run `impulse-stream infra up` first")
+        consumer.assign(tps)
+        starts = await consumer.beginning_offsets(tps)
+        await consumer.commit({tp: offset for tp, offset in starts.items()})
+    except KafkaError as exc:
+        raise ImpulseStreamError(
+            f"could not rewind consumer group {settings.app_id!r} (stop its workers first): {exc}"
+        ) from None
+    finally:
+        await consumer.stop()
+    return deleted, len(tps)
