@@ -212,7 +212,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     )
     try:
         await consumer.start()
-        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+        cluster = await consumer._client.fetch_all_metadata()
         tps = [
             TopicPartition(settings.topic_prefix + topic, p)
             for topic in contract_topics.INPUT_TOPICS
