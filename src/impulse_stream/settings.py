@@ -35,6 +35,7 @@ class Settings:
     session_timeout_ms: int = 10000
     stall_seconds: float = 120.0
     fast_drain: int = 1
+    faust_datadir: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",

@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -163,6 +165,9 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         broker=settings.kafka_url,
         store="memory://",
         autodiscover=False,
+        # Faust wants a data directory (for tables this worker does not use); keep it out
+        # of the working directory.
+        datadir=settings.faust_datadir or str(Path(tempfile.gettempdir()) / "impulse-stream"),
         topic_partitions=settings.partitions,
         topic_allow_declare=True,
         topic_disable_leader=False,
