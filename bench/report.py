@@ -1,0 +1,171 @@
+"""The benchmark's verdict: figures per contender, ratios, the issue's targets, a table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# The targets of the project's issue.
+MIN_THROUGHPUT_RATIO = 0.5  # worker events/s over the raw aiokafka passthrough's
+MAX_ROUND_TRIPS_PER_EVENT = 0.05  # Redis round trips (pipeline executions) per input event
+MAX_BYTES_PER_CUSTOMER = 1024  # Redis used_memory growth per distinct customer
+
+PASSTHROUGH = "passthrough"
+NOOP_FAUST = "noop/faust-consumer"
+NOOP_FAST = "noop/fast-drain"
+PROCESSOR = "processor/in-memory"
+WORKER_FAST = "worker/fast-drain"
+WORKER_FAUST = "worker/faust-consumer"
+CONTENDERS = (PASSTHROUGH, NOOP_FAUST, NOOP_FAST, PROCESSOR, WORKER_FAST, WORKER_FAUST)
+
+DESCRIPTIONS = {
+    PASSTHROUGH: "raw aiokafka getmany -> orjson loads/dumps -> send (acks=all), no Redis",
+    NOOP_FAUST: "Faust agent, take_events doing nothing, Faust's own consumer (kafka://)",
+    NOOP_FAST: "Faust agent, take_events doing nothing, fast-drain consumer (impulse://)",
+    PROCESSOR: "BatchProcessor + MemoryStore in the runner's process: no Kafka, Faust, Redis",
+    WORKER_FAST: "impulse-stream worker, IMPULSE_STREAM_FAST_DRAIN=1 (the default)",
+    WORKER_FAUST: "impulse-stream worker, IMPULSE_STREAM_FAST_DRAIN=0",
+}
+
+
+@dataclass
+class Measurement:
+    """One contender draining the backlog once."""
+
+    contender: str
+    events_per_second: float | None
+    seconds: float | None
+    cpu_us_per_event: float | None = None  # CPU time of the contender's process per event
+    error: str | None = None
+    worker: dict[str, Any] = field(default_factory=dict)  # Redis and metric figures
+
+
+@dataclass
+class Target:
+    name: str
+    value: float | None
+    limit: float
+    higher_is_better: bool
+    unit: str
+
+    @property
+    def met(self) -> bool:
+        if self.value is None:
+            return False
+        return self.value >= self.limit if self.higher_is_better else self.value <= self.limit
+
+
+def median_run(runs: list[Measurement]) -> Measurement:
+    """The run with the median rate (a failed run counts as the slowest)."""
+    ordered = sorted(runs, key=lambda m: m.events_per_second or 0.0)
+    return ordered[len(ordered) // 2]
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def targets(by: dict[str, Measurement]) -> list[Target]:
+    worker = by.get(WORKER_FAST)
+    passthrough = by.get(PASSTHROUGH)
+    figures = worker.worker if worker else {}
+    out = []
+    if worker and passthrough:
+        out.append(
+            Target(
+                "worker throughput / aiokafka passthrough",
+                ratio(worker.events_per_second, passthrough.events_per_second),
+                MIN_THROUGHPUT_RATIO,
+                True,
+                "x",
+            )
+        )
+    if worker:
+        out.append(
+            Target(
+                "Redis round trips per event",
+                figures.get("redis_round_trips_per_event"),
+                MAX_ROUND_TRIPS_PER_EVENT,
+                False,
+                "",
+            )
+        )
+        out.append(
+            Target(
+                "Redis memory per customer",
+                figures.get("redis_bytes_per_customer"),
+                MAX_BYTES_PER_CUSTOMER,
+                False,
+                "B",
+            )
+        )
+    return out
+
+
+def ratios(by: dict[str, Measurement]) -> dict[str, float | None]:
+    def r(a: str, b: str) -> float | None:
+        if a not in by or b not in by:
+            return None
+        return ratio(by[a].events_per_second, by[b].events_per_second)
+
+    pairs = {
+        "worker/fast-drain vs passthrough": (WORKER_FAST, PASSTHROUGH),
+        "worker/faust-consumer vs passthrough": (WORKER_FAUST, PASSTHROUGH),
+        "noop/fast-drain vs passthrough": (NOOP_FAST, PASSTHROUGH),
+        "noop/faust-consumer vs passthrough": (NOOP_FAUST, PASSTHROUGH),
+        "processor/in-memory vs passthrough": (PROCESSOR, PASSTHROUGH),
+        "fast-drain gain, noop agent": (NOOP_FAST, NOOP_FAUST),
+        "fast-drain gain, worker": (WORKER_FAST, WORKER_FAUST),
+        "worker/fast-drain vs processor/in-memory": (WORKER_FAST, PROCESSOR),
+    }
+    out = {name: r(a, b) for name, (a, b) in pairs.items() if a in by and b in by}
+    # The same comparison by CPU cost: what the rate ratio would be if each had a core of its
+    # own (robust to the machine's load, which moves wall-clock rates between runs).
+    for name in (WORKER_FAST, WORKER_FAUST, NOOP_FAST, PROCESSOR):
+        if name in by and PASSTHROUGH in by:
+            out[f"{name} vs passthrough, by CPU per event"] = ratio(
+                by[PASSTHROUGH].cpu_us_per_event, by[name].cpu_us_per_event
+            )
+    return out
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def table(
+    by: dict[str, Measurement], ratio_rows: dict[str, float | None], goals: list[Target]
+) -> str:
+    passthrough = by.get(PASSTHROUGH)
+    base = passthrough.events_per_second if passthrough else None
+    lines = [
+        f"{'contender':<24}{'events/s':>10}{'seconds':>9}{'x passthrough':>15}"
+        f"{'CPU us/event':>14}{'RT/event':>10}{'B/customer':>12}",
+    ]
+    for name in CONTENDERS:
+        m = by.get(name)
+        if m is None:
+            continue
+        w = m.worker
+        lines.append(
+            f"{name:<24}{_num(m.events_per_second, ',.0f'):>10}{_num(m.seconds, '.1f'):>9}"
+            f"{_num(ratio(m.events_per_second, base), '.2f'):>15}"
+            f"{_num(m.cpu_us_per_event, ',.0f'):>14}"
+            f"{_num(w.get('redis_round_trips_per_event'), '.4f'):>10}"
+            f"{_num(w.get('redis_bytes_per_customer'), ',.0f'):>12}"
+            + (f"  FAILED: {m.error.splitlines()[0]}" if m.error else "")
+        )
+    lines.append("")
+    for name, value in ratio_rows.items():
+        lines.append(f"{name:<56}{_num(value, '.2f'):>8}")
+    lines.append("")
+    for t in goals:
+        op = ">=" if t.higher_is_better else "<="
+        verdict = "met" if t.met else "MISSED"
+        value = _num(t.value, ".3f" if t.unit != "B" else ",.0f")
+        lines.append(f"{t.name:<42}{value:>10} {t.unit:<2}(target {op} {t.limit:g})  {verdict}")
+    return "\n".join(lines)
+
+
+def as_json(m: Measurement) -> dict[str, Any]:
+    return asdict(m)
