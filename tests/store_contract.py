@@ -32,7 +32,7 @@ async def test_write_is_read_back_with_version_fence_and_outbox(store):
     assert got.state == b"state-10"
     assert got.version == 1
     assert got.fences == {"orders.flow:0": 10}
-    assert got.outbox == {"1": b"msgs"}
+    assert await store.outboxes(["c1"]) == {"c1": {"1": b"msgs"}}
     assert got.applied("orders.flow:0", 10)
     assert not got.applied("orders.flow:0", 11)
     assert not got.applied("orders.flow:1", 0)
@@ -64,13 +64,14 @@ async def test_pending_outbox_until_delivered(store):
     assert await store.pending(0) == ["a"]
     await store.mark_delivered([Delivered("a", 0, "1")])
     assert await store.pending(0) == []
-    assert (await store.load(["a"]))["a"].outbox == {}
+    assert await store.outboxes(["a"]) == {"a": {}}
 
 
 async def test_delivered_entries_are_deleted_with_the_next_read(store):
     await store.commit([write("a", outbox_id="1", outbox=b"x")])
     got = await store.load(["a"], delivered=[Delivered("a", 0, "1")])
-    assert got["a"].outbox == {}
+    assert got["a"].version == 1
+    assert await store.outboxes(["a"]) == {"a": {}}
     assert await store.pending(0) == []
 
 
@@ -82,6 +83,13 @@ async def test_timers_are_due_in_time_order_and_cleared(store):
     await store.commit([write("early", version=1, offset=11, wakeup_ms=None)])
     assert await store.due(0, 5000, 10) == ["late"]
     assert await store.due(1, 5000, 10) == []
+
+
+async def test_a_large_outbox_entry_leaves_the_record_untouched(store):
+    await store.commit([write("big", outbox_id="1", outbox=b"m" * 9000)])
+    got = (await store.load(["big"]))["big"]
+    assert got.state == b"state-10" and got.version == 1
+    assert len((await store.outboxes(["big"]))["big"]["1"]) == 9000
 
 
 async def test_ping_answers(store):
@@ -104,6 +112,7 @@ async def test_erasing_a_customer_leaves_no_trace(store):
     await store.commit([write("gone", outbox_id="1", outbox=b"x", wakeup_ms=5), write("kept")])
     await store.erase([("gone", 0)])
     assert (await store.load(["gone"]))["gone"] == EMPTY
+    assert await store.outboxes(["gone"]) == {"gone": {}}
     assert (await store.load(["kept"]))["kept"].version == 1
     assert await store.due(0, 10, 10) == []
     assert await store.pending(0) == []

@@ -27,6 +27,11 @@ async def test_write_survives_a_lost_script_cache(store):
     assert (await store.load(["a"]))["a"].version == 2
 
 
+async def test_a_large_outbox_entry_keeps_the_customer_record_a_listpack(store):
+    await store.commit([write("big", outbox_id="1", outbox=b"m" * 9000)])
+    assert await store.redis.object("encoding", store.customer_key("big")) == b"listpack"
+
+
 async def test_a_typical_customer_costs_less_than_a_kibibyte(store):
     from impulse_stream.catalogue_loader import load_catalogue
     from impulse_stream.core.codec import encode_state

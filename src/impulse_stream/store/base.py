@@ -35,7 +35,6 @@ class StoredCustomer:
     state: bytes | None
     version: int
     fences: dict[str, int] = field(default_factory=dict)
-    outbox: dict[str, bytes] = field(default_factory=dict)
 
     def applied(self, topic_partition: str, offset: int) -> bool:
         """True when the event at ``offset`` of ``topic_partition`` is already in the state."""
@@ -93,6 +92,10 @@ class CustomerStore(abc.ABC):
     @abc.abstractmethod
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
         """Customers of ``partition`` whose wake-up time is at or before ``until_ms``."""
+
+    @abc.abstractmethod
+    async def outboxes(self, customer_ids: Sequence[str]) -> dict[str, dict[str, bytes]]:
+        """The unacknowledged outbox entries (id -> encoded messages) of these customers."""
 
     @abc.abstractmethod
     async def pending(self, partition: int) -> list[str]:

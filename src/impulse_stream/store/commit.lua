@@ -1,5 +1,6 @@
 -- Fenced compare-and-set write of one customer's record.
 -- KEYS[1]  the customer's hash ({customer} hash tag: one slot, Redis Cluster safe)
+-- KEYS[2]  the customer's outbox hash (same hash tag, same slot)
 -- ARGV[1]  expected version (the version the worker read)
 -- ARGV[2]  encoded state
 -- ARGV[3]  outbox entry id ('' for none)
@@ -26,6 +27,6 @@ for i = 0, n - 1 do
   redis.call('HSET', key, 'f:' .. ARGV[6 + 2 * i], ARGV[7 + 2 * i])
 end
 if ARGV[3] ~= '' then
-  redis.call('HSET', key, 'o:' .. ARGV[3], ARGV[4])
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 end
 return version

@@ -43,9 +43,7 @@ class MemoryStore(CustomerStore):
         for cid in customer_ids:
             rec = self.customers.get(cid)
             out[cid] = (
-                EMPTY
-                if rec is None
-                else StoredCustomer(rec.state, rec.version, dict(rec.fences), dict(rec.outbox))
+                EMPTY if rec is None else StoredCustomer(rec.state, rec.version, dict(rec.fences))
             )
         return out
 
@@ -78,6 +76,13 @@ class MemoryStore(CustomerStore):
         timers = self.timers.get(partition, {})
         due = sorted((at, cid) for cid, at in timers.items() if at <= until_ms)
         return [cid for _, cid in due[:limit]]
+
+    async def outboxes(self, customer_ids: Sequence[str]) -> dict[str, dict[str, bytes]]:
+        self.round_trips += 1
+        return {
+            cid: dict(self.customers[cid].outbox) if cid in self.customers else {}
+            for cid in customer_ids
+        }
 
     async def pending(self, partition: int) -> list[str]:
         self.round_trips += 1

@@ -3,8 +3,12 @@
 Layout (``<p>`` is the key prefix, default ``is:``):
 
 * ``<p>c:{<customer>}`` hash: ``s`` state, ``v`` version, ``f:<topic>:<partition>``
-  fences, ``o:<id>`` outbox entries. The ``{customer}`` hash tag keeps every key
-  a write touches in one slot, so the Lua write works on Redis Cluster.
+  fences. Small values only, so that it stays a compact listpack.
+* ``<p>o:{<customer>}`` hash: outbox entries ``<id>`` -> encoded messages, present
+  only between a write and Kafka's acknowledgement (an entry can be several KiB;
+  in the customer's hash it would turn that hash into a hash table for good).
+  The ``{customer}`` hash tag keeps both keys a write touches in one slot, so
+  the Lua write works on Redis Cluster.
 * ``<p>timers:<partition>`` sorted set: customer -> next wake-up (event-time ms).
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
 * ``<p>acceptance:<day>`` hash: ``action|segment|channel|a`` (accepted) and
@@ -48,6 +52,9 @@ class RedisStore(CustomerStore):
 
     def customer_key(self, customer_id: str) -> str:
         return f"{self.prefix}c:{{{customer_id}}}"
+
+    def outbox_entries_key(self, customer_id: str) -> str:
+        return f"{self.prefix}o:{{{customer_id}}}"
 
     def timers_key(self, partition: int) -> str:
         return f"{self.prefix}timers:{partition}"
@@ -104,8 +111,9 @@ class RedisStore(CustomerStore):
                     fences += [tp, offset]
                 pipe.evalsha(
                     COMMIT_SHA,
-                    1,
+                    2,
                     self.customer_key(w.customer_id),
+                    self.outbox_entries_key(w.customer_id),
                     w.expected_version,
                     w.state,
                     w.outbox_id,
@@ -138,6 +146,23 @@ class RedisStore(CustomerStore):
             self.round_trips += 1
         return [m.decode() for m in members]
 
+    async def outboxes(self, customer_ids: Sequence[str]) -> dict[str, dict[str, bytes]]:
+        if not customer_ids:
+            return {}
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for cid in customer_ids:
+                    pipe.hgetall(self.outbox_entries_key(cid))
+                replies = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis outbox read failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        return {
+            cid: {k.decode(): v for k, v in h.items()}
+            for cid, h in zip(customer_ids, replies, strict=True)
+        }
+
     async def pending(self, partition: int) -> list[str]:
         try:
             members = await self.redis.smembers(self.outbox_key(partition))
@@ -163,7 +188,7 @@ class RedisStore(CustomerStore):
         self, pipe: aioredis.client.Pipeline, delivered: Sequence[Delivered]
     ) -> None:
         for d in delivered:
-            pipe.hdel(self.customer_key(d.customer_id), f"o:{d.outbox_id}")
+            pipe.hdel(self.outbox_entries_key(d.customer_id), d.outbox_id)
             pipe.srem(self.outbox_key(d.partition), d.customer_id)
 
     async def erase(self, customers: Sequence[tuple[str, int]]) -> None:
@@ -172,7 +197,7 @@ class RedisStore(CustomerStore):
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for cid, partition in customers:
-                    pipe.delete(self.customer_key(cid))
+                    pipe.delete(self.customer_key(cid), self.outbox_entries_key(cid))
                     pipe.zrem(self.timers_key(partition), cid)
                     pipe.srem(self.outbox_key(partition), cid)
                 await pipe.execute()
@@ -237,13 +262,5 @@ class RedisStore(CustomerStore):
 def _parse(h: dict[bytes, bytes]) -> StoredCustomer:
     if not h:
         return StoredCustomer(state=None, version=0)
-    fences: dict[str, int] = {}
-    outbox: dict[str, bytes] = {}
-    for name, value in h.items():
-        if name.startswith(b"f:"):
-            fences[name[2:].decode()] = int(value)
-        elif name.startswith(b"o:"):
-            outbox[name[2:].decode()] = value
-    return StoredCustomer(
-        state=h.get(b"s"), version=int(h.get(b"v", b"0")), fences=fences, outbox=outbox
-    )
+    fences = {name[2:].decode(): int(value) for name, value in h.items() if name.startswith(b"f:")}
+    return StoredCustomer(state=h.get(b"s"), version=int(h.get(b"v", b"0")), fences=fences)

@@ -210,11 +210,11 @@ class BatchProcessor:
         customers = await self._with_retry(self.store.pending, partition)
         count = 0
         if customers:
-            loaded = await self._with_retry(self.store.load, customers)
+            loaded = await self._with_retry(self.store.outboxes, customers)
             messages: list[OutboundMessage] = []
             delivered: list[Delivered] = []
-            for cid, stored in loaded.items():
-                for outbox_id, blob in sorted(stored.outbox.items()):
+            for cid, entries in loaded.items():
+                for outbox_id, blob in sorted(entries.items(), key=lambda e: int(e[0])):
                     messages.extend(decode_outbox(blob))
                     delivered.append(Delivered(cid, partition, outbox_id))
                     count += 1
