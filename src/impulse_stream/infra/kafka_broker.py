@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 from impulse_stream.infra.admin import probe_kafka
-from impulse_stream.infra.errors import InfraError, PortInUseError, ServerStartError
+from impulse_stream.infra.errors import InfraError, PortInUseError
 from impulse_stream.infra.install import ensure_kafka_jars, java_binary
 from impulse_stream.infra.processes import (
     PidFile,
-    is_running,
     log_size,
     log_tail,
     port_open,
     spawn_detached,
     stop_process,
+    wait_until_serving,
 )
 from impulse_stream.infra.settings import HOST, StackSettings
 
@@ -212,22 +211,20 @@ class KafkaBroker:
             )
 
     def _wait_ready(self, pid: int) -> None:
-        deadline = time.monotonic() + self.settings.startup_timeout
-        while True:
-            if not is_running(pid):
-                self.pid_file.path.unlink(missing_ok=True)
-                raise ServerStartError(self._failure("exited during startup"))
-            if port_open(HOST, self.settings.kafka_port):
-                health = probe_kafka(self.bootstrap_servers, timeout=5.0)
-                if health is not None and health.ready:
-                    return
-            if time.monotonic() > deadline:
-                stop_process(pid, hard=True)
-                self.pid_file.path.unlink(missing_ok=True)
-                raise ServerStartError(
-                    self._failure(f"did not serve within {self.settings.startup_timeout:.0f}s")
-                )
-            time.sleep(0.2)
+        def serving() -> bool:
+            if not port_open(HOST, self.settings.kafka_port):
+                return False
+            health = probe_kafka(self.bootstrap_servers, timeout=5.0)
+            return health is not None and health.ready
+
+        wait_until_serving(
+            pid,
+            self.pid_file.path,
+            serving,
+            timeout=self.settings.startup_timeout,
+            poll=0.2,
+            failure=self._failure,
+        )
 
     def _failure(self, what: str) -> str:
         return (

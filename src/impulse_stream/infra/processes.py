@@ -14,8 +14,10 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+from impulse_stream.infra.errors import ServerStartError
 
 
 def spawn_detached(argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:
@@ -124,6 +126,29 @@ def _wait_exit(pid: int, timeout: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def wait_until_serving(
+    pid: int,
+    pid_file: Path,
+    serving: Callable[[], bool],
+    *,
+    timeout: float,
+    poll: float,
+    failure: Callable[[str], str],
+) -> None:
+    """Return once ``serving()``; if the process exits or ``timeout`` passes first, stop it,
+    forget its pid file and raise ``ServerStartError`` with ``failure(what happened)``."""
+    deadline = time.monotonic() + timeout
+    while not serving():
+        if not is_running(pid):
+            pid_file.unlink(missing_ok=True)
+            raise ServerStartError(failure("exited during startup"))
+        if time.monotonic() > deadline:
+            stop_process(pid, hard=True)
+            pid_file.unlink(missing_ok=True)
+            raise ServerStartError(failure(f"did not serve within {timeout:.0f}s"))
+        time.sleep(poll)
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -7,22 +7,21 @@ reply and fsynced every second, is what survives a ``kill -9``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import redis
 from redis.exceptions import RedisError
 
-from impulse_stream.infra.errors import PortInUseError, ServerStartError
+from impulse_stream.infra.errors import PortInUseError
 from impulse_stream.infra.install import ensure_redis_server
 from impulse_stream.infra.processes import (
     PidFile,
-    is_running,
     log_size,
     log_tail,
     port_open,
     spawn_detached,
     stop_process,
+    wait_until_serving,
 )
 from impulse_stream.infra.settings import HOST, StackSettings
 
@@ -108,18 +107,14 @@ class RedisServer:
         return True
 
     def _wait_ready(self, pid: int) -> None:
-        deadline = time.monotonic() + self.settings.startup_timeout
-        while not redis_ping(self.url, timeout=0.5):
-            if not is_running(pid):
-                self.pid_file.path.unlink(missing_ok=True)
-                raise ServerStartError(self._failure("exited during startup"))
-            if time.monotonic() > deadline:
-                stop_process(pid, hard=True)
-                self.pid_file.path.unlink(missing_ok=True)
-                raise ServerStartError(
-                    self._failure(f"did not answer within {self.settings.startup_timeout:.0f}s")
-                )
-            time.sleep(0.05)
+        wait_until_serving(
+            pid,
+            self.pid_file.path,
+            lambda: redis_ping(self.url, timeout=0.5),
+            timeout=self.settings.startup_timeout,
+            poll=0.05,
+            failure=self._failure,
+        )
 
     def _failure(self, what: str) -> str:
         return (
