@@ -33,12 +33,14 @@ def build_app(
     clock: DrainClock,
     result: Path,
 ) -> faust.App:
+    """The do-nothing app; its Faust data directory goes next to ``result``."""
     scheme = "impulse://" if fast_drain else "kafka://"
     app = faust.App(
         app_id,
         broker=";".join(scheme + s for s in bootstrap.split(",")),
         store="memory://",
         autodiscover=False,
+        datadir=str(result.parent / f"{app_id}-faust"),
         topic_partitions=6,
         topic_allow_declare=True,
         topic_disable_leader=False,

@@ -237,6 +237,8 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         load_before = os.getloadavg()
+        if self.expect < 50_000:
+            log("fewer than 50,000 events: the drains take seconds and the ratios are noise")
         log(f"starting the {self.stack.name!r} stack: Kafka {self.bootstrap}, "
             f"Redis {self.stack.redis_url}")  # fmt: skip
         self.stack.up(fresh=True)
