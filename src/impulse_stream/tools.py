@@ -91,7 +91,8 @@ def recorded_messages(path: Path) -> list[InboundMessage]:
     out = []
     for n, row in read_jsonl(path):
         try:
-            assert isinstance(row, dict)
+            if not isinstance(row, dict):
+                raise TypeError("not an object")
             value = row["value"]
             raw = value.encode() if isinstance(value, str) else orjson.dumps(value)
             key = row.get("key") or (value.get("customer_id") if isinstance(value, dict) else None)
@@ -104,7 +105,7 @@ def recorded_messages(path: Path) -> list[InboundMessage]:
                     raw,
                 )
             )
-        except (AssertionError, KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             raise InputFileError(
                 f"{path}:{n}: expected {{topic, partition, offset, value}}"
             ) from None

@@ -45,7 +45,7 @@ from impulse_stream.contract.codec import DecodeFailure, Decoder, Tombstone, enc
 from impulse_stream.contract.deadletter import dead_letter_headers
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.core.events import Attribution, Impulse, InputEvent, Opportunity, OutputRecord
+from impulse_stream.core.events import Impulse, InputEvent, Opportunity, OutputRecord
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.state import CustomerState
 from impulse_stream.pseudonym import pseudonym
@@ -600,7 +600,6 @@ def _dt(ms: int) -> datetime:
 
 
 __all__ = [
-    "Attribution",
     "BatchProcessor",
     "CollectingPublisher",
     "InboundMessage",
