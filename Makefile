@@ -29,11 +29,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-# Java 17 and Maven fetch and run the Kafka broker; both come from Debian when missing.
+# Java 17 and Maven fetch and run the Kafka broker; Prometheus checks and evaluates the
+# alert rules. All come from Debian when missing.
 system-deps:
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 		echo "installing Java 17 and Maven from Debian"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; }
+	@# promtool checks and unit-tests the alert rules; the server runs in the alert test.
+	@# The package's own service is irrelevant: tests start their own process and port.
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+		echo "installing Prometheus (server and promtool) from Debian"; \
+		apt-get update -q && { apt-cache policy prometheus | grep -q 'Candidate: [0-9]' || { \
+			echo "no prometheus package in the apt sources (Debian main has it)"; exit 2; }; } && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
 
 infra-up: venv system-deps
 	$(VENV)/bin/impulse-stream infra up
