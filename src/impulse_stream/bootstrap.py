@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import faust
 
+from impulse_stream import __version__
 from impulse_stream.api.views import register_views
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.core.engine import DecisionEngine
@@ -39,6 +40,7 @@ def build(settings: Settings) -> Container:
     engine = build_engine(settings)
     store = RedisStore(settings.redis_url, prefix=settings.redis_prefix)
     metrics = Metrics()
+    metrics.set_build_info(__version__, engine.rules_version)
 
     def processor_factory(app: faust.App, backlogged: Callable[[str, int], bool]) -> BatchProcessor:
         return BatchProcessor(

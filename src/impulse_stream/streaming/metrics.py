@@ -6,7 +6,17 @@ impulse kinds, action ids, policy rules and dead-letter reasons only.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 REDIS_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
@@ -109,6 +119,20 @@ class Metrics:
             "Kafka publishes that failed and were retried",
             registry=r,
         )
+
+        # The registry is our own, so the default process_*/python_* collectors are not on
+        # it: register them here (CPU, memory, open files, GC pauses of the worker).
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.build_info = Info(
+            "impulse_stream_build",
+            "Release of the worker and version of its rule catalogue (set at start)",
+            registry=r,
+        )
+
+    def set_build_info(self, version: str, rules_version: str) -> None:
+        self.build_info.info({"version": version, "rules_version": rules_version})
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
