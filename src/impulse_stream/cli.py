@@ -53,12 +53,14 @@ def worker(
     settings = Settings.from_env(web_port=web_port, topic_prefix=topic_prefix)
     configure_logging(settings.log_level)
     container = build(settings)
-    faust.Worker(
+    runner = faust.Worker(
         container.app,
         loglevel=settings.log_level.lower(),
         quiet=True,
         override_logging=False,
-    ).execute_from_commandline()
+    )
+    runner.spinner = None  # it writes terminal escapes into the JSON log on SIGTERM
+    runner.execute_from_commandline()
 
 
 @app.command()

@@ -28,6 +28,7 @@ import faust
 from faust.types import TP
 
 from impulse_stream.contract import topics as contract_topics
+from impulse_stream.logs import batch_context, offset_ranges
 from impulse_stream.settings import Settings
 from impulse_stream.streaming import transport  # noqa: F401 - registers the impulse:// transport
 from impulse_stream.streaming.processor import (
@@ -81,8 +82,15 @@ class Worker:
         return {tp.partition for tp in self.assigned}
 
     async def process(self, batch: list[InboundMessage]) -> None:
-        async with self.lock:
-            await self.processor.process(batch)
+        # Every log line of this batch, the processor's included, carries its batch_id.
+        with batch_context():
+            log.debug(
+                "batch of %d events",
+                len(batch),
+                extra={"events": len(batch), "offsets": offset_ranges(batch)},
+            )
+            async with self.lock:
+                await self.processor.process(batch)
         now = time.time()
         self.last_progress = now
         for m in batch:
@@ -154,8 +162,9 @@ class Worker:
                 continue
             if now - self.last_event_wall.get(p, 0.0) < idle:
                 continue
-            async with self.lock:
-                await self.processor.advance_idle(p, int((now - idle) * 1000))
+            with batch_context(partition=p):
+                async with self.lock:
+                    await self.processor.advance_idle(p, int((now - idle) * 1000))
 
 
 def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, Worker]:
