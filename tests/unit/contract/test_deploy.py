@@ -286,3 +286,58 @@ def test_service_pdb_and_autoscaler_select_the_worker() -> None:
     assert hpa["scaleTargetRef"]["name"] == objects["Deployment"]["metadata"]["name"]
     # a partition is consumed by one worker: more replicas than partitions sit idle
     assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"] <= topics.DEFAULT_PARTITIONS
+
+
+def test_the_autoscaler_scales_on_consumer_lag_per_replica_and_on_cpu() -> None:
+    hpa = k8s_objects()["HorizontalPodAutoscaler"]["spec"]
+    by_type = {m["type"]: m for m in hpa["metrics"]}
+    assert set(by_type) == {"External", "Resource"}
+    lag = by_type["External"]["external"]
+    assert lag["metric"]["name"] == "impulse_stream_consumer_lag"
+    assert lag["metric"]["name"] in METRICS
+    assert lag["target"]["type"] == "AverageValue" and int(lag["target"]["averageValue"]) > 0
+    assert by_type["Resource"]["resource"]["name"] == "cpu"
+    adapter = load(K8S / "monitoring" / "prometheus-adapter-values.yaml")
+    (rule,) = adapter["rules"]["external"]
+    assert rule["name"]["as"] == lag["metric"]["name"]
+    assert "impulse_stream_consumer_lag" in rule["seriesQuery"]
+    assert "max by (namespace, topic, partition)" in rule["metricsQuery"]
+
+
+# --- Prometheus Operator (deploy/k8s/monitoring) -------------------------------------------
+
+MONITORING = K8S / "monitoring"
+
+
+def monitoring_objects() -> dict[str, dict[str, Any]]:
+    kustomization = load(MONITORING / "kustomization.yaml")
+    assert kustomization["namespace"] == load(K8S / "kustomization.yaml")["namespace"]
+    return {doc["kind"]: doc for doc in (load(MONITORING / f) for f in kustomization["resources"])}
+
+
+def test_the_monitoring_kustomization_has_a_servicemonitor_and_a_prometheusrule() -> None:
+    objects = monitoring_objects()
+    assert set(objects) == {"ServiceMonitor", "PrometheusRule"}
+    assert {o["apiVersion"] for o in objects.values()} == {"monitoring.coreos.com/v1"}
+
+
+def test_the_servicemonitor_scrapes_the_worker_service_as_job_impulse_stream() -> None:
+    monitor = monitoring_objects()["ServiceMonitor"]["spec"]
+    service = k8s_objects()["Service"]
+    assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    # ImpulseStreamWorkerNotReady selects up{job="impulse-stream"}
+    assert {"action": "replace", "targetLabel": "job", "replacement": "impulse-stream"} in (
+        endpoint["relabelings"]
+    )
+
+
+def test_the_prometheusrule_carries_exactly_the_alerts_of_alerts_yml() -> None:
+    rule = monitoring_objects()["PrometheusRule"]
+    alerts = load(ROOT / "deploy" / "prometheus" / "alerts.yml")
+    assert rule["spec"]["groups"] == alerts["groups"], (
+        "deploy/k8s/monitoring/prometheusrule.yaml differs from deploy/prometheus/alerts.yml: "
+        "copy the groups of alerts.yml into spec.groups"
+    )
