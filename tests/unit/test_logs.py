@@ -119,3 +119,10 @@ def test_configure_logging_puts_a_json_handler_on_the_root_logger(capsys) -> Non
         logging.getLogger("aiokafka").setLevel(saved[2])
     record = json.loads(capsys.readouterr().err.splitlines()[-1])
     assert record["message"] == "hello" and record["level"] == "debug"
+
+
+def test_an_idle_partition_timer_names_its_partition(lines) -> None:
+    with batch_context(partition=3) as batch_id:
+        logging.getLogger("test.logs").info("advancing")
+    (record,) = records(lines)
+    assert record["partition"] == 3 and record["batch_id"] == batch_id
