@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,6 +32,7 @@ class MemoryStore(CustomerStore):
         self.timers: dict[int, dict[str, int]] = {}
         self.pending_outbox: dict[int, set[str]] = {}
         self.acceptance: dict[date, AcceptanceCounts] = {}
+        self.marks: dict[int, dict[str, int]] = {}
         self.round_trips = 0
 
     async def load(
@@ -47,8 +48,14 @@ class MemoryStore(CustomerStore):
             )
         return out
 
-    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
+    async def commit(
+        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+    ) -> set[str]:
         self.round_trips += 1
+        for p, entries in (marks or {}).items():
+            known = self.marks.setdefault(p, {})
+            for tp, offset in entries.items():
+                known[tp] = max(known.get(tp, offset), offset)
         refused = set()
         for w in writes:
             rec = self.customers.setdefault(w.customer_id, _Record())
@@ -105,6 +112,10 @@ class MemoryStore(CustomerStore):
             self.customers.pop(cid, None)
             self.timers.get(partition, {}).pop(cid, None)
             self.pending_outbox.get(partition, set()).discard(cid)
+
+    async def checkpoints(self, partitions: Sequence[int]) -> dict[int, dict[str, int]]:
+        self.round_trips += 1
+        return {p: dict(self.marks.get(p, {})) for p in partitions}
 
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         self.round_trips += 1
