@@ -130,6 +130,10 @@ class CustomerStore(abc.ABC):
         """The acceptance statistics of every day before ``day``, summed."""
 
     @abc.abstractmethod
+    async def wipe(self) -> int:
+        """Delete everything this store holds (``rebuild``); returns how many keys went."""
+
+    @abc.abstractmethod
     async def ping(self) -> float:
         """Round-trip time in seconds; raises :class:`StoreUnavailable`."""
 

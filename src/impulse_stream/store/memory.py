@@ -128,6 +128,14 @@ class MemoryStore(CustomerStore):
         self.round_trips += 1
         return _sum_days(counts for d, counts in self.acceptance.items() if d < day)
 
+    async def wipe(self) -> int:
+        self.round_trips += 1
+        held = (self.customers, self.timers, self.pending_outbox, self.acceptance, self.marks)
+        count = sum(len(part) for part in held)
+        for part in held:
+            part.clear()
+        return count
+
     async def ping(self) -> float:
         return 0.0
 

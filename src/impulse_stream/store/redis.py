@@ -279,6 +279,42 @@ class RedisStore(CustomerStore):
                 total[(action, segment, channel)] = (a + n, d) if kind == "a" else (a, d + n)
         return total
 
+    def key_families(self) -> tuple[str, ...]:
+        """The beginnings of every key this store writes (its layout, above)."""
+        p = self.prefix
+        return (
+            f"{p}c:{{",
+            f"{p}o:{{",
+            f"{p}timers:",
+            f"{p}outbox:",
+            f"{p}checkpoint:",
+            f"{p}acceptance:",
+        )
+
+    async def wipe(self) -> int:
+        """Delete the keys of this store's layout under its exact prefix, and nothing else.
+
+        SCAN's glob is given the prefix with its glob characters escaped, and
+        every key found is checked again against the key families, so that a
+        prefix ``gl`` never touches another deployment's ``gl2:`` or ``glx``.
+        """
+        families = self.key_families()
+        deleted = 0
+        try:
+            for family in families:
+                batch: list[bytes] = []
+                async for key in self.redis.scan_iter(match=_glob_escape(family) + "*", count=1000):
+                    if key.decode("utf-8", "replace").startswith(family):
+                        batch.append(key)
+                    if len(batch) >= 1000:
+                        deleted += await self.redis.unlink(*batch)
+                        batch = []
+                if batch:
+                    deleted += await self.redis.unlink(*batch)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis wipe failed: {exc}") from exc
+        return deleted
+
     async def ping(self) -> float:
         started = time.perf_counter()
         try:
@@ -289,6 +325,10 @@ class RedisStore(CustomerStore):
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def _parse(h: dict[bytes, bytes]) -> StoredCustomer:

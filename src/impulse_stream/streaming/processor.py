@@ -694,14 +694,7 @@ class BatchProcessor:
         )
 
     def _fence_key(self, message: InboundMessage) -> str:
-        """The fence's name in the customer record: ``<input topic number>:<partition>``.
-
-        Short on purpose (six fences per customer); the number is the topic's
-        position in the contract's ``INPUT_TOPICS``, which only ever grows.
-        """
-        index = _INPUT_INDEX.get(self._logical(message.topic))
-        topic = message.topic if index is None else str(index)
-        return f"{topic}:{message.partition}"
+        return fence_key(self._logical(message.topic), message.partition)
 
     def _logical(self, topic: str) -> str:
         if self.prefix and topic.startswith(self.prefix):
@@ -754,6 +747,16 @@ class BatchProcessor:
             m.latency.observe(max(0.0, now - at.timestamp()))
 
 
+def fence_key(logical_topic: str, partition: int) -> str:
+    """The fence's name in a customer record and a checkpoint: ``<topic number>:<partition>``.
+
+    Short on purpose (six fences per customer); the number is the topic's
+    position in the contract's ``INPUT_TOPICS``, which only ever grows.
+    """
+    index = _INPUT_INDEX.get(logical_topic)
+    return f"{logical_topic if index is None else index}:{partition}"
+
+
 def _marks(
     batch: Sequence[InboundMessage], fence_key: Callable[[InboundMessage], str]
 ) -> dict[int, dict[str, int]]:
@@ -801,4 +804,5 @@ __all__ = [
     "OutboundMessage",
     "Publisher",
     "StateLost",
+    "fence_key",
 ]

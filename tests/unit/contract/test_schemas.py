@@ -89,7 +89,7 @@ def test_times_are_date_time_and_amounts_decimal_strings(topic: str) -> None:
     if topic == topics.TRANSACTIONS:
         assert schema["properties"]["amount"] == {
             "type": "string",
-            "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+            "pattern": codec.UNSIGNED_AMOUNT,
             "description": schema["properties"]["amount"]["description"],
         }
 
