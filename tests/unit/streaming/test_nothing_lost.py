@@ -192,7 +192,7 @@ def test_a_new_owner_sees_state_loss_from_the_committed_offsets():
     run(store.wipe())
     successor = processor(store, committed=committed)
     successor.on_assigned({0})
-    with pytest.raises(StateLost, match="orders.flow is committed up to offset 3"):
+    with pytest.raises(StateLost, match=r"orders\.flow is committed up to offset 3"):
         run(
             successor.process(
                 messages("orders.flow", [order_step("c1", "o8", "started", 0, T0)], start=4)
