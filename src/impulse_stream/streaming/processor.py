@@ -225,6 +225,7 @@ class BatchProcessor:
         self.max_future_ms = int(max_future_skew * 1000)
         self.committed = committed
         self.marks: dict[int, dict[str, int]] = {}  # the checkpoints this worker wrote
+        self.interrupted = False
 
     # --- partition life cycle ------------------------------------------------
 
@@ -470,6 +471,9 @@ class BatchProcessor:
                 write, results[cid] = self._decide_customer(entry)
                 if write is not None:
                     writes.append(write)
+            if self.interrupted:  # re-check before anything read since is written
+                self.interrupted = False
+                await self._check_whole(sorted(partitions | set(by_partition)))
             refused = (
                 await self._with_retry(self.store.commit, writes, marks)
                 if writes or marks
@@ -714,6 +718,7 @@ class BatchProcessor:
             try:
                 result = await call(*args, **kwargs)
             except StoreUnavailable as exc:
+                self.interrupted = True  # the store may have come back without its data
                 self.metrics.store_errors.inc()
                 log.warning("state store unavailable, retrying in %.2fs: %s", delay, exc)
             except PublishFailed as exc:
