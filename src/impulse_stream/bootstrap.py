@@ -6,7 +6,7 @@ and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import faust
@@ -42,7 +42,11 @@ def build(settings: Settings) -> Container:
     metrics = Metrics()
     metrics.set_build_info(__version__, engine.rules_version)
 
-    def processor_factory(app: faust.App, backlogged: Callable[[str, int], bool]) -> BatchProcessor:
+    def processor_factory(
+        app: faust.App,
+        backlogged: Callable[[str, int], bool],
+        committed: Callable[[int], Awaitable[dict[str, int]]],
+    ) -> BatchProcessor:
         return BatchProcessor(
             engine,
             store,
@@ -51,6 +55,8 @@ def build(settings: Settings) -> Container:
             metrics=metrics,
             max_message_bytes=settings.max_message_bytes,
             backlogged=backlogged,
+            committed=committed,
+            max_future_skew=settings.max_future_skew_seconds,
         )
 
     app, worker = create_app(settings, processor_factory)

@@ -104,6 +104,7 @@ def rebuild(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: all state is deleted.")] = False,
 ) -> None:
     """Delete all state and rewind the consumer group: the next worker rebuilds from the topics."""
+    from impulse_stream.redact import mask_url
     from impulse_stream.settings import Settings
     from impulse_stream.tools import rebuild as run_rebuild
 
@@ -111,7 +112,7 @@ def rebuild(
     if not yes:
         _fail(
             f"this deletes every Redis key under {settings.redis_prefix!r} at "
-            f"{settings.redis_url} and rewinds group {settings.app_id!r}; add --yes"
+            f"{mask_url(settings.redis_url)} and rewinds group {settings.app_id!r}; add --yes"
         )
     deleted, partitions = run_rebuild(settings)
     typer.echo(f"deleted {deleted} Redis keys; rewound {partitions} input partitions")

@@ -36,6 +36,8 @@ class Settings:
     stall_seconds: float = 120.0
     fast_drain: int = 1
     faust_datadir: str = ""
+    max_future_skew_seconds: float = 86400.0
+    retry_blocked_seconds: float = 30.0
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
@@ -68,6 +70,10 @@ class Settings:
         for name in ("partitions", "web_port", "batch_max", "batch_within_ms", "max_message_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"IMPULSE_STREAM_{name.upper()} must be positive")
+        for name in ("max_future_skew_seconds", "retry_blocked_seconds"):
+            value = getattr(self, name)
+            if not (value == value and 0 < value < float("inf")):
+                raise ConfigError(f"IMPULSE_STREAM_{name.upper()} must be a positive number")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("IMPULSE_STREAM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 

@@ -43,8 +43,13 @@ def dashboard_queries() -> list[str]:
     return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
 
 
-# Labelled series that appear only on a rare event: a redelivered batch.
-RARE = {"impulse_stream_duplicate_events_total"}
+# Labelled series that appear only on a rare event: a redelivered batch, a blocked
+# partition, a batch that failed as a whole.
+RARE = {
+    "impulse_stream_duplicate_events_total",
+    "impulse_stream_partition_blocked",
+    "impulse_stream_batch_failures_total",
+}
 SUFFIXES = {
     "counter": ("_total", "_created"),
     "gauge": ("",),
@@ -122,7 +127,7 @@ def test_every_dashboard_query_returns_data_from_a_scraped_worker(workers, prome
         for q in queries
         if not metric_names(q) & without_samples
     ]
-    assert len(runnable) >= len(queries) - len(RARE)
+    assert len(runnable) >= len(queries) - 3
 
     def empty() -> list[str]:
         return [q for q in runnable if not server.query(q)]

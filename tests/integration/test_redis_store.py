@@ -43,3 +43,21 @@ async def test_a_typical_customer_costs_less_than_a_kibibyte(store):
     await store.commit([write("c-typical-0001", state=state, fences=fences, wakeup_ms=10**12)])
     used = await store.redis.memory_usage(store.customer_key("c-typical-0001"))
     assert used < 1024, used
+
+
+async def test_wipe_deletes_only_its_own_prefix_whatever_glob_characters_it_holds(redis_url):
+    neighbours = ["gl2:c:{x}", "glx", "gl:c:{y}", "k[1]x:c:{z}", "k1:c:{z}", "kx:c:{z}"]
+    base = RedisStore(redis_url, prefix="")
+    try:
+        for key in neighbours:
+            await base.redis.set(key, b"keep")
+        for prefix in ("gl", "k[1]:"):
+            mine = RedisStore(redis_url, prefix=prefix)
+            await mine.commit([write("c1")], {0: {"2:0": 1}})
+            assert await mine.wipe() == 2  # the customer's record and the checkpoint
+            assert (await mine.load(["c1"]))["c1"].state is None
+            await mine.close()
+        assert [await base.redis.get(k) for k in neighbours] == [b"keep"] * len(neighbours)
+    finally:
+        await base.redis.delete(*neighbours)
+        await base.close()

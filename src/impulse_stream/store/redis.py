@@ -11,6 +11,8 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   the Lua write works on Redis Cluster.
 * ``<p>timers:<partition>`` sorted set: customer -> next wake-up (event-time ms).
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
+* ``<p>checkpoint:<partition>`` hash: ``<topic>:<partition>`` -> the last offset
+  whose effects are stored (raised only, by ``checkpoint.lua``).
 * ``<p>acceptance:<day>`` hash: ``action|segment|channel|a`` (accepted) and
   ``...|d`` (declined) counts of one event-time day; ``<p>acceptance:days``
   sorted set: the days that have counts.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from importlib import resources
 
@@ -42,6 +44,7 @@ from impulse_stream.store.base import (
 
 COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
 COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
+CHECKPOINT_SCRIPT = resources.files("impulse_stream.store").joinpath("checkpoint.lua").read_text()
 
 
 class RedisStore(CustomerStore):
@@ -62,6 +65,9 @@ class RedisStore(CustomerStore):
     def outbox_key(self, partition: int) -> str:
         return f"{self.prefix}outbox:{partition}"
 
+    def checkpoint_key(self, partition: int) -> str:
+        return f"{self.prefix}checkpoint:{partition}"
+
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
     ) -> dict[str, StoredCustomer]:
@@ -81,18 +87,20 @@ class RedisStore(CustomerStore):
         hashes = replies[len(replies) - len(ids) :]
         return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}
 
-    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
-        if not writes:
+    async def commit(
+        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+    ) -> set[str]:
+        if not writes and not marks:
             return set()
         try:
-            results = await self._run_commit(writes)
+            results = await self._run_commit(writes, marks or {})
         except NoScriptError:
             # A new or restarted Redis has no script cache: load the script and send again.
             # No customer was written (every EVALSHA failed); the index commands that ran
             # are idempotent and run again.
             try:
                 await self.redis.script_load(COMMIT_SCRIPT)
-                results = await self._run_commit(writes)
+                results = await self._run_commit(writes, marks or {})
             except RedisError as exc:
                 raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         except RedisError as exc:
@@ -101,8 +109,15 @@ class RedisStore(CustomerStore):
             self.round_trips += 1
         return {w.customer_id for w, ok in zip(writes, results, strict=True) if not ok}
 
-    async def _run_commit(self, writes: Sequence[CustomerWrite]) -> list[int]:
+    async def _run_commit(
+        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]]
+    ) -> list[int]:
         async with self.redis.pipeline(transaction=False) as pipe:
+            for p, entries in sorted(marks.items()):
+                args: list[str | int] = []
+                for tp, offset in sorted(entries.items()):
+                    args += [tp, offset]
+                pipe.eval(CHECKPOINT_SCRIPT, 1, self.checkpoint_key(p), *args)
             for w in writes:
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
@@ -127,7 +142,7 @@ class RedisStore(CustomerStore):
                     pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
             replies = await pipe.execute()
         results = []
-        i = 0
+        i = len(marks)
         for w in writes:
             if w.outbox_id:
                 i += 1
@@ -206,6 +221,23 @@ class RedisStore(CustomerStore):
         finally:
             self.round_trips += 1
 
+    async def checkpoints(self, partitions: Sequence[int]) -> dict[int, dict[str, int]]:
+        if not partitions:
+            return {}
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for p in partitions:
+                    pipe.hgetall(self.checkpoint_key(p))
+                replies = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis checkpoint read failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        return {
+            p: {k.decode(): int(v) for k, v in h.items()}
+            for p, h in zip(partitions, replies, strict=True)
+        }
+
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         if not counts:
             return
@@ -247,6 +279,42 @@ class RedisStore(CustomerStore):
                 total[(action, segment, channel)] = (a + n, d) if kind == "a" else (a, d + n)
         return total
 
+    def key_families(self) -> tuple[str, ...]:
+        """The beginnings of every key this store writes (its layout, above)."""
+        p = self.prefix
+        return (
+            f"{p}c:{{",
+            f"{p}o:{{",
+            f"{p}timers:",
+            f"{p}outbox:",
+            f"{p}checkpoint:",
+            f"{p}acceptance:",
+        )
+
+    async def wipe(self) -> int:
+        """Delete the keys of this store's layout under its exact prefix, and nothing else.
+
+        SCAN's glob is given the prefix with its glob characters escaped, and
+        every key found is checked again against the key families, so that a
+        prefix ``gl`` never touches another deployment's ``gl2:`` or ``glx``.
+        """
+        families = self.key_families()
+        deleted = 0
+        try:
+            for family in families:
+                batch: list[bytes] = []
+                async for key in self.redis.scan_iter(match=_glob_escape(family) + "*", count=1000):
+                    if key.decode("utf-8", "replace").startswith(family):
+                        batch.append(key)
+                    if len(batch) >= 1000:
+                        deleted += await self.redis.unlink(*batch)
+                        batch = []
+                if batch:
+                    deleted += await self.redis.unlink(*batch)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis wipe failed: {exc}") from exc
+        return deleted
+
     async def ping(self) -> float:
         started = time.perf_counter()
         try:
@@ -257,6 +325,10 @@ class RedisStore(CustomerStore):
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def _parse(h: dict[bytes, bytes]) -> StoredCustomer:

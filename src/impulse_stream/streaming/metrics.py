@@ -120,6 +120,19 @@ class Metrics:
             registry=r,
         )
 
+        self.partition_blocked = Gauge(
+            "impulse_stream_partition_blocked",
+            "1 while an input partition is stopped: state_lost (run rebuild) or batch_failed",
+            ["partition", "reason"],
+            registry=r,
+        )
+        self.batch_failures = Counter(
+            "impulse_stream_batch_failures",
+            "Batches that failed as a whole (nothing of them committed), per reason",
+            ["reason"],
+            registry=r,
+        )
+
         # The registry is our own, so the default process_*/python_* collectors are not on
         # it: register them here (CPU, memory, open files, GC pauses of the worker).
         ProcessCollector(registry=r)

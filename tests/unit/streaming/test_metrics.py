@@ -61,6 +61,7 @@ def test_every_metric_the_alerts_rely_on_is_registered() -> None:
     m.suppressions.labels("cooling_off")
     m.dead_letters.labels("invalid_json", "orders.flow")
     m.consumer_lag.labels("orders.flow", "0")
+    m.partition_blocked.labels("3", "state_lost")
     got = set(samples(m.exposition()))
     histograms = {n.removesuffix("_count") for n in got if n.endswith("_count")}
     assert not METRICS - got - histograms
