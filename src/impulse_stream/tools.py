@@ -22,6 +22,7 @@ from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.redact import mask_url
 from impulse_stream.settings import Settings
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.processor import (
@@ -70,7 +71,12 @@ async def _send(settings: Settings, topic: str, events: list[dict[str, object]])
     from aiokafka.errors import KafkaError
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        # aiokafka retries a failed send itself until request_timeout_ms; back off between tries.
+        retry_backoff_ms=250,
+        **settings.kafka_security.aiokafka_kwargs(),
     )
     try:
         await producer.start()
@@ -185,12 +191,13 @@ def rebuild(settings: Settings | None = None) -> tuple[int, int]:
 
 
 async def _rebuild(settings: Settings) -> tuple[int, int]:
-    import redis.asyncio as aioredis
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.errors import KafkaError
     from redis.exceptions import RedisError
 
-    client = aioredis.Redis.from_url(settings.redis_url)
+    from impulse_stream.store.redis import redis_client
+
+    client = redis_client(settings.redis_url, settings.redis_security)
     deleted = 0
     try:
         batch: list[bytes] = []
@@ -202,7 +209,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
         if batch:
             deleted += await client.unlink(*batch)
     except RedisError as exc:
-        raise ImpulseStreamError(f"Redis at {settings.redis_url}: {exc}") from None
+        raise ImpulseStreamError(f"Redis at {mask_url(settings.redis_url)}: {exc}") from None
     finally:
         await client.aclose()
 
@@ -210,6 +217,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.app_id,
         enable_auto_commit=False,
+        **settings.kafka_security.aiokafka_kwargs(),
     )
     try:
         await consumer.start()

@@ -163,6 +163,7 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_url,
+        broker_credentials=settings.kafka_security.faust_credentials(),
         store="memory://",
         autodiscover=False,
         # Faust wants a data directory (for tables this worker does not use); keep it out
