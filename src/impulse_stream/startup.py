@@ -98,10 +98,10 @@ async def check_kafka(settings: Settings) -> None:
                 f"{security.sasl_mechanism} login of {env['sasl_username']}="
                 f"{security.sasl_username!r}"
             ) from None
-        except UnsupportedSaslMechanismError as exc:
+        except UnsupportedSaslMechanismError:
             raise ConfigError(
-                f"{env['sasl_mechanism']}={security.sasl_mechanism}: Kafka at {server.strip()} "
-                f"does not offer it ({exc})"
+                f"{env['sasl_mechanism']}: Kafka at {server.strip()} does not offer "
+                f"{security.sasl_mechanism} on this listener"
             ) from None
         except (OSError, KafkaError, TimeoutError) as exc:
             tls = _ssl_error(exc)

@@ -213,6 +213,18 @@ def test_forget_without_a_running_worker_says_the_erasure_is_pending(
     assert customer_key_exists(secure, topic_prefix, cid)
 
 
+def test_infra_status_and_rebuild_reach_the_secured_servers(secure, topic_prefix):
+    create_topics(secure.plaintext_bootstrap, topic_specs(6, prefix=topic_prefix))
+    status = run_cli(secure, topic_prefix, "infra", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    lines = status.stdout.splitlines()
+    assert any(line.split()[:2] == ["kafka", "up"] for line in lines), lines
+    assert any(line.split()[:2] == ["redis", "up"] for line in lines), lines
+    rebuilt = run_cli(secure, topic_prefix, "rebuild", "--yes")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rewound 36 input partitions" in rebuilt.stdout
+
+
 @pytest.mark.parametrize(
     ("change", "setting", "words"),
     [
@@ -222,6 +234,11 @@ def test_forget_without_a_running_worker_says_the_erasure_is_pending(
             "refused the SCRAM-SHA-512 login",
         ),
         ({"KAFKA_SSL_CA_FILE": "other"}, "KAFKA_SSL_CA_FILE", "is not trusted"),
+        (
+            {"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256"},
+            "KAFKA_SASL_MECHANISM",
+            "does not offer SCRAM-SHA-256",
+        ),
         ({"REDIS_PASSWORD": "wrong"}, "REDIS_PASSWORD", "refused the login"),
         ({"REDIS_SSL_CA_FILE": "other"}, "REDIS_SSL_CA_FILE", "is not trusted"),
     ],

@@ -157,6 +157,35 @@ def test_rediss_verifies_the_server_against_the_configured_ca(tmp_path):
     }
 
 
+def test_hostname_checks_can_be_turned_off_but_the_chain_is_still_verified():
+    kafka = KafkaSecurity.from_env(
+        {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CHECK_HOSTNAME": "0"}
+    )
+    context = kafka.aiokafka_kwargs()["ssl_context"]
+    assert not context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+    redis = RedisSecurity.from_env({"REDIS_SSL_CHECK_HOSTNAME": "false"})
+    assert redis.redis_kwargs("rediss://h:6380/0") == {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": False,
+    }
+
+
+def test_a_redis_password_without_a_user_is_the_default_users_password():
+    security = RedisSecurity.from_env({"REDIS_PASSWORD": "requirepass"})
+    assert security.redis_kwargs("redis://h:6379/0") == {"password": "requirepass"}
+
+
+def test_the_store_retries_dropped_connections_with_jittered_exponential_backoff():
+    from redis.backoff import ExponentialWithJitterBackoff
+
+    from impulse_stream.store.redis import RETRIES, RedisStore
+
+    store = RedisStore("redis://127.0.0.1:1/0")
+    retry = store.redis.get_retry()
+    assert retry.get_retries() == RETRIES == 3
+    assert retry._backoff == ExponentialWithJitterBackoff(cap=0.5, base=0.05)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -205,3 +234,15 @@ def test_a_ca_file_that_is_not_pem_is_named_when_the_context_is_built(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"KAFKA_SSL_CA_FILE=.*not a PEM CA certificate"):
         security.aiokafka_kwargs()
+
+
+def test_docs_settings_table_names_every_variable_the_code_reads():
+    from dataclasses import fields
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "settings.md").read_text()
+    names = [Settings.env_name(f.name) for f in fields(Settings) if "security" not in f.name]
+    names += list(KafkaSecurity.ENV.values()) + list(RedisSecurity.ENV.values())
+    names += ["KAFKA_SASL_PASSWORD_FILE", "REDIS_PASSWORD_FILE", "IMPULSE_STREAM_PSEUDONYM_KEY"]
+    missing = [n for n in names if f"`{n}`" not in text]
+    assert not missing
