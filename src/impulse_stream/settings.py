@@ -69,6 +69,14 @@ class Settings:
         return cls.ENV_NAMES.get(field_name, "IMPULSE_STREAM_" + field_name.upper())
 
     @classmethod
+    def variables(cls) -> list[str]:
+        """Every environment variable the worker reads (docs/settings.md lists each)."""
+        names = [cls.env_name(f.name) for f in fields(cls) if f.name not in cls._SECURITY]
+        for security in (KafkaSecurity, RedisSecurity):
+            names += security.ENV.values()
+        return [*names, "KAFKA_SASL_PASSWORD_FILE", "REDIS_PASSWORD_FILE"]
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {}

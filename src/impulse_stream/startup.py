@@ -51,7 +51,7 @@ def backoff_delays(rng: Callable[[], float] = random.random) -> Callable[[int], 
     """``delay(n)``: the wait after failed attempt n: half to all of min(10, 0.5 x 2^(n-1)) s."""
 
     def delay(attempt: int) -> float:
-        bound = min(MAX_DELAY, FIRST_DELAY * 2 ** (attempt - 1))
+        bound = min(MAX_DELAY, FIRST_DELAY * 2.0 ** (attempt - 1))
         return bound / 2 + rng() * bound / 2
 
     return delay
@@ -191,6 +191,7 @@ class WaitingEndpoint:
                 pass  # headers
             parts = request.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) > 1 else ""
+            body: dict[str, object]
             if path == "/healthz":
                 status, body = 200, {"status": "starting", "problems": self.problems}
             elif path == "/readyz":
