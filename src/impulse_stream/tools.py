@@ -71,7 +71,12 @@ async def _send(settings: Settings, topic: str, events: list[dict[str, object]])
     from aiokafka.errors import KafkaError
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        # aiokafka retries a failed send itself until request_timeout_ms; back off between tries.
+        retry_backoff_ms=250,
+        **settings.kafka_security.aiokafka_kwargs(),
     )
     try:
         await producer.start()
@@ -206,9 +211,14 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     from impulse_stream.streaming.processor import fence_key
 
     kafka = settings.kafka_bootstrap_servers
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=kafka, **settings.kafka_security.aiokafka_kwargs()
+    )
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka, group_id=settings.app_id, enable_auto_commit=False
+        bootstrap_servers=kafka,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+        **settings.kafka_security.aiokafka_kwargs(),
     )
     try:
         await admin.start()
@@ -245,7 +255,9 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
             marks.setdefault(tp.partition, {})[
                 fence_key(logical_topic(tp.topic, settings.topic_prefix), tp.partition)
             ] = start - 1
-    store = RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    store = RedisStore(
+        settings.redis_url, prefix=settings.redis_prefix, security=settings.redis_security
+    )
     try:
         deleted = await store.wipe()
         if marks:

@@ -106,7 +106,9 @@ class Stack:
         return stopped
 
     def status(self) -> list[ServiceStatus]:
-        kafka_health = probe_kafka(self.bootstrap_servers, timeout=3.0)
+        kafka_health = probe_kafka(
+            self.bootstrap_servers, timeout=3.0, security=self.settings.kafka_security
+        )
         return [
             ServiceStatus(
                 "kafka",
@@ -121,7 +123,7 @@ class Stack:
                 self.redis_url,
                 self.redis is not None,
                 self.redis.pid() if self.redis else None,
-                redis_ping(self.redis_url),
+                redis_ping(self.redis_url, **self._redis_kwargs()),
                 self.redis.home if self.redis else None,
             ),
         ]
@@ -132,7 +134,7 @@ class Stack:
         Returns every topic name of the contract, created now or before.
         """
         specs = topic_specs(partitions or self.settings.partitions, prefix=prefix)
-        create_topics(self.bootstrap_servers, specs)
+        create_topics(self.bootstrap_servers, specs, security=self.settings.kafka_security)
         return [s.name for s in specs]
 
     # Fault injection: tests stop and restart the servers mid-stream on the same data.
@@ -157,7 +159,10 @@ class Stack:
 
     def _start_kafka(self) -> None:
         if self.kafka is None:
-            if probe_kafka(self.bootstrap_servers, timeout=10.0) is None:
+            health = probe_kafka(
+                self.bootstrap_servers, timeout=10.0, security=self.settings.kafka_security
+            )
+            if health is None:
                 raise InfraError(
                     f"no Kafka broker answers on KAFKA_BOOTSTRAP_SERVERS={self.bootstrap_servers}; "
                     "start it or unset the variable to run a local one"
@@ -171,7 +176,7 @@ class Stack:
 
     def _start_redis(self) -> None:
         if self.redis is None:
-            if not redis_ping(self.redis_url, timeout=5.0):
+            if not redis_ping(self.redis_url, timeout=5.0, **self._redis_kwargs()):
                 raise InfraError(
                     f"no Redis answers on REDIS_URL={self.redis_url}; "
                     "start it or unset the variable to run a local one"
@@ -182,6 +187,9 @@ class Stack:
         self.redis.start()
         if not was_running:
             self.timings["redis"] = time.monotonic() - started
+
+    def _redis_kwargs(self) -> dict[str, object]:
+        return self.settings.redis_security.redis_kwargs(self.redis_url)
 
     def _stop_managed(self, *, hard: bool) -> list[str]:
         stopped = []

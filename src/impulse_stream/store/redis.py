@@ -29,9 +29,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from impulse_stream.store.base import (
     AcceptanceCounts,
@@ -46,11 +51,42 @@ COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").r
 COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
 CHECKPOINT_SCRIPT = resources.files("impulse_stream.store").joinpath("checkpoint.lua").read_text()
 
+if TYPE_CHECKING:
+    from impulse_stream.security import RedisSecurity
+
+# redis-py's own retry of a command or pipeline after a dropped connection or a
+# timeout: 3 more attempts, 50 ms doubling up to 500 ms, each drawn at random up
+# to that bound (jitter: many workers do not reconnect in lockstep). A retried
+# commit pipeline is safe: a write that did land the first time is refused by
+# its fence on the second and the processor re-reads the customer.
+RETRIES = 3
+
+
+def redis_client(url: str, security: RedisSecurity | None = None, **options: Any) -> aioredis.Redis:
+    """The one way the project builds a Redis client: URL + ACL credentials + TLS + retries."""
+    from impulse_stream.security import RedisSecurity
+
+    kwargs = (security or RedisSecurity()).redis_kwargs(url)
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=False,
+        retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), RETRIES),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        **kwargs,
+        **options,
+    )
+
 
 class RedisStore(CustomerStore):
-    def __init__(self, url: str, prefix: str = "is:", client: aioredis.Redis | None = None):
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "is:",
+        client: aioredis.Redis | None = None,
+        security: RedisSecurity | None = None,
+    ):
         self.prefix = prefix
-        self.redis = client or aioredis.Redis.from_url(url, decode_responses=False)
+        self.redis = client or redis_client(url, security)
         self.round_trips = 0
 
     def customer_key(self, customer_id: str) -> str:

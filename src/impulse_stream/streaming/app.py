@@ -230,7 +230,10 @@ class Worker:
         from aiokafka import TopicPartition
         from aiokafka.admin import AIOKafkaAdminClient
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **self.settings.kafka_security.aiokafka_kwargs(),
+        )
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(
@@ -327,6 +330,7 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_url,
+        broker_credentials=settings.kafka_security.faust_credentials(),
         store="memory://",
         autodiscover=False,
         # Faust wants a data directory (for tables this worker does not use); keep it out

@@ -6,7 +6,6 @@ No Docker engine or cluster is needed: these are static checks.
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +59,7 @@ def k8s_objects() -> dict[str, dict[str, Any]]:
 
 
 def settings_env_names() -> set[str]:
-    return {
-        Settings.ENV_NAMES.get(f.name, "IMPULSE_STREAM_" + f.name.upper()) for f in fields(Settings)
-    }
+    return set(Settings.variables())
 
 
 def metric_names(expr: str) -> set[str]:
