@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TypeVar, cast
 
 from impulse_stream.core.calendar_sweep import CalendarSweep
-from impulse_stream.core.catalogue import Catalogue
+from impulse_stream.core.catalogue import Catalogue, CatalogueError
 from impulse_stream.core.deadlines import Deadline, DeadlineKind
 from impulse_stream.core.events import InputEvent
 from impulse_stream.core.impulses.base import (
@@ -34,6 +34,13 @@ D = TypeVar("D")
 
 class Detectors:
     def __init__(self, catalogue: Catalogue, registry: Registry) -> None:
+        for kind in catalogue.detectors:
+            if kind not in registry:
+                raise CatalogueError(
+                    catalogue.source,
+                    ("detectors", kind),
+                    "no detector is registered for this kind; add it to the registry",
+                )
         self.registry = registry
         by_kind: dict[str, Detector] = {}
         detect: dict[type[InputEvent], list[EventDetector]] = {}

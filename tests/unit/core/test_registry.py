@@ -1,0 +1,228 @@
+"""The detector registry: one contract, one entry per impulse kind, dispatch by interest."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+
+from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, SCHEMA_PATH, parse_catalogue_text
+from impulse_stream.core.catalogue import Catalogue, CatalogueError, DetectorRule
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.core.events import ChannelContact, Click, Impulse, Opportunity
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+)
+from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
+from impulse_stream.core.impulses.schema import with_detectors
+
+from .conftest import T0, at, booking, click, contact, profile, replay
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCS = ROOT / "docs" / "core.md"
+TESTS = Path(__file__).resolve().parent
+
+
+def kinds_in_tests(exclude: str) -> set[str]:
+    """String constants inside ``test_*`` functions of the core's test files."""
+    found: set[str] = set()
+    for path in sorted(TESTS.glob("test_*.py")):
+        if path.name == exclude:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef) and fn.name.startswith("test_"):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                        found.add(node.value.partition(":")[0])
+    return found
+
+
+def coverage_problems(registry: Registry, catalogue_text: str, docs: str) -> list[str]:
+    """What a registered detector lacks: a catalogue entry, a docs row, a test."""
+    configured = yaml.safe_load(catalogue_text)["detectors"]
+    rows = set(re.findall(r"^\| `([a-z0-9_]+)`", docs, flags=re.MULTILINE))
+    tested = kinds_in_tests(exclude=Path(__file__).name)
+    problems = []
+    for kind in registry.kinds():
+        if kind not in configured:
+            problems.append(f"{kind}: no entry under detectors in {DEFAULT_CATALOGUE.name}")
+        if kind not in rows:
+            problems.append(f"{kind}: no row in docs/core.md")
+        if kind not in tested:
+            problems.append(f"{kind}: no test in tests/unit/core names it")
+    return problems
+
+
+# --- a toy detector, as a bank's engineer would add one ---------------------------------
+
+
+class ComplaintCallDetector:
+    """An inbound call whose subject names a complaint word: a service impulse."""
+
+    kind: ClassVar[str] = "complaint_call"
+    trigger: ClassVar[Trigger] = Trigger.EVENT
+    listens_to: ClassVar[Listens] = (ChannelContact,)
+    params: ClassVar[ParamSchemas] = {
+        "words": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+    }
+    calls: ClassVar[list[str]] = []
+
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
+        self.words = rule.strings("words")
+
+    def detect(self, seen: Observed) -> Sequence[Detection]:
+        event = seen.event
+        if not isinstance(event, ChannelContact):
+            return ()
+        self.calls.append(event.event_id)
+        if event.kind != "inbound_call" or not any(w in event.subject for w in self.words):
+            return ()
+        return (
+            Detection(
+                kind=self.kind,
+                occurred_at=event.occurred_at,
+                trigger=f"call:{event.event_id}",
+                key=f"call:{event.event_id}",
+                source_event_id=event.event_id,
+                evidence=(("subject", event.subject),),
+            ),
+        )
+
+
+TOY_ENTRY = """
+  complaint_call:
+    category: service
+    ttl_days: 7
+    repeat_after_days: 0
+    params: {words: [complaint, fees]}
+"""
+TOY_ACTION = """
+  - id: resolve_complaint
+    product: complaint_service
+    kind: service
+    channels: [call_centre, advisor]
+    texts:
+      instruction: The customer called with a complaint. Call back within a day.
+      argument: A quick answer keeps the customer.
+      objections: none
+      info_url: https://bank.example/complaints
+    value: 30
+    validity_days: 3
+    triggers: [complaint_call]
+"""
+
+
+def toy_catalogue_text() -> str:
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
+    text = text.replace("\ndetectors:\n", "\ndetectors:" + TOY_ENTRY, 1)
+    return text.replace("\nactions:\n", "\nactions:" + TOY_ACTION, 1)
+
+
+# --- tests -----------------------------------------------------------------------------
+
+
+def test_every_registered_detector_has_a_catalogue_entry_a_docs_row_and_a_test() -> None:
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
+    docs = DOCS.read_text(encoding="utf-8")
+    assert len(DEFAULT_REGISTRY) == 21
+    assert coverage_problems(DEFAULT_REGISTRY, text, docs) == []
+
+
+def test_a_detector_without_entry_docs_row_or_test_is_reported() -> None:
+    registry = DEFAULT_REGISTRY.with_detector(ComplaintCallDetector)
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
+    assert coverage_problems(registry, text, DOCS.read_text(encoding="utf-8")) == [
+        "complaint_call: no entry under detectors in default.yaml",
+        "complaint_call: no row in docs/core.md",
+        "complaint_call: no test in tests/unit/core names it",
+    ]
+
+
+def test_the_committed_catalogue_schema_is_generated_from_the_registry() -> None:
+    committed = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert committed == with_detectors(committed, DEFAULT_REGISTRY)
+    section = committed["properties"]["detectors"]["properties"]
+    assert list(section) == list(DEFAULT_REGISTRY.kinds())
+    assert {entry["$ref"] for entry in section.values()} == {"#/$defs/detector"}
+    assert section["salary_increase"]["properties"]["params"]["required"] == [
+        "baseline_months",
+        "min_increase",
+    ]
+
+
+def test_a_toy_detector_in_a_temporary_catalogue_and_registry_fires() -> None:
+    registry = DEFAULT_REGISTRY.with_detector(ComplaintCallDetector)
+    catalogue = parse_catalogue_text(toy_catalogue_text(), "bank.yaml", registry)
+    engine = DecisionEngine(catalogue, registry=registry)
+    call = contact(at(5), "call_centre", "inbound_call", "complaint about fees")
+    _, outputs = replay(engine, [profile(T0 - timedelta(days=3)), call])
+    impulses = [o for o in outputs if isinstance(o, Impulse)]
+    assert [(i.kind, i.category, i.source_event_id) for i in impulses] == [
+        ("complaint_call", "service", call.event_id)
+    ]
+    (opened,) = [o for o in outputs if isinstance(o, Opportunity)]
+    assert opened.action_id == "resolve_complaint"
+    assert opened.reasons[0].impulse_id == impulses[0].impulse_id
+    assert "subject=complaint about fees" in opened.explanation
+
+
+def test_the_default_schema_rejects_a_detector_the_registry_does_not_know() -> None:
+    with pytest.raises(CatalogueError, match=r"\$\.detectors: .*complaint_call"):
+        parse_catalogue_text(toy_catalogue_text(), "bank.yaml")
+
+
+def test_an_engine_refuses_a_catalogue_configuring_an_unregistered_detector() -> None:
+    registry = DEFAULT_REGISTRY.with_detector(ComplaintCallDetector)
+    catalogue = parse_catalogue_text(toy_catalogue_text(), "bank.yaml", registry)
+    with pytest.raises(CatalogueError, match=r"detectors\.complaint_call: no detector"):
+        DecisionEngine(catalogue)
+
+
+def test_only_the_detectors_listening_to_an_event_run() -> None:
+    registry = DEFAULT_REGISTRY.with_detector(ComplaintCallDetector)
+    engine = DecisionEngine(
+        parse_catalogue_text(toy_catalogue_text(), "bank.yaml", registry), registry=registry
+    )
+    ComplaintCallDetector.calls.clear()
+    state = engine.apply(None, profile(T0), T0).state
+    state = engine.apply(state, booking(at(1), "50", "debit", balance="100"), at(1)).state
+    state = engine.apply(state, click(at(2), "login"), at(2)).state
+    assert ComplaintCallDetector.calls == []
+    call = contact(at(3), "call_centre", "inbound_call", "address change")
+    engine.apply(state, call, at(3))
+    assert ComplaintCallDetector.calls == [call.event_id]
+
+
+def test_two_detectors_of_one_kind_are_refused() -> None:
+    with pytest.raises(ValueError, match="two detectors for impulse kind 'complaint_call'"):
+        Registry((ComplaintCallDetector, ComplaintCallDetector))
+
+
+def test_every_detector_declares_its_trigger_events_and_parameters() -> None:
+    catalogue_params = {
+        kind: set(spec.get("params", {}))
+        for kind, spec in yaml.safe_load(DEFAULT_CATALOGUE.read_text(encoding="utf-8"))[
+            "detectors"
+        ].items()
+    }
+    for detector in DEFAULT_REGISTRY:
+        assert isinstance(detector.trigger, Trigger)
+        assert set(detector.params) == catalogue_params[detector.kind], detector.kind
+        if detector.trigger is Trigger.CALENDAR:
+            assert detector.listens_to == ()
+        else:
+            assert detector.listens_to, detector.kind
+    clicked = DEFAULT_REGISTRY.get("offer_clicked_not_ordered")
+    assert clicked is not None and Click in clicked.listens_to
