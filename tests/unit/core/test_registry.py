@@ -16,9 +16,19 @@ import yaml
 from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, SCHEMA_PATH, parse_catalogue_text
 from impulse_stream.core.catalogue import Catalogue, CatalogueError, DetectorRule
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.core.events import ChannelContact, Click, Impulse, Opportunity
+from impulse_stream.core.events import (
+    ChannelContact,
+    Click,
+    CustomerProfile,
+    Impulse,
+    Opportunity,
+    OpportunityResponse,
+    OrderStep,
+    Transaction,
+)
 from impulse_stream.core.impulses.base import (
     Detection,
+    DetectorClass,
     Listens,
     Observed,
     ParamSchemas,
@@ -49,17 +59,40 @@ def kinds_in_tests(exclude: str) -> set[str]:
     return found
 
 
+TOPICS = {
+    Transaction: "bank.transactions",
+    Click: "ebanking.clicks",
+    OrderStep: "orders.flow",
+    CustomerProfile: "customers.profile",
+    ChannelContact: "channel.contacts",
+    OpportunityResponse: "opportunities.responses",
+}
+
+
+def trigger_text(detector: DetectorClass) -> str:
+    """The docs table's trigger column for a detector."""
+    if detector.trigger is Trigger.CALENDAR:
+        return "calendar day"
+    topics = ", ".join(f"`{TOPICS[t]}`" for t in detector.listens_to)
+    return f"deadline, armed by {topics}" if detector.trigger is Trigger.DEADLINE else topics
+
+
 def coverage_problems(registry: Registry, catalogue_text: str, docs: str) -> list[str]:
     """What a registered detector lacks: a catalogue entry, a docs row, a test."""
     configured = yaml.safe_load(catalogue_text)["detectors"]
-    rows = set(re.findall(r"^\| `([a-z0-9_]+)`", docs, flags=re.MULTILINE))
+    rows = dict(
+        re.findall(r"^\| `([a-z0-9_]+)`(?: \([a-z]+\))? \| ([^|]+) \|", docs, flags=re.MULTILINE)
+    )
     tested = kinds_in_tests(exclude=Path(__file__).name)
     problems = []
-    for kind in registry.kinds():
+    for detector in registry:
+        kind = detector.kind
         if kind not in configured:
             problems.append(f"{kind}: no entry under detectors in {DEFAULT_CATALOGUE.name}")
         if kind not in rows:
             problems.append(f"{kind}: no row in docs/core.md")
+        elif rows[kind] != trigger_text(detector):
+            problems.append(f"{kind}: docs/core.md says it runs on {rows[kind]!r}")
         if kind not in tested:
             problems.append(f"{kind}: no test in tests/unit/core names it")
     return problems
@@ -140,10 +173,14 @@ def test_every_registered_detector_has_a_catalogue_entry_a_docs_row_and_a_test()
     assert coverage_problems(DEFAULT_REGISTRY, text, docs) == []
 
 
-def test_a_detector_without_entry_docs_row_or_test_is_reported() -> None:
+def test_a_detector_without_entry_docs_row_or_test_or_with_a_wrong_trigger_is_reported() -> None:
     registry = DEFAULT_REGISTRY.with_detector(ComplaintCallDetector)
     text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
-    assert coverage_problems(registry, text, DOCS.read_text(encoding="utf-8")) == [
+    docs = DOCS.read_text(encoding="utf-8").replace(
+        "| `birthday` (service) | calendar day |", "| `birthday` (service) | `customers.profile` |"
+    )
+    assert coverage_problems(registry, text, docs) == [
+        "birthday: docs/core.md says it runs on '`customers.profile`'",
         "complaint_call: no entry under detectors in default.yaml",
         "complaint_call: no row in docs/core.md",
         "complaint_call: no test in tests/unit/core names it",
