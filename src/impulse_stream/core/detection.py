@@ -69,6 +69,7 @@ class Detectors:
         self._detect = {t: tuple(ds) for t, ds in detect.items()}
         self._observe = {t: tuple(ds) for t, ds in observe.items()}
         self._deadline: Mapping[DeadlineKind, DeadlineDetector] = deadline
+        self._timers = tuple(deadline.values())
         self.calendar = CalendarSweep(tuple(calendar))
 
     def find(self, kind: str, cls: type[D]) -> D | None:
@@ -91,10 +92,10 @@ class Detectors:
             run.report(detection)
 
     def deadlines(self, state: CustomerState) -> list[Deadline]:
-        return [d for timer in self._deadline.values() for d in timer.deadlines(state)]
-
-    def fires(self, kind: DeadlineKind) -> bool:
-        return kind in self._deadline
+        due: list[Deadline] = []
+        for timer in self._timers:
+            due.extend(timer.deadlines(state))
+        return due
 
     def fire(self, run: DecisionRun, deadline: Deadline) -> None:
         fired = self._deadline[deadline.kind].fire(run.state, deadline)

@@ -53,11 +53,8 @@ class AbandonedOrderDetector:
         return seen.after  # the order flow has already dated the order's deadline
 
     def deadlines(self, state: CustomerState) -> Iterable[Deadline]:
-        return (
-            Deadline(o.deadline, self.deadline_kind, o.order_id)
-            for o in state.orders
-            if o.status == "open"
-        )
+        kind = self.deadline_kind
+        return [Deadline(o.deadline, kind, o.order_id) for o in state.orders if o.status == "open"]
 
     def fire(self, state: CustomerState, deadline: Deadline) -> Fired:
         order = find_order(state, deadline.ref)

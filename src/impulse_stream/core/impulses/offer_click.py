@@ -72,7 +72,7 @@ class OfferClickedDetector:
         return msgspec.structs.replace(state, clicks=tuple(clicks[-MAX_CLICKS:]))
 
     def deadlines(self, state: CustomerState) -> Iterable[Deadline]:
-        return (Deadline(c.deadline, self.deadline_kind, c.event_id) for c in state.clicks)
+        return [Deadline(c.deadline, self.deadline_kind, c.event_id) for c in state.clicks]
 
     def fire(self, state: CustomerState, deadline: Deadline) -> Fired:
         click = next((c for c in state.clicks if c.event_id == deadline.ref), None)
