@@ -87,7 +87,7 @@ class DecisionEngine:
         self.registry = registry
         self.detectors = Detectors(catalogue, registry)
         self.calendar = self.detectors.calendar
-        self.orders = OrderFlow(catalogue, self.detectors)
+        self.order_flow = OrderFlow(catalogue, self.detectors)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -208,7 +208,7 @@ class DecisionEngine:
     def _on_event(self, run: DecisionRun, event: InputEvent) -> None:
         before = run.state
         if isinstance(event, OrderStep):
-            self.orders.on_order_step(run, event)
+            self.order_flow.on_order_step(run, event)
         elif isinstance(event, Transaction):
             on_transaction(run, event, self.catalogue.aggregates, self.detectors)
         elif isinstance(event, CustomerProfile):
