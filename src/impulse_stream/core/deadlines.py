@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum
-from typing import NamedTuple
+
+import msgspec
 
 
 class DeadlineKind(IntEnum):
@@ -25,8 +26,9 @@ class DeadlineKind(IntEnum):
     CALENDAR_DAY = 4  # the calendar sweep of a day (ref: the ISO date)
 
 
-class Deadline(NamedTuple):
-    """Ordered as a tuple: cheap to build and compare, the engine makes many."""
+class Deadline(msgspec.Struct, frozen=True, order=True, gc=False):
+    """Ordered field by field; a msgspec struct because the engine builds several
+    per call and compares them (a dataclass costs four times as much)."""
 
     at: datetime
     kind: DeadlineKind

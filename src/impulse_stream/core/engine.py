@@ -54,6 +54,9 @@ from impulse_stream.core.state import (
 from impulse_stream.core.timeline import record_contact, touch_channel
 from impulse_stream.core.transactions import on_transaction
 
+_SNOOZE_ENDED = DeadlineKind.SNOOZE_ENDED  # enum attribute lookups cost on the hot path
+_VALIDITY_ENDED = DeadlineKind.VALIDITY_ENDED
+
 CLOSED_OPPORTUNITY_RETENTION = timedelta(days=30)
 # An idle state restored after a long pause does not replay every missed calendar day.
 MAX_CALENDAR_CATCH_UP = timedelta(days=1)
@@ -229,12 +232,11 @@ class DecisionEngine:
 
     def _deadlines(self, state: CustomerState) -> list[Deadline]:
         due = self.detectors.deadlines(state)
-        for opp in state.open_opportunities():
-            if opp.snoozed_until is not None:
-                due.append(
-                    Deadline(opp.snoozed_until, DeadlineKind.SNOOZE_ENDED, opp.opportunity_id)
-                )
-            due.append(Deadline(opp.valid_until, DeadlineKind.VALIDITY_ENDED, opp.opportunity_id))
+        for opp in state.opportunities:
+            if opp.status == "open":
+                if opp.snoozed_until is not None:
+                    due.append(Deadline(opp.snoozed_until, _SNOOZE_ENDED, opp.opportunity_id))
+                due.append(Deadline(opp.valid_until, _VALIDITY_ENDED, opp.opportunity_id))
         return due
 
     @staticmethod
@@ -249,18 +251,20 @@ class DecisionEngine:
         # Deadlines and calendar days are handled strictly in event-time order, so the
         # outcome does not depend on how often the runtime calls advance().
         for _ in range(10_000):
-            deadlines = [d for d in self._deadlines(run.state) if d.at <= now]
+            first = min(self._deadlines(run.state), default=None)
+            due = first if first is not None and first.at <= now else None
             after = self._swept_after(run.state, now)
             sweep_day = self.calendar.next_day(run.state, after) if after is not None else None
             if sweep_day is not None and day_start(sweep_day) <= now:
                 if sweep_day < utc_day(now) - MAX_CALENDAR_CATCH_UP:
                     sweep_day = utc_day(now)
-                deadlines.append(
-                    Deadline(day_start(sweep_day), DeadlineKind.CALENDAR_DAY, sweep_day.isoformat())
+                sweep = Deadline(
+                    day_start(sweep_day), DeadlineKind.CALENDAR_DAY, sweep_day.isoformat()
                 )
-            if not deadlines:
+                due = sweep if due is None else min(due, sweep)
+            if due is None:
                 break
-            self._fire(run, min(deadlines))
+            self._fire(run, due)
         if run.state.clock is None or now > run.state.clock:
             run.update(clock=now)
         self._age_out(run, now)

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.deadlines import Deadline, DeadlineKind
@@ -66,8 +66,7 @@ class Detection:
     source_event_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Observed:
+class Observed(NamedTuple):
     """An input event and the customer's state around it."""
 
     event: InputEvent
@@ -75,8 +74,7 @@ class Observed:
     after: CustomerState  # with the event recorded (aggregates, profile, order, timeline)
 
 
-@dataclass(frozen=True, slots=True)
-class Fired:
+class Fired(NamedTuple):
     """What a deadline or calendar detector did: the new state and its detections."""
 
     state: CustomerState
