@@ -33,6 +33,8 @@ D = TypeVar("D")
 
 
 class Detectors:
+    """The enabled detectors of one catalogue, indexed by what triggers them."""
+
     def __init__(self, catalogue: Catalogue, registry: Registry) -> None:
         for kind in catalogue.detectors:
             if kind not in registry:

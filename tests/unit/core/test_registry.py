@@ -15,6 +15,7 @@ import yaml
 
 from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, SCHEMA_PATH, parse_catalogue_text
 from impulse_stream.core.catalogue import Catalogue, CatalogueError, DetectorRule
+from impulse_stream.core.deadlines import DeadlineKind
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import (
     ChannelContact,
@@ -263,3 +264,22 @@ def test_every_detector_declares_its_trigger_events_and_parameters() -> None:
             assert detector.listens_to, detector.kind
     clicked = DEFAULT_REGISTRY.get("offer_clicked_not_ordered")
     assert clicked is not None and Click in clicked.listens_to
+
+
+class SecondOrderTimer(ComplaintCallDetector):
+    """A deadline detector that claims the abandoned order's deadline kind."""
+
+    kind: ClassVar[str] = "second_order_timer"
+    trigger: ClassVar[Trigger] = Trigger.DEADLINE
+    deadline_kind: ClassVar[DeadlineKind] = DeadlineKind.ORDER_ABANDONED
+
+
+def test_two_deadline_detectors_on_one_deadline_kind_are_refused() -> None:
+    registry = DEFAULT_REGISTRY.with_detector(SecondOrderTimer)
+    entry = TOY_ENTRY.replace("complaint_call:", "second_order_timer:")
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8").replace(
+        "\ndetectors:\n", "\ndetectors:" + entry, 1
+    )
+    catalogue = parse_catalogue_text(text, "bank.yaml", registry)
+    with pytest.raises(ValueError, match="two detectors fire on ORDER_ABANDONED"):
+        DecisionEngine(catalogue, registry=registry)
