@@ -31,17 +31,17 @@ def generated(path: Path = SCHEMA) -> str:
     return render(with_detectors(committed, DEFAULT_REGISTRY))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, path: Path = SCHEMA) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the file is stale")
     args = parser.parse_args(argv)
-    text = generated()
+    text = generated(path)
     if args.check:
-        if SCHEMA.read_text(encoding="utf-8") != text:
-            print(f"{SCHEMA.name} is stale: run python scripts/gen_catalogue_schema.py")
+        if path.read_text(encoding="utf-8") != text:
+            print(f"{path.name} is stale: run python scripts/gen_catalogue_schema.py")
             return 1
         return 0
-    SCHEMA.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return 0
 
 

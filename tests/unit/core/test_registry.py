@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import ClassVar
 
 import pytest
@@ -283,3 +285,30 @@ def test_two_deadline_detectors_on_one_deadline_kind_are_refused() -> None:
     catalogue = parse_catalogue_text(text, "bank.yaml", registry)
     with pytest.raises(ValueError, match="two detectors fire on ORDER_ABANDONED"):
         DecisionEngine(catalogue, registry=registry)
+
+
+def _schema_script() -> ModuleType:
+    """``scripts/gen_catalogue_schema.py`` as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "impulse_stream_gen_catalogue_schema", ROOT / "scripts" / "gen_catalogue_schema.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_schema_script_finds_a_stale_detector_section_and_regenerates_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _schema_script()
+    committed = SCHEMA_PATH.read_text(encoding="utf-8")
+    stale = json.loads(committed)
+    del stale["properties"]["detectors"]["properties"]["birthday"]
+    path = tmp_path / "catalogue.schema.json"
+    path.write_text(json.dumps(stale, indent=2) + "\n", encoding="utf-8")
+    assert script.main(["--check"], path) == 1
+    assert "catalogue.schema.json is stale" in capsys.readouterr().out
+    assert script.main([], path) == 0
+    assert path.read_text(encoding="utf-8") == committed
+    assert script.main(["--check"], path) == 0
