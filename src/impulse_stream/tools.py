@@ -137,7 +137,8 @@ async def model_run(
     """:func:`run_model` inside a running event loop."""
     store = MemoryStore()
     publisher = CollectingPublisher()
-    processor = BatchProcessor(engine, store, publisher)
+    # No topic turns idle while recorded input is read; the end of the input releases all.
+    processor = BatchProcessor(engine, store, publisher, topic_idle_seconds=float("inf"))
     batch: list[InboundMessage] = []
     for m in messages:
         batch.append(m)
@@ -146,6 +147,7 @@ async def model_run(
             batch = []
     if batch:
         await processor.process(batch)
+    await processor.flush()
     return ModelRun(publisher.messages, store)
 
 
