@@ -988,9 +988,10 @@ async def _produce(spec: GenerateSpec, settings: Settings, bar: Bar | None) -> G
     done: date | None = None
     try:
         await producer.start()
+        cluster = await producer.client.fetch_all_metadata()
         partitions: dict[str, int] = {}
         for topic in t.INPUT_TOPICS:
-            found = await producer.partitions_for(settings.topic_prefix + topic)
+            found = cluster.partitions_for_topic(settings.topic_prefix + topic)
             if not found:
                 raise DataToolError(
                     f"topic {settings.topic_prefix + topic!r} does not exist at "
