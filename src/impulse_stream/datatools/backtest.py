@@ -87,6 +87,7 @@ async def _run(
             batch = messages[start : start + BATCH]
             await processor.process(batch)
             done += len(batch)
+            await asyncio.sleep(0)  # the in-memory path never waits: let Ctrl-C's cancel in
             if bar is not None:
                 bar.advance(len(batch), len(batch))
     except (KeyboardInterrupt, asyncio.CancelledError):

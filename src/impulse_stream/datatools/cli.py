@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from impulse_stream.datatools.errors import DataToolError
+from impulse_stream.datatools.errors import DataToolError, Interrupted
 
 
 def mount(app: typer.Typer) -> None:
@@ -134,8 +134,14 @@ def backtest(
             raise DataToolError(f"{f}: no such file")
     old = load_catalogue(baseline)
     new = load_catalogue(candidate)
-    messages = list(read_recordings(files))
-    report = compare(messages, old, new, samples=samples)
+    try:
+        messages = list(read_recordings(files))
+    except KeyboardInterrupt:
+        raise Interrupted("stopped while reading the recordings; no report written") from None
+    try:
+        report = compare(messages, old, new, samples=samples)
+    except KeyboardInterrupt:
+        raise Interrupted("stopped between the two runs; no report written") from None
     report.baseline_source = str(baseline) if baseline else "packaged default.yaml"
     report.candidate_source = str(candidate)
     if html is not None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import orjson
 import pytest
@@ -130,3 +134,33 @@ def test_a_line_chart_puts_zero_at_the_bottom_and_the_maximum_at_the_top():
     # plot area: x 48..236, y 28..68; the y axis ends at 100
     assert 'points="48.0,68.0 142.0,48.0 236.0,28.0"' in svg
     assert svg.startswith("<svg") and svg.endswith("</svg>")
+
+
+def test_ctrl_c_stops_a_backtest_cleanly_and_says_where(tmp_path):
+    out = tmp_path / "month"
+    write_files(GenerateSpec(3000, 30, 4), out, 6)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "impulse_stream.cli",
+            "backtest",
+            str(out),
+            "--candidate",
+            str(DEFAULT),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and stdout == ""
+    assert re.fullmatch(
+        r"interrupted: stopped (during the baseline run after [\d,]+ of [\d,]+ events"
+        r"|while reading the recordings|between the two runs); no report written\n",
+        stderr,
+    ), stderr
