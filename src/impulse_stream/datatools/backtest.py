@@ -24,6 +24,7 @@ What the comparison counts:
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,22 +70,47 @@ class CatalogueRun:
 
 
 def run_catalogue(
-    catalogue: Catalogue, messages: Sequence[InboundMessage], label: str, bar: Bar | None = None
+    catalogue: Catalogue,
+    messages: Sequence[InboundMessage],
+    label: str,
+    bar: Bar | None = None,
+    warm_up: int = 0,
 ) -> CatalogueRun:
-    """The worker's batch path over ``messages`` on an in-memory store."""
-    return asyncio.run(_run(catalogue, messages, label, bar))
+    """The worker's batch path over ``messages`` on an in-memory store; suppressions are
+    counted after the first ``warm_up`` messages."""
+    return asyncio.run(_run(catalogue, messages, label, bar, warm_up))
+
+
+def _suppressions(metrics: Metrics) -> dict[str, int]:
+    found = {}
+    for rule in SUPPRESSION_RULES:
+        value = metrics.registry.get_sample_value(
+            "impulse_stream_policy_suppressions_total", {"rule": rule}
+        )
+        if value:
+            found[rule] = int(value)
+    return found
 
 
 async def _run(
-    catalogue: Catalogue, messages: Sequence[InboundMessage], label: str, bar: Bar | None
+    catalogue: Catalogue,
+    messages: Sequence[InboundMessage],
+    label: str,
+    bar: Bar | None,
+    warm_up: int,
 ) -> CatalogueRun:
     metrics = Metrics()
     publisher = CollectingPublisher()
     processor = BatchProcessor(DecisionEngine(catalogue), MemoryStore(), publisher, metrics=metrics)
     done = 0
+    before: dict[str, int] = {}
+    # A batch ends at the warm-up boundary, so that the suppressions after it are known.
+    bounds = sorted({warm_up, len(messages)} | set(range(0, len(messages), BATCH)))
     try:
-        for start in range(0, len(messages), BATCH):
-            batch = messages[start : start + BATCH]
+        for start, stop in itertools.pairwise(bounds):
+            if start == warm_up:
+                before = _suppressions(metrics)
+            batch = messages[start:stop]
             await processor.process(batch)
             done += len(batch)
             await asyncio.sleep(0)  # the in-memory path never waits: let Ctrl-C's cancel in
@@ -95,15 +121,11 @@ async def _run(
             f"stopped during the {label} run after {done:,} of {len(messages):,} events; "
             "no report written"
         ) from None
-    registry = metrics.registry
-    suppressions = {}
-    for rule in SUPPRESSION_RULES:
-        value = registry.get_sample_value(
-            "impulse_stream_policy_suppressions_total", {"rule": rule}
-        )
-        if value:
-            suppressions[rule] = int(value)
-    return CatalogueRun(catalogue.version, publisher.messages, suppressions)
+    if warm_up >= len(messages):
+        before = _suppressions(metrics)
+    after = _suppressions(metrics)
+    counted = {r: n - before.get(r, 0) for r, n in after.items() if n > before.get(r, 0)}
+    return CatalogueRun(catalogue.version, publisher.messages, counted)
 
 
 @dataclass
@@ -165,6 +187,7 @@ class BacktestReport:
     days: list[str]
     baseline_source: str = ""
     candidate_source: str = ""
+    report_from: str = ""
     added_ids: list[str] = field(default_factory=list)
     removed_ids: list[str] = field(default_factory=list)
 
@@ -174,19 +197,35 @@ def compare(
     baseline: Catalogue,
     candidate: Catalogue,
     samples: int = 10,
+    warm_up: int = 0,
+    report_from: str = "",
 ) -> BacktestReport:
-    """Run both catalogues over ``messages`` (with a progress bar) and compare."""
+    """Run both catalogues over ``messages`` (with a progress bar) and compare.
+
+    With ``report_from`` (an ISO day) only opportunities and impulses from that day
+    on count, and the suppressions after the first ``warm_up`` messages (those
+    before the day): the earlier events only warm the customers' state up.
+    """
     runs = []
     for label, catalogue in (("baseline", baseline), ("candidate", candidate)):
         with progress_bar(f"backtest {label}", len(messages), "events") as bar:
-            runs.append(run_catalogue(catalogue, messages, label, bar))
+            runs.append(run_catalogue(catalogue, messages, label, bar, warm_up))
     customers = {m.key for m in messages if m.key is not None}
     return compare_runs(
-        runs[0], runs[1], baseline, candidate, len(messages), len(customers), samples
+        runs[0],
+        runs[1],
+        baseline,
+        candidate,
+        len(messages),
+        len(customers),
+        samples,
+        report_from,
     )
 
 
-def _opened(run: CatalogueRun) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
+def _opened(
+    run: CatalogueRun, report_from: str = ""
+) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
     first: dict[str, dict[str, Any]] = {}
     impulses: Counter[str] = Counter()
     for m in run.messages:
@@ -194,11 +233,15 @@ def _opened(run: CatalogueRun) -> tuple[dict[str, dict[str, Any]], Counter[str]]
             continue
         if m.topic == contract_topics.OPPORTUNITIES:
             o = orjson.loads(m.value)
+            if o["created_at"][:10] < report_from:
+                continue
             seen = first.get(o["opportunity_id"])
             if seen is None or o["revision"] < seen["revision"]:
                 first[o["opportunity_id"]] = o
         elif m.topic == contract_topics.IMPULSES:
-            impulses[orjson.loads(m.value)["kind"]] += 1
+            impulse = orjson.loads(m.value)
+            if impulse["detected_at"][:10] >= report_from:
+                impulses[impulse["kind"]] += 1
     return first, impulses
 
 
@@ -259,10 +302,11 @@ def compare_runs(
     events: int,
     customers: int,
     samples: int = 10,
+    report_from: str = "",
 ) -> BacktestReport:
     """The comparison of two finished runs (see the module docstring for the terms)."""
-    old, old_impulses = _opened(old_run)
-    new, new_impulses = _opened(new_run)
+    old, old_impulses = _opened(old_run, report_from)
+    new, new_impulses = _opened(new_run, report_from)
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     shifted: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
@@ -349,4 +393,5 @@ def compare_runs(
         days=days,
         added_ids=added,
         removed_ids=removed,
+        report_from=report_from,
     )

@@ -8,7 +8,7 @@ Ctrl-C ends in one line saying where the run stopped (exit 130).
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -121,11 +121,15 @@ def backtest(
         Path | None, typer.Option(help="Write a self-contained HTML report here.")
     ] = None,
     samples: Annotated[int, typer.Option(help="Changed decisions to show.")] = 10,
+    report_from: Annotated[
+        str | None,
+        typer.Option(help="Count from this day (YYYY-MM-DD) on; earlier events warm up."),
+    ] = None,
 ) -> None:
     """Replay recorded events with two catalogues and report what changes."""
     from impulse_stream.catalogue_loader import load_catalogue
     from impulse_stream.datatools.backtest import compare
-    from impulse_stream.datatools.recording import read_recordings, recording_files
+    from impulse_stream.datatools.recording import read_timed_recordings, recording_files
     from impulse_stream.datatools.render import render_html, render_json, render_terminal
 
     files = recording_files(events)
@@ -134,12 +138,18 @@ def backtest(
             raise DataToolError(f"{f}: no such file")
     old = load_catalogue(baseline)
     new = load_catalogue(candidate)
+    since = parse_day(report_from, "--report-from").isoformat() if report_from else ""
+    since_ms = (
+        int(datetime.fromisoformat(since + "T00:00:00+00:00").timestamp() * 1000) if since else 0
+    )
     try:
-        messages = list(read_recordings(files))
+        timed = list(read_timed_recordings(files))
     except KeyboardInterrupt:
         raise Interrupted("stopped while reading the recordings; no report written") from None
+    messages = [m for _, m in timed]
+    warm_up = sum(1 for ts, _ in timed if ts < since_ms)
     try:
-        report = compare(messages, old, new, samples=samples)
+        report = compare(messages, old, new, samples=samples, warm_up=warm_up, report_from=since)
     except KeyboardInterrupt:
         raise Interrupted("stopped between the two runs; no report written") from None
     report.baseline_source = str(baseline) if baseline else "packaged default.yaml"

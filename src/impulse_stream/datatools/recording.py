@@ -94,12 +94,19 @@ def _messages(path: Path) -> Iterator[tuple[int, int, int, InboundMessage]]:
         yield last, _TOPIC_ORDER.get(topic, len(_TOPIC_ORDER)), n, message
 
 
-def read_recordings(paths: Iterable[Path]) -> Iterator[InboundMessage]:
-    """Messages of every file, merged by timestamp (then topic, then file order)."""
+def read_timed_recordings(paths: Iterable[Path]) -> Iterator[tuple[int, InboundMessage]]:
+    """``(timestamp_ms, message)`` of every file, merged by timestamp (then topic, then
+    file order)."""
     files = recording_files(paths)
     streams = [
         ((ts, topic, index, n, m) for ts, topic, n, m in _messages(f))
         for index, f in enumerate(files)
     ]
-    for *_, message in heapq.merge(*streams, key=lambda r: (r[0], r[1], r[2], r[3])):
+    for ts, *_, message in heapq.merge(*streams, key=lambda r: (r[0], r[1], r[2], r[3])):
+        yield ts, message
+
+
+def read_recordings(paths: Iterable[Path]) -> Iterator[InboundMessage]:
+    """Messages of every file, merged by timestamp (then topic, then file order)."""
+    for _, message in read_timed_recordings(paths):
         yield message

@@ -40,6 +40,8 @@ def render_terminal(report: BacktestReport, console: Console | None = None) -> N
         f"baseline {b.rules_version} ({report.baseline_source}), "
         f"candidate {c.rules_version} ({report.candidate_source})"
     )
+    if report.report_from:
+        console.print(f"counted from {report.report_from} on (earlier events warm up the state)")
     console.print(
         f"opened: baseline {b.opened:,}, candidate {c.opened:,}; "
         f"added {report.added.total:,}, removed {report.removed.total:,}; "
@@ -184,6 +186,7 @@ def render_html(report: BacktestReport) -> str:
             ["opened", f"baseline {b.opened:,}, candidate {c.opened:,}"],
             ["added / removed", f"{report.added.total:,} / {report.removed.total:,}"],
             ["customers affected", f"{report.customers_affected:,}"],
+            ["counted from", report.report_from or "the first event"],
         ],
     )
     parts = [

@@ -17,7 +17,7 @@ from impulse_stream.datatools.generate import GenerateSpec, write_files
 from impulse_stream.datatools.recording import read_recordings
 from impulse_stream.datatools.render import render_html, render_json
 from impulse_stream.datatools.svg import Series, line_chart
-from tests.unit.cli.test_cli_errors import REPO, cli
+from tests.unit.cli.test_cli_errors import REPO, assert_clean_failure, cli
 
 DEFAULT = REPO / "src/impulse_stream/catalogue/default.yaml"
 
@@ -164,3 +164,30 @@ def test_ctrl_c_stops_a_backtest_cleanly_and_says_where(tmp_path):
         r"|while reading the recordings|between the two runs); no report written\n",
         stderr,
     ), stderr
+
+
+def test_report_from_counts_only_the_period_after_the_warm_up(month, tmp_path):
+    out, _, _, _ = month
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(DEFAULT.read_text().replace("min_ratio: 1.5", "min_ratio: 1.2"))
+    reports = []
+    for extra in ((), ("--report-from", "2026-11-01")):
+        r = cli("backtest", str(out), "--candidate", str(candidate), "--json", *extra)
+        assert r.returncode == 0, r.stderr
+        reports.append(orjson.loads(r.stdout))
+    everything, period = reports
+    assert everything["days"][0] == "2026-08-01" and period["days"][0] >= "2026-11-01"
+    assert period["report_from"] == "2026-11-01"
+    assert set(period["removed_ids"]) <= set(everything["removed_ids"])
+    assert set(period["added_ids"]) <= set(everything["added_ids"])
+    for side in ("baseline", "candidate"):
+        assert 0 < period[side]["opened"] < everything[side]["opened"]
+        for rule, n in period[side]["suppressions"].items():
+            assert n <= everything[side]["suppressions"][rule]
+        assert period[side]["contacts_per_day"] == {
+            day: counts
+            for day, counts in everything[side]["contacts_per_day"].items()
+            if day >= "2026-11-01"
+        }
+    result = cli("backtest", str(out), "--candidate", str(candidate), "--report-from", "nov")
+    assert_clean_failure(result, "--report-from", "YYYY-MM-DD")
