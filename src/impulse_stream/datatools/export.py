@@ -100,12 +100,19 @@ def export_range(spec: ExportSpec, settings: Settings) -> ExportResult:
     rows, ranges = asyncio.run(_read(spec, settings))
     rows.sort(key=lambda r: (r["timestamp"], _TOPIC_ORDER[r["topic"]], r["partition"], r["offset"]))
     spec.out.parent.mkdir(parents=True, exist_ok=True)
-    if spec.format == "jsonl":
-        with spec.out.open("wb") as f:
-            for row in rows:
-                f.write(orjson.dumps(row) + b"\n")
-    else:
-        write_parquet(rows, spec.out)
+    try:
+        if spec.format == "jsonl":
+            with spec.out.open("wb") as f:
+                for row in rows:
+                    f.write(orjson.dumps(row) + b"\n")
+        else:
+            write_parquet(rows, spec.out)
+    except KeyboardInterrupt:
+        spec.out.unlink(missing_ok=True)
+        raise Interrupted(
+            f"stopped while writing {spec.out} ({len(rows):,} messages read); "
+            "the partial file was removed"
+        ) from None
     return ExportResult(len(rows), ranges)
 
 

@@ -109,8 +109,8 @@ def render_terminal(report: BacktestReport, console: Console | None = None) -> N
         table = Table(title="changed decisions (sample)", show_lines=True)
         for name in ("change", "customer", "action", "channel", "baseline", "candidate"):
             table.add_column(name, overflow="fold")
-        for s in report.samples:
-            table.add_row(s.change, s.customer, s.action, s.channel, s.baseline, s.candidate)
+        for d in report.samples:
+            table.add_row(d.change, d.customer, d.action, d.channel, d.baseline, d.candidate)
         console.print(table)
 
 
@@ -126,12 +126,12 @@ th{background:#f3f3f3}.over{color:#d62728;font-weight:bold}
 
 
 def _table(headers: list[str], rows: list[list[str]], raw: bool = False) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers) if any(headers) else ""
     body = "".join(
         "<tr>" + "".join(f"<td>{cell if raw else escape(cell)}</td>" for cell in row) + "</tr>"
         for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
 
 
 def _delta_table(title: str, field: str, b: Side, c: Side, added: Delta, removed: Delta) -> str:
@@ -171,11 +171,15 @@ def render_html(report: BacktestReport) -> str:
             ),
         ]
         cap = c.daily_capacity.get(ch)
-        if cap is not None:
+        title = f"{ch}: opened per day"
+        busiest = max((v for sr in series for v in sr.values), default=0)
+        if cap is not None and cap > 5 * max(busiest, 1):
+            title += f" (capacity {cap:,}, far above)"  # a line up there would flatten the rest
+        elif cap is not None:
             series.append(
                 Series(f"capacity {cap:,}", [cap] * len(report.days), CAPACITY_COLOUR, dashed=True)
             )
-        charts.append(line_chart(f"{ch}: opened per day", report.days, series))
+        charts.append(line_chart(title, report.days, series))
     summary = _table(
         ["", ""],
         [

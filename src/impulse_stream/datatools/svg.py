@@ -3,6 +3,7 @@ stays one self-contained file."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -17,8 +18,11 @@ class Series:
 
 
 def _nice_max(value: float) -> float:
+    """A round top for the y axis whose quarters are whole numbers."""
     if value <= 0:
-        return 1.0
+        return 4.0
+    if value <= 20:
+        return float(4 * math.ceil(value / 4))
     step = 10 ** (len(str(int(value))) - 1)
     for m in (1, 2, 5, 10):
         if value <= m * step:
@@ -30,11 +34,11 @@ def line_chart(
     title: str,
     x_labels: Sequence[str],
     series: Sequence[Series],
-    width: int = 640,
+    width: int = 520,
     height: int = 220,
 ) -> str:
     """An SVG line chart of ``series`` over ``x_labels`` with a y axis from zero."""
-    left, right, top, bottom = 48, 12, 28, 40
+    left, right, top, bottom = 48, 24, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for s in series for v in s.values), default=0.0))
     n = max(1, len(x_labels) - 1)

@@ -128,7 +128,7 @@ def test_a_line_chart_puts_zero_at_the_bottom_and_the_maximum_at_the_top():
         "t",
         ["2026-11-01", "2026-11-02", "2026-11-03"],
         [Series("a", [0, 50, 100], "#000")],
-        width=248,
+        width=260,
         height=108,
     )
     # plot area: x 48..236, y 28..68; the y axis ends at 100
