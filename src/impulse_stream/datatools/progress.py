@@ -40,8 +40,11 @@ class Bar:
 
 
 @contextmanager
-def progress_bar(description: str, total: float | None, unit: str) -> Iterator[Bar]:
-    """A bar over ``total`` steps (days, partitions, batches) counting ``unit`` items."""
+def progress_bar(
+    description: str, total: float | None, unit: str, console: Console | None = None
+) -> Iterator[Bar]:
+    """A bar over ``total`` steps (days, messages) counting ``unit`` items, on stderr."""
+    console = console or STDERR
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -52,8 +55,8 @@ def progress_bar(description: str, total: float | None, unit: str) -> Iterator[B
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=STDERR,
-        disable=not STDERR.is_terminal,
+        console=console,
+        disable=not console.is_terminal,
     )
     with progress:
         yield Bar(progress, description, total, unit)
