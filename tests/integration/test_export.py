@@ -93,20 +93,24 @@ def test_an_offset_range_of_two_topics_to_parquet(loaded, tmp_path):
     }
 
 
-def test_a_backtest_of_the_export_equals_the_backtest_of_the_files(loaded, tmp_path):
+def test_a_backtest_of_the_export_of_the_files_and_of_the_topic_range_agree(loaded, tmp_path):
     env, files, _ = loaded
     out = tmp_path / "all.jsonl"
     result = cli("export", "--from", "0", "--to", "2026-12-01", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     candidate = tmp_path / "candidate.yaml"
     text = (REPO / "src/impulse_stream/catalogue/default.yaml").read_text()
-    candidate.write_text(text.replace("min_ratio: 1.5", "min_ratio: 1.2"))
+    candidate.write_text(
+        text.replace("min_ratio: 1.5, min_excess: 5000", "min_ratio: 1.1, min_excess: 300")
+    )
     reports = []
-    for source in (out, files):
-        r = cli("backtest", str(source), "--candidate", str(candidate), "--json", env=env)
+    for source in ((str(out),), (str(files),), ("--from", "0", "--to", "2026-12-01")):
+        r = cli("backtest", *source, "--candidate", str(candidate), "--json", env=env)
         assert r.returncode == 0, r.stderr
         reports.append(orjson.loads(r.stdout))
-    assert reports[0]["events"] == reports[1]["events"] > 1000
+    # The export, the files and the topic range straight from Kafka give one report.
+    assert reports[0]["events"] == reports[1]["events"] == reports[2]["events"] > 1000
+    assert reports[0]["added"]["total"] > 0
     for field in (
         "baseline",
         "candidate",
@@ -117,7 +121,7 @@ def test_a_backtest_of_the_export_equals_the_backtest_of_the_files(loaded, tmp_p
         "added_ids",
         "removed_ids",
     ):
-        assert reports[0][field] == reports[1][field], field
+        assert reports[0][field] == reports[1][field] == reports[2][field], field
 
 
 def test_exporting_from_a_topic_that_does_not_exist(kafka_bootstrap, tmp_path):

@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from impulse_stream.datatools.errors import DataToolError, Interrupted
+
+if TYPE_CHECKING:
+    from impulse_stream.streaming.processor import InboundMessage
 
 
 def mount(app: typer.Typer) -> None:
@@ -106,13 +109,13 @@ def export(
 
 
 def backtest(
-    events: Annotated[
-        list[Path],
-        typer.Argument(help="Recordings: JSON Lines files or directories of them."),
-    ],
     candidate: Annotated[
         Path, typer.Option("--candidate", "--catalogue", help="Catalogue to test.")
     ],
+    events: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Recordings: JSON Lines files or directories of them."),
+    ] = None,
     baseline: Annotated[
         Path | None, typer.Option(help="Catalogue to compare with (default: packaged).")
     ] = None,
@@ -125,14 +128,26 @@ def backtest(
         str | None,
         typer.Option(help="Count from this day (YYYY-MM-DD) on; earlier events warm up."),
     ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Instead of files: a topic range from this time/offset."),
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="End (exclusive) of the topic range.")] = None,
+    topics: Annotated[
+        str | None, typer.Option(help="Topics of the range (default: all six).")
+    ] = None,
 ) -> None:
-    """Replay recorded events with two catalogues and report what changes."""
+    """Replay recorded events (files or a topic range) with two catalogues and report."""
     from impulse_stream.catalogue_loader import load_catalogue
     from impulse_stream.datatools.backtest import compare
     from impulse_stream.datatools.recording import read_timed_recordings, recording_files
     from impulse_stream.datatools.render import render_html, render_json, render_terminal
 
-    files = recording_files(events)
+    if bool(events) == (from_ is not None or to is not None):
+        raise DataToolError("give recordings (files, directories) or --from and --to, not both")
+    if not events and (from_ is None or to is None):
+        raise DataToolError("a topic range needs both --from and --to")
+    files = recording_files(events or [])
     for f in files:
         if not f.is_file():
             raise DataToolError(f"{f}: no such file")
@@ -143,7 +158,11 @@ def backtest(
         int(datetime.fromisoformat(since + "T00:00:00+00:00").timestamp() * 1000) if since else 0
     )
     try:
-        timed = list(read_timed_recordings(files))
+        if files:
+            timed = list(read_timed_recordings(files))
+        else:
+            assert from_ is not None and to is not None
+            timed = _topic_range(from_, to, topics)
     except KeyboardInterrupt:
         raise Interrupted("stopped while reading the recordings; no report written") from None
     messages = [m for _, m in timed]
@@ -162,6 +181,22 @@ def backtest(
         render_terminal(report)
         if html is not None:
             typer.echo(f"HTML report: {html}")
+
+
+def _topic_range(start: str, end: str, topics: str | None) -> list[tuple[int, InboundMessage]]:
+    from impulse_stream.datatools.export import ExportSpec, parse_bound, read_range
+    from impulse_stream.datatools.recording import timed_messages
+    from impulse_stream.settings import Settings
+
+    spec = ExportSpec(
+        parse_bound(start, "--from"),
+        parse_bound(end, "--to"),
+        parse_topics(topics),
+        "jsonl",
+        Path("-"),
+    )
+    rows, _ = read_range(spec, Settings.from_env())
+    return [(ts, m) for ts, _, _, m in timed_messages(enumerate(rows, 1), "topic range")]
 
 
 def parse_day(text: str, option: str) -> date:

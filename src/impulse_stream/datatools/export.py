@@ -94,11 +94,20 @@ class ExportResult:
     partitions: dict[str, tuple[int, int]]  # "topic:partition" -> [start, end)
 
 
-def export_range(spec: ExportSpec, settings: Settings) -> ExportResult:
-    """Read the range from Kafka and write ``spec.out``."""
+def read_range(
+    spec: ExportSpec, settings: Settings
+) -> tuple[list[dict[str, Any]], dict[str, tuple[int, int]]]:
+    """The rows of the range, ordered by timestamp, topic, partition and offset, and the
+    ``[start, end)`` offsets read per ``topic:partition``."""
     spec.check()
     rows, ranges = asyncio.run(_read(spec, settings))
     rows.sort(key=lambda r: (r["timestamp"], _TOPIC_ORDER[r["topic"]], r["partition"], r["offset"]))
+    return rows, ranges
+
+
+def export_range(spec: ExportSpec, settings: Settings) -> ExportResult:
+    """Read the range from Kafka and write ``spec.out``."""
+    rows, ranges = read_range(spec, settings)
     spec.out.parent.mkdir(parents=True, exist_ok=True)
     try:
         if spec.format == "jsonl":

@@ -61,10 +61,18 @@ def recording_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _messages(path: Path) -> Iterator[tuple[int, int, int, InboundMessage]]:
+    yield from timed_messages(read_jsonl(path), str(path))
+
+
+def timed_messages(
+    rows: Iterable[tuple[int, object]], source: str
+) -> Iterator[tuple[int, int, int, InboundMessage]]:
+    """``(timestamp, topic order, row number, message)`` of numbered rows; ``source`` names
+    them in errors."""
     last = 0
-    for n, row in read_jsonl(path):
+    for n, row in rows:
         if not isinstance(row, dict) or "topic" not in row or "value" not in row:
-            raise InputFileError(f"{path}:{n}: expected {{topic, partition, offset, value}}")
+            raise InputFileError(f"{source}:{n}: expected {{topic, partition, offset, value}}")
         try:
             value = row["value"]
             raw = (
@@ -89,7 +97,7 @@ def _messages(path: Path) -> Iterator[tuple[int, int, int, InboundMessage]]:
             )
         except (TypeError, ValueError):
             raise InputFileError(
-                f"{path}:{n}: expected {{topic, partition, offset, value}}"
+                f"{source}:{n}: expected {{topic, partition, offset, value}}"
             ) from None
         yield last, _TOPIC_ORDER.get(topic, len(_TOPIC_ORDER)), n, message
 

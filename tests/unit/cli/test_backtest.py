@@ -132,3 +132,23 @@ def test_a_backtest_with_an_invalid_candidate_catalogue_names_file_and_field(tmp
 def test_a_backtest_of_a_missing_recording(tmp_path):
     result = cli("backtest", str(tmp_path / "none.jsonl"), "--candidate", str(DEFAULT))
     assert_clean_failure(result, "none.jsonl")
+
+
+def test_a_backtest_takes_recordings_or_a_topic_range_not_both(tmp_path):
+    events = two_card_orders(tmp_path)
+    no_kafka = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    both = cli("backtest", str(events), "--from", "0", "--to", "9", "--candidate", str(DEFAULT))
+    assert_clean_failure(both, "not both")
+    half = cli("backtest", "--from", "0", "--candidate", str(DEFAULT), env=no_kafka)
+    assert_clean_failure(half, "both --from and --to")
+    backwards = cli(
+        "backtest",
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-01",
+        "--candidate",
+        str(DEFAULT),
+        env=no_kafka,
+    )
+    assert_clean_failure(backwards, "empty range")
