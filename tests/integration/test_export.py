@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from impulse_stream.contract.topics import INPUT_TOPICS
+from impulse_stream.contract.topics import INPUT_TOPICS, topic_specs
 from impulse_stream.datatools.generate import GenerateSpec, write_files
 from impulse_stream.datatools.recording import topic_file
+from impulse_stream.infra import create_topics
+from impulse_stream.infra.admin import delete_topics
 from tests.unit.cli.test_cli_errors import REPO, assert_clean_failure, cli
 
 pytestmark = pytest.mark.integration
@@ -19,9 +22,21 @@ SPEC = GenerateSpec(120, 6, 9, history_months=1)
 
 
 @pytest.fixture
-def loaded(kafka_bootstrap, make_topics, topic_prefix, tmp_path):
+def replay_topics(kafka_bootstrap, topic_prefix):
+    """The contract's topics under ``topic_prefix`` keeping everything (``retention.ms=-1``):
+    Kafka's retention counts from the record timestamp, the generated event time."""
+    specs = [
+        replace(spec, config={**spec.config, "retention.ms": "-1"})
+        for spec in topic_specs(6, prefix=topic_prefix)
+    ]
+    create_topics(kafka_bootstrap, specs)
+    yield
+    delete_topics(kafka_bootstrap, [s.name for s in specs])
+
+
+@pytest.fixture
+def loaded(kafka_bootstrap, replay_topics, topic_prefix, tmp_path):
     """The month on fresh topics (sent by ``generate --to-kafka``) and the same month as files."""
-    make_topics(topic_prefix, 6)
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "IMPULSE_STREAM_TOPIC_PREFIX": topic_prefix}
     args = ("--customers", "120", "--days", "6", "--seed", "9", "--history-months", "1")
     result = cli("generate", *args, "--to-kafka", env=env)
@@ -135,3 +150,13 @@ def test_generating_to_kafka_without_the_topics(kafka_bootstrap):
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "IMPULSE_STREAM_TOPIC_PREFIX": "nobody."}
     result = cli("generate", "--customers", "5", "--days", "1", "--to-kafka", env=env)
     assert_clean_failure(result, "does not exist", "infra up")
+
+
+def test_generating_an_old_month_onto_topics_that_would_delete_it(
+    kafka_bootstrap, make_topics, topic_prefix
+):
+    make_topics(topic_prefix, 6)  # the contract's topics keep 7 days
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "IMPULSE_STREAM_TOPIC_PREFIX": topic_prefix}
+    result = cli("generate", "--customers", "5", "--days", "1", "--to-kafka", env=env)
+    assert_clean_failure(result, "retention.ms", "would delete them", "2026-08-01")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -10,7 +10,9 @@ Rows are ``{topic, partition, offset, timestamp, key, value}`` as ``generate``
 writes them (``value`` the event's JSON; ``topic`` without the deployment's
 topic prefix), ordered by timestamp, then topic, partition and offset, so that
 ``backtest`` replays them in event-time order. Parquet has the same columns
-(``timestamp`` as a UTC timestamp in milliseconds, ``value`` as a JSON string).
+(``timestamp`` as a UTC timestamp in milliseconds, ``value`` as the JSON text).
+A value is kept as the producer's bytes; one that is not JSON is kept as text
+(a backtest dead-letters it as the worker would).
 """
 
 from __future__ import annotations
@@ -148,7 +150,12 @@ def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
         "offset": [r["offset"] for r in rows],
         "timestamp": [r["timestamp"] for r in rows],
         "key": [r["key"] for r in rows],
-        "value": [orjson.dumps(r["value"]).decode() for r in rows],
+        "value": [
+            r["value"]
+            if r["value"] is None or isinstance(r["value"], str)
+            else orjson.dumps(r["value"]).decode()
+            for r in rows
+        ],
     }
     pq.write_table(pa.table(columns, schema=schema), path, compression="zstd")
 
@@ -236,15 +243,19 @@ async def _resolve(consumer: Any, bound: Bound, tps: list[Any], begin: Any, end:
 
 def _row(topic: str, record: Any) -> dict[str, Any]:
     value = record.value
-    try:
-        parsed: Any = orjson.loads(value) if value is not None else None
-    except orjson.JSONDecodeError:
-        parsed = value.decode("utf-8", "replace")  # kept as text; backtest dead-letters it
+    kept: Any = None
+    if value is not None:
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            kept = value.decode("utf-8", "replace")  # kept as text; backtest dead-letters it
+        else:
+            kept = orjson.Fragment(value)  # the producer's bytes, written as they are
     return {
         "topic": topic,
         "partition": record.partition,
         "offset": record.offset,
         "timestamp": record.timestamp,
         "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
-        "value": parsed,
+        "value": kept,
     }

@@ -144,6 +144,9 @@ class GenerateSpec:
 
     @property
     def history_start(self) -> date:
+        """The first of the month ``history_months`` before ``start`` (``start`` with 0)."""
+        if self.history_months == 0:
+            return self.start
         y, m = self.start.year, self.start.month - self.history_months
         while m < 1:
             y, m = y - 1, m + 12
@@ -965,6 +968,39 @@ def _stopped(done: date | None, stats: GenerateStats, where: str) -> str:
     )
 
 
+async def _check_retention(spec: GenerateSpec, settings: Settings) -> None:
+    """Refuse when the topics would delete the oldest events at once: Kafka's retention
+    counts from the record timestamp, which is the event time."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, settings.topic_prefix + n)
+                for n in t.INPUT_TOPICS
+            ]
+        )
+    finally:
+        await admin.close()
+    oldest = datetime(
+        spec.history_start.year, spec.history_start.month, spec.history_start.day, tzinfo=UTC
+    )
+    age_ms = (datetime.now(UTC) - oldest).total_seconds() * 1000
+    for response in responses:
+        for _, _, _, name, entries in response.resources:
+            retention = next((int(e[1]) for e in entries if e[0] == "retention.ms"), -1)
+            if 0 <= retention < age_ms:
+                raise DataToolError(
+                    f"topic {name!r} keeps {retention / 3_600_000:,.0f} h (retention.ms) but the "
+                    f"events start {oldest.date()}, {age_ms / 86_400_000:,.0f} days ago: Kafka "
+                    "would delete them; set retention.ms=-1 on the input topics for a replay, "
+                    "or generate recent days (--start, --history-months 0)"
+                )
+
+
 def produce_to_kafka(
     spec: GenerateSpec, settings: Settings, bar: Bar | None = None
 ) -> GenerateStats:
@@ -998,6 +1034,7 @@ async def _produce(spec: GenerateSpec, settings: Settings, bar: Bar | None) -> G
                     f"{settings.kafka_bootstrap_servers}; run `impulse-stream infra up` first"
                 )
             partitions[topic] = len(found)
+        await _check_retention(spec, settings)
         with _without_cycle_collection():
             for day, events in BankSimulation(spec).days():
                 for ms, topic, key, value in events:
