@@ -171,6 +171,7 @@ class ChangedDecision:
     channel: str
     baseline: str  # the baseline's explanation, or what it opened instead
     candidate: str
+    opportunity_id: str = ""
 
 
 @dataclass
@@ -342,6 +343,7 @@ def compare_runs(
                 _channel(o),
                 "not opened" + (f"; opened {', '.join(had)}" if had else "; nothing opened"),
                 o["explanation"],
+                o["opportunity_id"],
             )
         )
     for oid in removed:
@@ -355,6 +357,7 @@ def compare_runs(
                 _channel(o),
                 o["explanation"],
                 "not opened" + (f"; opened {', '.join(has)}" if has else "; nothing opened"),
+                o["opportunity_id"],
             )
         )
     for pairs in shifted.values():
@@ -367,13 +370,20 @@ def compare_runs(
                     _channel(b),
                     f"rank {a['rank']}, priority {a['priority']:.4f}: {a['explanation']}",
                     f"rank {b['rank']}, priority {b['priority']:.4f}: {b['explanation']}",
+                    a["opportunity_id"],
                 )
             )
     affected = {c.customer for c in changes}
-    changes.sort(key=lambda c: (pseudonym(c.customer), c.change, c.action))
+    changes.sort(key=lambda c: c.opportunity_id)  # a hash: a fair, reproducible mix
     sample = [
         ChangedDecision(
-            c.change, pseudonym(c.customer), c.action, c.channel, c.baseline, c.candidate
+            c.change,
+            pseudonym(c.customer),
+            c.action,
+            c.channel,
+            c.baseline,
+            c.candidate,
+            c.opportunity_id,
         )
         for c in changes[: max(0, samples)]
     ]

@@ -89,6 +89,7 @@ def test_a_longer_abandonment_window_removes_exactly_the_offer_of_the_late_finis
     assert report["candidate"]["rules_version"] == "2026.11.2-slower"
     [sample] = report["samples"]
     assert sample["change"] == "removed" and sample["action"] == "finish_credit_card_order"
+    assert sample["opportunity_id"] == c2["finish_credit_card_order"]
     assert "order_abandoned" in sample["baseline"] or "abandon" in sample["baseline"]
     assert sample["candidate"] == "not opened; opened welcome_onboarding"
     assert not sample["customer"].startswith("c2")  # a pseudonym
