@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,12 +60,17 @@ def written_states(events: int, seed: int = 7) -> Iterator[CustomerState]:
         yield decision.state
 
 
-def fingerprint(events: int, seed: int = 7) -> str:
+def fingerprint(
+    events: int,
+    seed: int = 7,
+    encode: Callable[[CustomerState], bytes] = encode_state,
+) -> str:
     """A hash of every output and every state, each state through the codec and back.
 
     The same for every build of the core and every state codec: states are
-    stored with ``encode_state`` and read back with ``decode_state`` between
-    events, as in the store, and hashed by their msgpack layout.
+    stored with ``encode`` (today's ``encode_state`` or an older encoder) and
+    read back with ``decode_state`` between events, as in the store, and
+    hashed by their msgpack layout.
     """
     engine = DecisionEngine(load_catalogue())
     blobs: dict[str, bytes] = {}
@@ -74,7 +79,7 @@ def fingerprint(events: int, seed: int = 7) -> str:
         blob = blobs.get(step.event.customer_id)
         state = decode_state(blob) if blob is not None else None
         decision = engine.apply(state, step.event, step.watermark)
-        blobs[step.event.customer_id] = encode_state(decision.state)
+        blobs[step.event.customer_id] = encode(decision.state)
         digest.update(msgspec.json.encode(decision.outputs))
         digest.update(msgspec.msgpack.encode(decision.state))
     return digest.hexdigest()
