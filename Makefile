@@ -51,7 +51,7 @@ build-deps:
 
 # Java 17 and Maven fetch and run the Kafka broker; Prometheus checks and evaluates the
 # alert rules. All come from Debian when missing.
-system-deps: prometheus-deps
+system-deps: prometheus-deps build-deps
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 		echo "installing Java 17 and Maven from Debian"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; }

@@ -20,7 +20,8 @@ of the core (``bench/builds.py``) and both codecs. Run by ``bench.run``
 (contenders ``stages/compiled`` and ``stages/interpreted``) or alone:
 
     python -m bench.stages --build compiled --events 20000 --result out.json \\
-        --bootstrap localhost:47092 --redis redis://localhost:47379/0 --prefix s1:
+        --bootstrap localhost:47092 --sink stages.out --redis redis://localhost:47379/0 \\
+        --prefix s1:
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import argparse
 import asyncio
 import hashlib
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +54,7 @@ from impulse_stream.store.redis import RedisStore
 
 STAGES = ("decode", "state codec", "core", "Redis", "publish")
 PARTITIONS = 6
+CODEC_SAMPLE = 20_000  # the last states written, measured by both codecs
 
 
 @dataclass
@@ -113,7 +116,8 @@ class StageRun:
         self.delivered: list[Delivered] = []
         self.watermark: datetime | None = None
         self.offsets: dict[str, int] = {}
-        self.written: list[CustomerState] = []
+        self.written: deque[CustomerState] = deque(maxlen=CODEC_SAMPLE)  # for bench.codec
+        self.writes = 0
 
     async def batch(self, messages: list[Message]) -> None:
         c = self.clock
@@ -154,6 +158,7 @@ class StageRun:
         for cu in customers.values():
             assert cu.state is not None
             self.written.append(cu.state)
+            self.writes += 1
             self.digest.update(msgspec.json.encode(cu.outputs))
             self.digest.update(msgspec.msgpack.encode(cu.state))
             self.outputs += len(cu.outputs)
@@ -173,7 +178,7 @@ class StageRun:
                     expected_version=cu.stored.version,
                     state=blobs[cid],
                     fences=cu.fences,
-                    outbox_id=f"b{len(self.written)}" if encoded[cid] else "",
+                    outbox_id=f"b{self.writes}" if encoded[cid] else "",
                     outbox=_outbox(encoded[cid]),
                     wakeup_ms=int(wake.timestamp() * 1000) if wake is not None else None,
                 )
@@ -196,7 +201,7 @@ class StageRun:
 
 
 async def run_stages(
-    build: str, events: int, bootstrap: str, redis_url: str, prefix: str, batch: int
+    build: str, events: int, bootstrap: str, sink: str, redis_url: str, prefix: str, batch: int
 ) -> StageFigures:
     compiled = [m for m in builds.core_modules() if builds.is_compiled(m)]
     if (build == "compiled") != bool(compiled):
@@ -208,7 +213,7 @@ async def run_stages(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
-        run = StageRun(store, producer, prefix.rstrip(":") + ".stages")
+        run = StageRun(store, producer, sink)
         for i in range(0, len(messages), batch):
             await run.batch(messages[i : i + batch])
     finally:
@@ -219,15 +224,16 @@ async def run_stages(
     figures.cpu_us = {s: round(cpu / len(messages) * 1e6, 2) for s, cpu in run.clock.cpu.items()}
     figures.outputs = run.outputs
     figures.output_hash = run.digest.hexdigest()
-    figures.codecs = [asdict(f) for f in codec.measure(run.written[-20_000:])]
+    figures.codecs = [asdict(f) for f in codec.measure(list(run.written))]
     return figures
 
 
 def stage_table(figures: list[dict[str, Any]]) -> str:
     """CPU µs per event per stage, one column per build, and the ratios."""
-    by = {f["build"]: f for f in figures}
+    by = {f["build"]: f for f in figures if "error" not in f}
     names = [b for b in builds.BUILDS if b in by]
     lines = [f"{'CPU us/event':<26}" + "".join(f"{n:>14}" for n in names)]
+    lines += [f"{f['build']}: FAILED" for f in figures if "error" in f]
     for stage in STAGES:
         lines.append(f"{stage:<26}" + "".join(f"{by[n]['cpu_us'][stage]:>14.1f}" for n in names))
     totals = {n: sum(by[n]["cpu_us"].values()) for n in names}
@@ -257,13 +263,20 @@ def main() -> None:
     parser.add_argument("--build", choices=builds.BUILDS, required=True)
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--sink", required=True, help="topic the outputs are published to")
     parser.add_argument("--redis", required=True)
     parser.add_argument("--prefix", required=True, help="Redis key prefix, e.g. s1:")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--result", type=Path, required=True)
     args = parser.parse_args()
     figures = asyncio.run(
-        run_stages(args.build, args.events, args.bootstrap, args.redis, args.prefix, args.batch)
+        run_stages(
+            args.build, args.events, args.bootstrap, args.sink, args.redis, args.prefix, args.batch
+        )
     )
     body = asdict(figures)
     args.result.write_bytes(orjson.dumps(body))
+
+
+if __name__ == "__main__":
+    main()
