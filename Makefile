@@ -27,10 +27,15 @@ $(STAMP): pyproject.toml constraints.txt | build-deps
 		{ echo "impulse-stream needs Python 3.11, found $$($(PYTHON) --version)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
-	@touch $(STAMP) $(CORE_BUILT)
+	@# The dependencies (and dev extras) only: the package itself is built below.
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' \
+		> $(VENV)/requirements.txt
+	$(PY) -m pip install -q -c constraints.txt -r $(VENV)/requirements.txt
+	@touch $(STAMP)
 
-# Reinstalling the package (no dependencies) recompiles the core in place, about a minute.
+# Installing the package (editable) compiles the core in place, about a minute; again
+# whenever a core source changes.
 $(CORE_BUILT): $(STAMP) $(CORE_SOURCES)
 	$(PY) -m pip install -q --no-deps -c constraints.txt -e .
 	@touch $(CORE_BUILT)
