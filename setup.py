@@ -44,7 +44,7 @@ def ext_modules() -> list[object]:
     if os.environ.get("IMPULSE_STREAM_INTERPRETED") == "1":
         print(
             "impulse-stream: IMPULSE_STREAM_INTERPRETED=1, building the core interpreted "
-            "(about 1.6x slower; unset it to compile the core with mypyc)",
+            "(the core runs about 1.7x slower; unset it to compile the core with mypyc)",
             file=sys.stderr,
         )
         return []
