@@ -11,7 +11,9 @@ the output unchanged:
     # ... change core/ ...
     .venv/bin/python scripts/core_fingerprint.py | diff before.txt -
 
-Run from the repository root (it imports the test builders).
+Run from the repository root (it imports the test builders). The venv runs
+the compiled core: after changing a core source, ``make venv`` rebuilds it
+before the second run, or the old build answers.
 """
 
 from __future__ import annotations
