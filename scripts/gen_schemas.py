@@ -240,7 +240,15 @@ FIELDS: dict[str, dict[str, str]] = {
         "kind": "What kind of contact.",
         "occurred_at": "When the contact happened (started).",
         "agent_id": "The agent or advisor, if any.",
-        "subject": "Short subject, no free-text notes.",
+        "subject": (
+            "Short subject, no free-text notes; a bank send may name the action id here "
+            "instead of `action_id`."
+        ),
+        "action_id": (
+            "The catalogue action a bank send (`email_sent`, `letter_sent`, `sms_sent`, "
+            "`outbound_call`) was about: it cools off on every channel and counts for the "
+            "customer's contact cap."
+        ),
     },
     "OpportunityResponse": {
         "event_id": "Unique id of the response event.",

@@ -135,6 +135,14 @@ class FrequencyCap:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerCap:
+    """At most ``max_contacts`` sales contacts per customer across all channels and period."""
+
+    max_contacts: int
+    period_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ContactPolicyRules:
     cooling_off_days: int
     declined_product_days: int
@@ -143,6 +151,7 @@ class ContactPolicyRules:
     consent_for_channel: Mapping[Channel, str | None]
     service_first_channels: tuple[Channel, ...]
     daily_capacity: Mapping[Channel, int]
+    customer_cap: CustomerCap | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +270,14 @@ class _Builder:
             service_first_channels=tuple(pol["service_first_channels"]),
             daily_capacity=_frozen(
                 {_channel(k): int(v) for k, v in pol.get("daily_capacity", {}).items()}
+            ),
+            customer_cap=(
+                CustomerCap(
+                    int(pol["customer_cap"]["max_contacts"]),
+                    int(pol["customer_cap"]["period_days"]),
+                )
+                if "customer_cap" in pol
+                else None
             ),
         )
         rt = doc["routing"]

@@ -39,6 +39,7 @@ from impulse_stream.core.events import (
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
+from impulse_stream.core.outbound_contacts import on_contact
 from impulse_stream.core.profile_update import on_profile
 from impulse_stream.core.records import opportunity_record, reasons_with_evidence
 from impulse_stream.core.routing import ChannelRouting
@@ -46,12 +47,11 @@ from impulse_stream.core.rules import Rules
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.scoring import BundleScoring
 from impulse_stream.core.state import (
-    Contact,
     CustomerState,
     OpportunityState,
     new_state,
 )
-from impulse_stream.core.timeline import record_contact, touch_channel
+from impulse_stream.core.timeline import touch_channel
 from impulse_stream.core.transactions import on_transaction
 
 _SNOOZE_ENDED = DeadlineKind.SNOOZE_ENDED  # enum attribute lookups cost on the hot path
@@ -173,7 +173,7 @@ class DecisionEngine:
             text = explain(reasons_with_evidence(state, opp), score, verdict)
             candidates.append((key, opp, score, text))
         candidates.sort(key=lambda c: c[0])
-        sales_left = self.policy.remaining_sales_offers(state, channel, now)
+        sales_left = self.policy.remaining_sales(state, channel, now)
         chosen: list[Opportunity] = []
         for _, opp, score, text in candidates:
             if len(chosen) >= limit:
@@ -222,10 +222,7 @@ class DecisionEngine:
                     affinity=touch_channel(run.state.affinity, event.channel, event.occurred_at)
                 )
             elif isinstance(event, ChannelContact):
-                run.state = record_contact(
-                    run.state,
-                    Contact(event.occurred_at, event.channel, event.kind, None, event.agent_id),
-                )
+                on_contact(run, event, self.catalogue, self.policy)
             elif isinstance(event, OpportunityResponse):
                 on_response(run, event, self.catalogue, self.policy)
             self.detectors.on_event(run, event, before)

@@ -51,6 +51,7 @@ ContactKind = Literal[
     "email_sent",
     "letter_sent",
     "banner_shown",
+    "sms_sent",
 ]
 ResponseKind = Literal["shown", "accepted", "declined", "not_now", "no_time"]
 OpportunityStatus = Literal["open", "withdrawn", "expired"]
@@ -175,6 +176,11 @@ class ChannelContact(Record, frozen=True):
     occurred_at: Timestamp
     agent_id: Id | None = None
     subject: ShortText = ""
+    action_id: Code | None = None  # the catalogue action a bank send was about
+
+    def about_action(self) -> str | None:
+        """The action this contact was about: ``action_id``, else a ``subject`` naming one."""
+        return self.action_id if self.action_id is not None else (self.subject or None)
 
 
 class OpportunityResponse(Record, frozen=True):

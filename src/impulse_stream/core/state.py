@@ -31,6 +31,7 @@ MAX_OVERDRAFT_DAYS = 31
 MAX_PRODUCTS = 24
 MAX_CONTRACTS = 6
 MAX_CARDS = 4
+MAX_OUTREACH = 16  # sales contacts kept for the customer cap (the schema caps it below)
 
 CONSENT_BITS = {"phone": 1, "email": 2, "letter": 4, "online_banking": 8}
 
@@ -223,6 +224,13 @@ class RecentEvent(_S, frozen=True):
     content: int
 
 
+class Outreach(_S, frozen=True):
+    """A sales contact about an action on any channel (a send, or a shown offer)."""
+
+    day: int  # UTC day ordinal
+    action_id: str
+
+
 class CustomerState(_S, frozen=True):
     customer_id: str
     clock: datetime | None = None
@@ -241,6 +249,7 @@ class CustomerState(_S, frozen=True):
     pool_last_day: int = 0
     pool_turn: int = 0
     recent: tuple[RecentEvent, ...] = ()  # the last MAX_RECENT_EVENTS events (recent_events.py)
+    outreach: tuple[Outreach, ...] = ()  # sales contacts of the last days (contact_policy.py)
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")
