@@ -310,6 +310,10 @@ FIELDS: dict[str, dict[str, str]] = {
         "snoozed_until": "Not shown again before this time (response `not_now`, `no_time`).",
         "closed_reason": "Why it was closed, e.g. `accepted`, `declined`, `order_completed`, "
         "`validity_ended`.",
+        "preferred_channel": (
+            "Service opportunities: the routed channel the customer uses most (`channels` "
+            "are ordered so, too); tell it there proactively. Absent for sales."
+        ),
     },
     "Attribution": {
         "attribution_id": "Stable id of the credit.",

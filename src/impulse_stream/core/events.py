@@ -30,7 +30,21 @@ Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
 Iban = Annotated[str, Meta(max_length=34, pattern=r"^[A-Z]{2}[0-9A-Z]{0,32}$")]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 
-Channel = Literal["call_centre", "branch", "online_banking", "app", "email", "letter", "advisor"]
+Channel = Literal[
+    "call_centre",
+    "branch",
+    "online_banking",
+    "app",
+    "email",
+    "letter",
+    "advisor",
+    "sms",
+    "atm",
+    "kiosk",
+    "social",
+]
+# The order is part of the stored state (channel bit masks, affinity tuples):
+# a new channel is appended at the end, never inserted.
 CHANNELS: tuple[Channel, ...] = (
     "call_centre",
     "branch",
@@ -39,6 +53,10 @@ CHANNELS: tuple[Channel, ...] = (
     "email",
     "letter",
     "advisor",
+    "sms",
+    "atm",
+    "kiosk",
+    "social",
 )
 Direction = Literal["credit", "debit"]
 ClickKind = Literal["login", "page_view", "banner_view", "banner_click"]
@@ -103,7 +121,7 @@ class Click(Record, frozen=True):
     kind: ClickKind
     page: ShortText = ""
     product: Code | None = None
-    channel: Literal["online_banking", "app"] = "online_banking"
+    channel: Literal["online_banking", "app", "atm", "kiosk", "social"] = "online_banking"
 
 
 class OrderStep(Record, frozen=True):
@@ -269,6 +287,7 @@ class Opportunity(Record, frozen=True):
     advisor_id: Id | None = None
     snoozed_until: Timestamp | None = None
     closed_reason: Code | None = None
+    preferred_channel: Channel | None = None
 
 
 class Attribution(Record, frozen=True):

@@ -143,7 +143,12 @@ class Contact(_S, frozen=True):
 
 
 class Affinity(_S, frozen=True):
-    """Per channel (in ``events.CHANNELS`` order): last day used (ordinal) and uses."""
+    """Per channel (in ``events.CHANNELS`` order): last day used (ordinal) and uses.
+
+    The tuples grow only when a channel appended later (SMS, ATM, kiosk,
+    social) is used, so a state that never used one is stored exactly as before
+    those channels existed; missing entries read as never used (``timeline.py``).
+    """
 
     last_day: tuple[int, ...] = (0, 0, 0, 0, 0, 0, 0)
     uses: tuple[int, ...] = (0, 0, 0, 0, 0, 0, 0)
