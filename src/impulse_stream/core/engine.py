@@ -29,6 +29,7 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
+    Impulse,
     InputEvent,
     Opportunity,
     OpportunityResponse,
@@ -37,6 +38,7 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
+from impulse_stream.core.journeys import Journeys
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
 from impulse_stream.core.outbound_contacts import on_contact
@@ -91,6 +93,7 @@ class DecisionEngine:
         self.detectors = Detectors(catalogue, registry)
         self.calendar = self.detectors.calendar
         self.order_flow = OrderFlow(catalogue, self.detectors)
+        self.journeys = Journeys(self.rules)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -129,6 +132,8 @@ class DecisionEngine:
         self._advance(run, min(at, now))
         self._on_event(run, event)
         self._advance(run, now)
+        if self.journeys.journeys and self._enter_journeys(run, 0):
+            self._advance(run, now)
         return Decision(
             run.state, tuple(run.outputs), tuple(run.observations), tuple(run.suppressed)
         )
@@ -137,6 +142,8 @@ class DecisionEngine:
         """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
         run = DecisionRun(self.rules, state, [], [])
         self._advance(run, now)
+        if self.journeys.journeys and self._enter_journeys(run, 0):
+            self._advance(run, now)
         return Decision(run.state, tuple(run.outputs), (), tuple(run.suppressed))
 
     def next_wakeup(self, state: CustomerState) -> datetime | None:
@@ -216,6 +223,7 @@ class DecisionEngine:
             on_transaction(run, event, self.catalogue.aggregates, self.detectors)
         elif isinstance(event, CustomerProfile):
             on_profile(run, event, self.rules, self.detectors)
+            self.journeys.on_profile(run, event.occurred_at)
         else:
             if isinstance(event, Click):
                 run.update(
@@ -225,10 +233,18 @@ class DecisionEngine:
                 on_contact(run, event, self.catalogue, self.policy)
             elif isinstance(event, OpportunityResponse):
                 on_response(run, event, self.catalogue, self.policy)
+                self.journeys.on_response(run, event)
             self.detectors.on_event(run, event, before)
+
+    def _enter_journeys(self, run: DecisionRun, start: int) -> bool:
+        """Journeys entered on the impulses reported in this call; True when one was."""
+        before = run.state.journeys
+        self.journeys.on_impulses(run, (o for o in run.outputs[start:] if isinstance(o, Impulse)))
+        return run.state.journeys != before
 
     def _deadlines(self, state: CustomerState) -> list[Deadline]:
         due = self.detectors.deadlines(state)
+        due += self.journeys.deadlines(state)
         for opp in state.opportunities:
             if opp.status == "open":
                 if opp.snoozed_until is not None:
@@ -275,6 +291,8 @@ class DecisionEngine:
             opp = run.state.opportunity(deadline.ref)
             if opp is not None:
                 run.close(opp, "expired", "validity_ended", deadline.at)
+        elif deadline.kind is DeadlineKind.JOURNEY_DUE:
+            self.journeys.fire(run, deadline)
         elif deadline.kind is DeadlineKind.CALENDAR_DAY:
             day = date.fromisoformat(deadline.ref)
             self.calendar.sweep(run, day)

@@ -236,6 +236,24 @@ class Outreach(_S, frozen=True):
     action_id: str
 
 
+class JourneyProgress(_S, frozen=True):
+    """Where one customer stands in one journey (``journeys.py``)."""
+
+    journey: str
+    version: int
+    entered_day: int  # UTC day ordinals
+    step: int  # index of the next step
+    due_day: int  # when the next step is due; the finish day once ended
+    status: str = "active"  # active | completed | exited
+    reason: str | None = None  # why it ended: bought, declined, consent_withdrawn, ...
+    declines: int = 0
+    last_channel: str | None = None
+    last_day: int = 0  # the last step's day
+    opportunity_id: str | None = None  # the last step's opportunity (declines count on it)
+    trying_since: int = 0  # the due step found no channel since this day
+    contacts: int = 0
+
+
 class CustomerState(_S, frozen=True):
     customer_id: str
     clock: datetime | None = None
@@ -255,6 +273,8 @@ class CustomerState(_S, frozen=True):
     pool_turn: int = 0
     recent: tuple[RecentEvent, ...] = ()  # the last MAX_RECENT_EVENTS events (recent_events.py)
     outreach: tuple[Outreach, ...] = ()  # sales contacts of the last days (contact_policy.py)
+    journeys: tuple[JourneyProgress, ...] = ()  # one per catalogue journey at most
+    journeys_checked_day: int = 0  # time-based journey entries are checked up to this day
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.codec import StateDecodeError, decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import (
@@ -107,9 +109,12 @@ GOLDEN_NOW = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 
 
 def test_a_state_stored_before_the_detector_registry_decodes_and_advances_the_same(
-    engine: DecisionEngine,
+    catalogue: Catalogue,
 ) -> None:
-    # Encoded by the engine before the detectors moved behind the registry.
+    # Encoded by the engine before the detectors moved behind the registry, and before
+    # journeys existed: compared with an engine running the same catalogue without them
+    # (test_journeys.py shows a stored state entering its journeys).
+    engine = DecisionEngine(dataclasses.replace(catalogue, journeys=()))
     stored = bytes.fromhex((DATA / "worked_example_state.hex").read_text(encoding="utf-8"))
     state, _ = replay(engine, _worked_example_events(), until=GOLDEN_NOW)
     assert decode_state(stored) == state
