@@ -306,3 +306,28 @@ class Attribution(Record, frozen=True):
 
 
 OutputRecord = Impulse | Opportunity | Attribution
+
+
+class OutboundContact(Record, frozen=True):
+    """An opportunity admitted to an outbound channel for one day (topic
+    ``opportunities.outbound``): a row of the call list, a letter, an e-mail or an SMS.
+
+    ``contact_id`` is derived from the opportunity and the day, so a replay of the
+    same day yields the same message.
+    """
+
+    contact_id: Id
+    opportunity_id: Id
+    customer_id: CustomerId
+    action_id: Code
+    product: Code
+    kind: ActionKind
+    channel: Channel
+    day: date
+    priority: float
+    texts: Texts
+    branch_id: Id | None = None
+    advisor_id: Id | None = None
+    fallback: bool = False  # a channel after the first choice (capacity was used up)
+    carried_over: Annotated[int, Meta(ge=0)] = 0  # days it waited for capacity
+    rules_version: ShortText = ""
