@@ -23,9 +23,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
+from impulse_stream.contract import codec, topics
 from impulse_stream.core.events import Channel, ChannelContact, Opportunity, OutboundContact
 from impulse_stream.core.outbound import (
     Candidate,
@@ -34,6 +36,11 @@ from impulse_stream.core.outbound import (
     outbound_contact,
     sent_event,
 )
+
+if TYPE_CHECKING:
+    import faust
+
+    from impulse_stream.streaming.processor import OutboundMessage, Publisher
 
 # KEYS[1] the day's counter, KEYS[2] this contact's marker; ARGV[1] limit, ARGV[2] TTL seconds.
 ADMIT_SCRIPT = """
@@ -142,3 +149,62 @@ class OutboundSelector:
             out += await self.select(day)
             day += timedelta(days=1)
         return out
+
+
+@dataclass
+class OutboundFeed:
+    """Feeds the selector from the ``opportunities`` topic and publishes what it admits.
+
+    Event time is the newest ``created_at`` seen: when it passes midnight, the days
+    before are selected. Admitted contacts go to ``opportunities.outbound``; the sends
+    go to ``channel.contacts``, so the worker records them for the contact policy.
+    """
+
+    selector: OutboundSelector
+    publisher: Publisher
+    topic_prefix: str = ""
+    watermark: datetime | None = None
+
+    async def on_opportunity(self, value: bytes) -> list[Admitted]:
+        record = codec.decode_output(topics.OPPORTUNITIES, value)
+        if not isinstance(record, Opportunity):
+            return []
+        self.selector.observe(record)
+        if self.watermark is None or record.created_at > self.watermark:
+            self.watermark = record.created_at
+        admitted = await self.selector.advance_to(self.watermark)
+        if admitted:
+            await self.publisher.publish(self.messages(admitted))
+        return admitted
+
+    def messages(self, admitted: list[Admitted]) -> list[OutboundMessage]:
+        from impulse_stream.streaming.processor import OutboundMessage
+
+        out = []
+        for a in admitted:
+            key = a.contact.customer_id.encode()
+            out.append(
+                OutboundMessage(self.topic_prefix + topics.OUTBOUND, key, codec.encode(a.contact))
+            )
+            out.append(
+                OutboundMessage(self.topic_prefix + topics.CONTACTS, key, codec.encode(a.recorded))
+            )
+        return out
+
+
+def register_outbound(app: faust.App, feed: OutboundFeed, topic_prefix: str) -> Any:
+    """The Faust agent ``outbound`` on the ``opportunities`` topic (a worker's own partitions)."""
+    source = app.topic(
+        topic_prefix + topics.OPPORTUNITIES,
+        key_type=None,
+        value_type=None,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    @app.agent(source, name="outbound")
+    async def outbound(stream: Any) -> None:
+        async for value in stream:
+            await feed.on_opportunity(value)
+
+    return outbound
