@@ -67,37 +67,46 @@ class Journeys:
     # --- deadlines ---------------------------------------------------------------
 
     def deadlines(self, state: CustomerState) -> list[Deadline]:
-        if not self.journeys:
+        if not self.journeys or state.clock is None or not state.profile.known:
             return []
-        out = [
-            Deadline(day_start(date.fromordinal(p.due_day)), _DUE, p.journey)
-            for p in state.journeys
-            if p.status == "active"
-        ]
-        entry = self._next_entry_day(state)
+        out: list[Deadline] = []
+        waiting: list[Journey] = []
+        progress = {p.journey: p for p in state.journeys}
+        for j in self.journeys:
+            p = progress.get(j.id)
+            if p is not None and p.status == "active":
+                out.append(Deadline(day_start(date.fromordinal(p.due_day)), _DUE, j.id))
+            elif j.entry.impulse is None:
+                waiting.append(j)
+        entry = self._next_entry_day(state, waiting, progress)
         if entry is not None:
             out.append(Deadline(day_start(entry), _DUE, ""))
         return out
 
-    def _next_entry_day(self, state: CustomerState) -> date | None:
-        if state.clock is None or not state.profile.known:
+    def _next_entry_day(
+        self,
+        state: CustomerState,
+        waiting: list[Journey],
+        progress: dict[str, JourneyProgress],
+    ) -> date | None:
+        if not waiting or state.clock is None:
             return None
         today = utc_day(state.clock)
         if state.journeys_checked_day == 0:
             return today  # never checked (a new state, or one stored before journeys existed)
         after = max(state.journeys_checked_day, today.toordinal() - 1)
-        days = [
-            d
-            for j in self.journeys
-            if self._progress(state, j.id) is None or not self._active(state, j.id)
-            for d in self._entry_candidates(state, j)
-            if d.toordinal() > after
-        ]
-        return min(days, default=None)
+        best: date | None = None
+        for j in waiting:
+            for d in self._entry_candidates(state, j, progress.get(j.id)):
+                if d.toordinal() > after and (best is None or d < best):
+                    best = d
+        return best
 
-    def _entry_candidates(self, state: CustomerState, j: Journey) -> Iterable[date]:
+    def _entry_candidates(
+        self, state: CustomerState, j: Journey, progress: JourneyProgress | None
+    ) -> list[date]:
         if j.entry.impulse is not None:
-            return ()  # entered only when the impulse is reported
+            return []  # entered only when the impulse is reported
         out: list[date] = []
         p = state.profile
         if j.entry.min_age is not None and p.birth_date is not None:
@@ -106,7 +115,6 @@ class Journeys:
             for c in p.contracts:
                 if c.product == j.entry.contract and c.matures_on is not None:
                     out.append(add_months(c.matures_on, -j.entry.within_months))
-        progress = self._progress(state, j.id)
         if progress is not None and j.reentry_after_days is not None:
             out.append(date.fromordinal(progress.due_day + j.reentry_after_days))
         return out
@@ -116,7 +124,7 @@ class Journeys:
         if deadline.ref == "":
             first = run.state.journeys_checked_day == 0
             for j in self.journeys:
-                candidates = self._entry_candidates(run.state, j)
+                candidates = self._entry_candidates(run.state, j, self._progress(run.state, j.id))
                 if (first and j.entry.impulse is None) or day in candidates:
                     self._try_enter(run, j, day, deadline.at)
             run.update(journeys_checked_day=day.toordinal())
