@@ -340,7 +340,6 @@ FIELDS: dict[str, dict[str, str]] = {
         "priority": "The opportunity's priority; the day's contacts are admitted by priority, "
         "then opportunity id.",
         "texts": "Instruction, argument, objection handling and link for the channel.",
-        "branch_id": "The customer's branch, if known.",
         "advisor_id": "The customer's advisor, if any.",
         "fallback": "True when an earlier channel of the opportunity had no capacity left.",
         "carried_over": "Days it waited for capacity before this one.",

@@ -326,7 +326,6 @@ class OutboundContact(Record, frozen=True):
     day: date
     priority: float
     texts: Texts
-    branch_id: Id | None = None
     advisor_id: Id | None = None
     fallback: bool = False  # a channel after the first choice (capacity was used up)
     carried_over: Annotated[int, Meta(ge=0)] = 0  # days it waited for capacity

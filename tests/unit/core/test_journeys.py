@@ -24,7 +24,7 @@ from impulse_stream.core.events import (
 from impulse_stream.core.journeys import REASON_KIND, add_months
 from impulse_stream.core.state import CustomerState
 
-from .conftest import booking, click, profile, replay, response
+from .conftest import booking, click, contact, profile, replay, response
 
 ALL = Consents(phone=True, email=True, letter=True, online_banking=True)
 DATA = Path(__file__).parent / "data"
@@ -139,6 +139,17 @@ def test_a_life_insurance_maturing_in_2030_is_prepared_from_three_years_ahead(
         date(2027, 6, 1), date(2028, 6, 1), date(2029, 6, 1), date(2030, 3, 1),
     ]  # fmt: skip
     assert progress(state, "maturing_life_insurance").contacts == 5
+
+
+def test_a_letter_the_bank_just_sent_holds_the_journey_step_until_its_cooling_off_ends(
+    engine: DecisionEngine,
+) -> None:
+    start = profile(day(2026, 11, 1), birth=date(1975, 9, 20), contracts=(LIFE,), consents=ALL)
+    sent = contact(day(2027, 5, 27), "letter", "letter_sent", action_id="maturity_reinvestment")
+    _, outputs = replay(engine, [start, sent], until=day(2027, 7, 1))
+    # Cooling-off (14 days) from 27 May: the step due on 1 June is tried daily and goes
+    # out on the first day the policy allows, 10 June.
+    assert steps_of(outputs) == [(date(2027, 6, 10), "maturity_reinvestment", ("letter",))]
 
 
 def test_buying_the_reinvestment_fund_ends_the_maturity_journey(engine: DecisionEngine) -> None:
