@@ -29,6 +29,7 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
+    Impulse,
     InputEvent,
     Opportunity,
     OpportunityResponse,
@@ -37,8 +38,10 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
+from impulse_stream.core.journeys import Journeys
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
+from impulse_stream.core.outbound_contacts import on_contact
 from impulse_stream.core.profile_update import on_profile
 from impulse_stream.core.records import opportunity_record, reasons_with_evidence
 from impulse_stream.core.routing import ChannelRouting
@@ -46,13 +49,12 @@ from impulse_stream.core.rules import Rules
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.scoring import BundleScoring
 from impulse_stream.core.state import (
-    Contact,
     CustomerState,
     OpportunityState,
     OrderProcess,
     new_state,
 )
-from impulse_stream.core.timeline import record_contact, touch_channel
+from impulse_stream.core.timeline import touch_channel
 from impulse_stream.core.transactions import on_transaction
 
 _SNOOZE_ENDED = DeadlineKind.SNOOZE_ENDED  # enum attribute lookups cost on the hot path
@@ -95,6 +97,7 @@ class DecisionEngine:
         self.detectors = detectors if detectors is not None else Detectors(catalogue, registry)
         self.calendar = self.detectors.calendar
         self.order_flow = OrderFlow(catalogue, self.detectors)
+        self.journeys = Journeys(self.rules)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -137,6 +140,8 @@ class DecisionEngine:
         self._advance(run, min(at, now))
         self._on_event(run, event)
         self._advance(run, now)
+        if self.journeys.journeys and self._enter_journeys(run, 0):
+            self._advance(run, now)
         return Decision(
             run.state, tuple(run.outputs), tuple(run.observations), tuple(run.suppressed)
         )
@@ -145,6 +150,8 @@ class DecisionEngine:
         """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
         run = DecisionRun(self.rules, state, [], [])
         self._advance(run, now)
+        if self.journeys.journeys and self._enter_journeys(run, 0):
+            self._advance(run, now)
         return Decision(run.state, tuple(run.outputs), (), tuple(run.suppressed))
 
     def next_wakeup(self, state: CustomerState) -> datetime | None:
@@ -181,7 +188,7 @@ class DecisionEngine:
             text = explain(reasons_with_evidence(state, opp), score, verdict)
             candidates.append((key, opp, score, text))
         candidates.sort(key=lambda c: c[0])
-        sales_left = self.policy.remaining_sales_offers(state, channel, now)
+        sales_left = self.policy.remaining_sales(state, channel, now)
         chosen: list[Opportunity] = []
         for _, opp, score, text in candidates:
             if len(chosen) >= limit:
@@ -224,22 +231,28 @@ class DecisionEngine:
             on_transaction(run, event, self.catalogue.aggregates, self.detectors)
         elif isinstance(event, CustomerProfile):
             on_profile(run, event, self.rules, self.detectors)
+            self.journeys.on_profile(run, event.occurred_at)
         else:
             if isinstance(event, Click):
                 run.update(
                     affinity=touch_channel(run.state.affinity, event.channel, event.occurred_at)
                 )
             elif isinstance(event, ChannelContact):
-                run.state = record_contact(
-                    run.state,
-                    Contact(event.occurred_at, event.channel, event.kind, None, event.agent_id),
-                )
+                on_contact(run, event, self.catalogue, self.policy)
             elif isinstance(event, OpportunityResponse):
                 on_response(run, event, self.catalogue, self.policy)
+                self.journeys.on_response(run, event)
             self.detectors.on_event(run, event, before)
+
+    def _enter_journeys(self, run: DecisionRun, start: int) -> bool:
+        """Journeys entered on the impulses reported in this call; True when one was."""
+        before = run.state.journeys
+        self.journeys.on_impulses(run, (o for o in run.outputs[start:] if isinstance(o, Impulse)))
+        return run.state.journeys != before
 
     def _deadlines(self, state: CustomerState) -> list[Deadline]:
         due = self.detectors.deadlines(state)
+        due += self.journeys.deadlines(state)
         for opp in state.opportunities:
             if opp.status == "open":
                 if opp.snoozed_until is not None:
@@ -286,6 +299,8 @@ class DecisionEngine:
             opp = run.state.opportunity(deadline.ref)
             if opp is not None:
                 run.close(opp, "expired", "validity_ended", deadline.at)
+        elif deadline.kind is DeadlineKind.JOURNEY_DUE:
+            self.journeys.fire(run, deadline)
         elif deadline.kind is DeadlineKind.CALENDAR_DAY:
             day = date.fromisoformat(deadline.ref)
             self.calendar.sweep(run, day)

@@ -6,6 +6,7 @@ from impulse_stream.core.arbitration import Score, explain
 from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.events import Evidence, Opportunity, Reason
 from impulse_stream.core.state import CustomerState, OpportunityState, ReasonRef
+from impulse_stream.core.timeline import by_affinity
 
 
 def reasons_with_evidence(
@@ -49,6 +50,13 @@ def opportunity_record(
             text = "revised" + (
                 f": snoozed until {opp.snoozed_until.isoformat()}" if opp.snoozed_until else ""
             )
+    channels = opp.channels
+    preferred = None
+    if action.kind == "service" and channels:
+        # Told proactively where the customer is: the most used of the routed channels
+        # first (an app-only customer hears of a blocked card in the app, not by a call).
+        channels = by_affinity(state.affinity, channels)
+        preferred = channels[0]
     return Opportunity(
         opportunity_id=opp.opportunity_id,
         revision=opp.revision,
@@ -60,7 +68,7 @@ def opportunity_record(
         rank=rank if rank is not None else opp.rank,
         status=opp.status,  # type: ignore[arg-type]
         reasons=to_reasons(state, opp),
-        channels=opp.channels,
+        channels=channels,
         texts=action.texts,
         valid_until=opp.valid_until,
         created_at=opp.created_at,
@@ -70,4 +78,5 @@ def opportunity_record(
         advisor_id=state.profile.advisor_id,
         snoozed_until=opp.snoozed_until,
         closed_reason=opp.closed_reason,
+        preferred_channel=preferred,
     )

@@ -3,6 +3,7 @@ every format ever written still read."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import msgspec
 import pytest
 
 from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.codec import (
     STATE_FORMAT,
     ZLIB_FORMAT,
@@ -126,11 +128,14 @@ GOLDEN_NOW = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 
 
 def test_a_state_stored_by_an_earlier_release_decodes_re_encodes_and_advances(
-    engine: DecisionEngine,
+    catalogue: Catalogue,
 ) -> None:
-    """Encoded by the engine before the detector registry (and before abandonment was
-    dated from an order's last step): it still decodes, survives a round trip unchanged,
-    and the engine advances it like any state of its own."""
+    """Encoded by the engine before the detector registry, before abandonment was dated
+    from an order's last step and before journeys existed (compared with an engine
+    running the catalogue without them; test_journeys.py shows a stored state entering
+    its journeys): it still decodes, survives a round trip unchanged, and the engine
+    advances it like any state of its own."""
+    engine = DecisionEngine(dataclasses.replace(catalogue, journeys=()))
     stored = bytes.fromhex((DATA / "worked_example_state.hex").read_text(encoding="utf-8"))
     old = decode_state(stored)
     assert old.customer_id == "c-golden" and old.clock == GOLDEN_NOW
