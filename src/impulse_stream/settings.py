@@ -9,6 +9,7 @@ from typing import ClassVar
 from urllib.parse import urlparse
 
 from impulse_stream.errors import ConfigError
+from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ class Settings:
                     f"KAFKA_BOOTSTRAP_SERVERS={self.kafka_bootstrap_servers!r}: "
                     "expected host:port[,host:port]"
                 )
-        if urlparse(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+        if is_cluster_url(self.redis_url):
+            parse_cluster_url(self.redis_url)
+        elif urlparse(self.redis_url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"REDIS_URL: expected redis://host:port/db, got {self.redis_url!r}")
         for name in ("partitions", "web_port", "batch_max", "batch_within_ms", "max_message_bytes"):
             if getattr(self, name) <= 0:

@@ -11,13 +11,22 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   the Lua write works on Redis Cluster.
 * ``<p>timers:<partition>`` sorted set: customer -> next wake-up (event-time ms).
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
-* ``<p>acceptance:<day>`` hash: ``action|segment|channel|a`` (accepted) and
-  ``...|d`` (declined) counts of one event-time day; ``<p>acceptance:days``
-  sorted set: the days that have counts.
+* ``<p>{acceptance}:<day>`` hash: ``action|segment|channel|a`` (accepted) and
+  ``...|d`` (declined) counts of one event-time day; ``<p>{acceptance}:days``
+  sorted set: the days that have counts. The ``{acceptance}`` hash tag keeps
+  them in one slot, so that a day's update is one MULTI/EXEC also on a cluster.
 
-The two per-partition keys are indexes. The pending set is added *before* the
-customer's write in the same pipeline (Redis runs a pipeline in order, so an
-interrupted pipeline never leaves an outbox entry that the index misses).
+The two per-partition keys are indexes, each touched only by single-key
+commands (so they need no hash tag on a cluster: each lives in the slot of its
+whole name). The pending set is added *before* the customer's write: Redis runs
+a pipeline in order, so an interrupted pipeline never leaves an outbox entry
+that the index misses. A cluster runs the commands of one pipeline on several
+nodes in no defined order, so there the store sends the index additions in a
+round trip of their own and the customers' writes only once those are
+acknowledged (one extra round trip per commit, on a cluster only).
+
+``url`` is ``redis://…`` for one server or ``redis+cluster://host:port[,…]`` for a
+Redis Cluster (:mod:`impulse_stream.redis_address`).
 """
 
 from __future__ import annotations
@@ -29,8 +38,10 @@ from datetime import date
 from importlib import resources
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
+from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 from impulse_stream.store.base import (
     AcceptanceCounts,
     CustomerStore,
@@ -42,12 +53,34 @@ from impulse_stream.store.base import (
 
 COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
 COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
+# A cluster client also raises RedisClusterException (not a RedisError), e.g. while a
+# node is down and its slots are not covered.
+_ERRORS = (RedisError, RedisClusterException)
+
+
+def connect(url: str) -> aioredis.Redis | RedisCluster:
+    """A client for one server (``redis://``) or a Redis Cluster (``redis+cluster://``)."""
+    if not is_cluster_url(url):
+        return aioredis.Redis.from_url(url, decode_responses=False)
+    address = parse_cluster_url(url)
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
+        username=address.username,
+        password=address.password,
+        decode_responses=False,
+    )
 
 
 class RedisStore(CustomerStore):
-    def __init__(self, url: str, prefix: str = "is:", client: aioredis.Redis | None = None):
+    def __init__(
+        self, url: str, prefix: str = "is:", client: aioredis.Redis | RedisCluster | None = None
+    ):
+        if "{" in prefix or "}" in prefix:
+            # A brace in the prefix would become the keys' hash tag on a cluster.
+            raise ValueError(f"the Redis key prefix {prefix!r} must not contain braces")
         self.prefix = prefix
-        self.redis = client or aioredis.Redis.from_url(url, decode_responses=False)
+        self.redis: aioredis.Redis | RedisCluster = client or connect(url)
+        self.cluster = isinstance(self.redis, RedisCluster)
         self.round_trips = 0
 
     def customer_key(self, customer_id: str) -> str:
@@ -62,6 +95,9 @@ class RedisStore(CustomerStore):
     def outbox_key(self, partition: int) -> str:
         return f"{self.prefix}outbox:{partition}"
 
+    def acceptance_key(self, day: str) -> str:
+        return f"{self.prefix}{{acceptance}}:{day}"
+
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
     ) -> dict[str, StoredCustomer]:
@@ -74,7 +110,7 @@ class RedisStore(CustomerStore):
                 for cid in ids:
                     pipe.hgetall(self.customer_key(cid))
                 replies = await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis load failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -93,15 +129,17 @@ class RedisStore(CustomerStore):
             try:
                 await self.redis.script_load(COMMIT_SCRIPT)
                 results = await self._run_commit(writes)
-            except RedisError as exc:
+            except _ERRORS as exc:
                 raise StoreUnavailable(f"redis commit failed: {exc}") from exc
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         finally:
             self.round_trips += 1
         return {w.customer_id for w, ok in zip(writes, results, strict=True) if not ok}
 
     async def _run_commit(self, writes: Sequence[CustomerWrite]) -> list[int]:
+        if self.cluster:
+            return await self._run_cluster_commit(writes)
         async with self.redis.pipeline(transaction=False) as pipe:
             for w in writes:
                 if w.outbox_id:
@@ -135,12 +173,56 @@ class RedisStore(CustomerStore):
             i += 2
         return results
 
+    async def _run_cluster_commit(self, writes: Sequence[CustomerWrite]) -> list[int]:
+        """Indexes first, acknowledged, then the writes: the nodes of a cluster pipeline
+        run in no defined order, and a worker killed in between must leave every
+        outbox entry in the pending index and every wake-up in the timers.
+
+        A wake-up added ahead of a write that then fails only makes the customer due
+        early (nothing fires; the next write corrects it). A removal runs beside the
+        writes: without its write (a crash) the customer's events are applied again
+        and give the same state, which has no wake-up.
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for w in writes:
+                if w.outbox_id:
+                    pipe.sadd(self.outbox_key(w.partition), w.customer_id)
+                if w.wakeup_ms is not None:
+                    pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
+            await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for w in writes:
+                fences: list[str | int] = []
+                for tp, offset in w.fences.items():
+                    fences += [tp, offset]
+                # redis-py's cluster pipeline has no evalsha() (a node may lack the script);
+                # the command routes by its first key, and a NoScriptError loads the
+                # script on every master (commit) and sends again.
+                pipe.execute_command(
+                    "EVALSHA",
+                    COMMIT_SHA,
+                    2,
+                    self.customer_key(w.customer_id),
+                    self.outbox_entries_key(w.customer_id),
+                    w.expected_version,
+                    w.state,
+                    w.outbox_id,
+                    w.outbox,
+                    len(w.fences),
+                    *fences,
+                )
+            for w in writes:
+                if w.wakeup_ms is None:
+                    pipe.zrem(self.timers_key(w.partition), w.customer_id)
+            replies = await pipe.execute()
+        return [int(r) for r in replies[: len(writes)]]
+
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
         try:
             members = await self.redis.zrangebyscore(
                 self.timers_key(partition), "-inf", until_ms, start=0, num=limit
             )
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis timers failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -154,7 +236,7 @@ class RedisStore(CustomerStore):
                 for cid in customer_ids:
                     pipe.hgetall(self.outbox_entries_key(cid))
                 replies = await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis outbox read failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -166,7 +248,7 @@ class RedisStore(CustomerStore):
     async def pending(self, partition: int) -> list[str]:
         try:
             members = await self.redis.smembers(self.outbox_key(partition))
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis outbox index failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -179,7 +261,7 @@ class RedisStore(CustomerStore):
             async with self.redis.pipeline(transaction=False) as pipe:
                 self._queue_delivered(pipe, delivered)
                 await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis outbox cleanup failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -201,7 +283,7 @@ class RedisStore(CustomerStore):
                     pipe.zrem(self.timers_key(partition), cid)
                     pipe.srem(self.outbox_key(partition), cid)
                 await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis erase failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -209,10 +291,11 @@ class RedisStore(CustomerStore):
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         if not counts:
             return
-        key = f"{self.prefix}acceptance:{day.isoformat()}"
+        key = self.acceptance_key(day.isoformat())
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(f"{self.prefix}acceptance:days", {day.isoformat(): day.toordinal()})
+            # One slot ({acceptance}), so one MULTI/EXEC: the day and its counts or nothing.
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(self.acceptance_key("days"), {day.isoformat(): day.toordinal()})
                 for (action, segment, channel), (accepted, declined) in sorted(counts.items()):
                     field = f"{action}|{segment}|{channel}"
                     if accepted:
@@ -220,7 +303,7 @@ class RedisStore(CustomerStore):
                     if declined:
                         pipe.hincrby(key, field + "|d", declined)
                 await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis acceptance update failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -228,13 +311,13 @@ class RedisStore(CustomerStore):
     async def acceptance_before(self, day: date) -> AcceptanceCounts:
         try:
             days = await self.redis.zrangebyscore(
-                f"{self.prefix}acceptance:days", "-inf", day.toordinal() - 1
+                self.acceptance_key("days"), "-inf", day.toordinal() - 1
             )
             async with self.redis.pipeline(transaction=False) as pipe:
                 for d in days:
-                    pipe.hgetall(f"{self.prefix}acceptance:{d.decode()}")
+                    pipe.hgetall(self.acceptance_key(d.decode()))
                 hashes = await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis acceptance read failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -251,7 +334,7 @@ class RedisStore(CustomerStore):
         started = time.perf_counter()
         try:
             await self.redis.ping()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis does not answer: {exc}") from exc
         return time.perf_counter() - started
 
