@@ -187,16 +187,15 @@ def _reap_clusters_of_dead_sessions(settings: StackSettings) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_cluster_url() -> Iterator[str]:
-    """``redis+cluster://…`` of a Redis Cluster of three masters of this session alone.
-
-    Started through the infra code (``Stack`` with ``redis_cluster=True``, as
+def redis_cluster() -> Iterator[Stack | None]:
+    """A Redis Cluster of three masters of this session alone, as a ``Stack`` whose
+    ``kill_redis``/``start_redis`` kill and restart all three nodes (``None`` for a
+    cluster from the environment). Started through the infra code (``Stack`` with ``redis_cluster=True``, as
     ``impulse-stream infra up --redis-cluster``); with ``REDIS_URL`` set to a
     ``redis+cluster://`` URL, that cluster is used instead. Fails when it cannot start.
     """
-    external = os.environ.get("REDIS_URL", "")
-    if external.startswith("redis+cluster://"):
-        yield external
+    if os.environ.get("REDIS_URL", "").startswith("redis+cluster://"):
+        yield None
         return
     try:
         settings = StackSettings.from_env(external_redis="")
@@ -211,8 +210,14 @@ def redis_cluster_url() -> Iterator[str]:
         cluster.start_redis()
     except ImpulseStreamError as e:
         pytest.fail(f"the test Redis Cluster did not start: {e}", pytrace=False)
-    yield cluster.redis_url
+    yield cluster
     cluster.down(purge=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster: Stack | None) -> str:
+    """``redis+cluster://…`` of the session's Redis Cluster (see ``redis_cluster``)."""
+    return redis_cluster.redis_url if redis_cluster else os.environ["REDIS_URL"]
 
 
 @pytest.fixture

@@ -52,6 +52,24 @@ async def test_offset_not_above_fence_is_refused(store):
     assert await store.commit([write(version=1, offset=11)]) == set()
 
 
+async def test_the_same_write_sent_again_succeeds_again_and_changes_nothing(store):
+    # A client resends a pipeline that had run (a connection error on another node).
+    first = write(outbox_id="1", outbox=b"msgs", wakeup_ms=5)
+    assert await store.commit([first]) == set()
+    assert await store.commit([first]) == set()
+    got = (await store.load(["c1"]))["c1"]
+    assert got.version == 1 and got.state == b"state-10"
+    assert await store.outboxes(["c1"]) == {"c1": {"1": b"msgs"}}
+
+
+async def test_a_different_write_on_the_same_version_is_still_refused(store):
+    await store.commit([write(outbox_id="1", outbox=b"msgs")])
+    assert await store.commit([write(state=b"other")]) == {"c1"}
+    assert await store.commit([write(offset=9, state=b"state-10")]) == {"c1"}
+    assert await store.commit([write(outbox_id="2", outbox=b"msgs")]) == {"c1"}
+    assert (await store.load(["c1"]))["c1"].version == 1
+
+
 async def test_refusal_of_one_customer_does_not_block_others(store):
     await store.commit([write("a")])
     refused = await store.commit([write("a", version=0, offset=11), write("b")])

@@ -9,12 +9,27 @@
 -- Returns the new version, or 0 when the write is refused: the record changed
 -- since the read, or an offset is not newer than the fence (a duplicate or a
 -- zombie's late write).
+-- The same write sent again returns its version again: a client that resends a
+-- pipeline after a connection error (redis-py's cluster pipeline resends all of
+-- it when one node fails) must learn that the write succeeded, or the caller
+-- would take it for refused and never publish its outbox entry.
 local key = KEYS[1]
 local version = tonumber(redis.call('HGET', key, 'v') or '0')
-if version ~= tonumber(ARGV[1]) then
-  return 0
-end
 local n = tonumber(ARGV[5])
+if version ~= tonumber(ARGV[1]) then
+  if version ~= tonumber(ARGV[1]) + 1 or redis.call('HGET', key, 's') ~= ARGV[2] then
+    return 0
+  end
+  for i = 0, n - 1 do
+    if redis.call('HGET', key, 'f:' .. ARGV[6 + 2 * i]) ~= ARGV[7 + 2 * i] then
+      return 0
+    end
+  end
+  if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then
+    return 0
+  end
+  return version
+end
 for i = 0, n - 1 do
   local applied = redis.call('HGET', key, 'f:' .. ARGV[6 + 2 * i])
   if applied and tonumber(applied) >= tonumber(ARGV[7 + 2 * i]) then

@@ -52,6 +52,8 @@ class MemoryStore(CustomerStore):
         refused = set()
         for w in writes:
             rec = self.customers.setdefault(w.customer_id, _Record())
+            if _already_applied(rec, w):
+                continue
             stale = rec.version != w.expected_version or any(
                 rec.fences.get(tp, -1) >= off for tp, off in w.fences.items()
             )
@@ -131,3 +133,13 @@ def _sum_days(days: Iterable[AcceptanceCounts]) -> AcceptanceCounts:
             a, d = total.get(key, (0, 0))
             total[key] = (a + accepted, d + declined)
     return total
+
+
+def _already_applied(rec: _Record, w: CustomerWrite) -> bool:
+    """The same write sent again (a retried round trip that had run): it succeeded."""
+    return (
+        rec.version == w.expected_version + 1
+        and rec.state == w.state
+        and all(rec.fences.get(tp) == off for tp, off in w.fences.items())
+        and (not w.outbox_id or w.outbox_id in rec.outbox)
+    )
