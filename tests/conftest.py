@@ -190,9 +190,10 @@ def _reap_clusters_of_dead_sessions(settings: StackSettings) -> None:
 def redis_cluster() -> Iterator[Stack | None]:
     """A Redis Cluster of three masters of this session alone, as a ``Stack`` whose
     ``kill_redis``/``start_redis`` kill and restart all three nodes (``None`` for a
-    cluster from the environment). Started through the infra code (``Stack`` with ``redis_cluster=True``, as
-    ``impulse-stream infra up --redis-cluster``); with ``REDIS_URL`` set to a
-    ``redis+cluster://`` URL, that cluster is used instead. Fails when it cannot start.
+    cluster from the environment). Started through the infra code (``Stack`` with
+    ``redis_cluster=True``, as ``impulse-stream infra up --redis-cluster``); with
+    ``REDIS_URL`` set to a ``redis+cluster://`` URL, that cluster is used instead.
+    Fails when it cannot start.
     """
     if os.environ.get("REDIS_URL", "").startswith("redis+cluster://"):
         yield None
