@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 from urllib.parse import urlparse
 
+from impulse_stream.api.security import parse_origins, read_api_token
 from impulse_stream.errors import ConfigError
 from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 
@@ -37,6 +38,10 @@ class Settings:
     stall_seconds: float = 120.0
     fast_drain: int = 1
     faust_datadir: str = ""
+    # The 360 API: a bearer token (or a file holding it) and the browser origins allowed.
+    api_token: str = ""
+    api_token_file: str = ""
+    cors_origins: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
@@ -71,8 +76,21 @@ class Settings:
         for name in ("partitions", "web_port", "batch_max", "batch_within_ms", "max_message_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"IMPULSE_STREAM_{name.upper()} must be positive")
+        parse_origins(self.cors_origins)
+        if self.api_token and self.api_token_file:
+            raise ConfigError(
+                "set IMPULSE_STREAM_API_TOKEN or IMPULSE_STREAM_API_TOKEN_FILE, not both"
+            )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("IMPULSE_STREAM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+    def api_bearer_token(self) -> str:
+        """The token the API asks for ('' for none), read from the file when one is named."""
+        return read_api_token(self.api_token, self.api_token_file)
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return parse_origins(self.cors_origins)
 
     @property
     def kafka_url(self) -> str:
