@@ -14,6 +14,7 @@ from impulse_stream.store.base import (
     Delivered,
     StoredCustomer,
 )
+from impulse_stream.store.nonce import WriteNonces
 
 
 @dataclass
@@ -22,6 +23,7 @@ class _Record:
     version: int = 0
     fences: dict[str, int] = field(default_factory=dict)
     outbox: dict[str, bytes] = field(default_factory=dict)
+    writer: bytes = b""  # nonce of the last write applied
 
 
 class MemoryStore(CustomerStore):
@@ -33,6 +35,7 @@ class MemoryStore(CustomerStore):
         self.pending_outbox: dict[int, set[str]] = {}
         self.acceptance: dict[date, AcceptanceCounts] = {}
         self.round_trips = 0
+        self.nonces = WriteNonces()
 
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
@@ -50,10 +53,10 @@ class MemoryStore(CustomerStore):
     async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
         self.round_trips += 1
         refused = set()
-        for w in writes:
+        for w, nonce in zip(writes, self.nonces.assign(writes), strict=True):
             rec = self.customers.setdefault(w.customer_id, _Record())
-            if _already_applied(rec, w):
-                continue
+            if rec.version == w.expected_version + 1 and rec.writer == nonce:
+                continue  # this very write sent again: it succeeded (see store.nonce)
             stale = rec.version != w.expected_version or any(
                 rec.fences.get(tp, -1) >= off for tp, off in w.fences.items()
             )
@@ -64,6 +67,7 @@ class MemoryStore(CustomerStore):
                 self.pending_outbox.setdefault(w.partition, set()).add(w.customer_id)
                 rec.outbox[w.outbox_id] = w.outbox
             rec.state = w.state
+            rec.writer = nonce
             rec.version += 1
             rec.fences.update(w.fences)
             timers = self.timers.setdefault(w.partition, {})
@@ -133,13 +137,3 @@ def _sum_days(days: Iterable[AcceptanceCounts]) -> AcceptanceCounts:
             a, d = total.get(key, (0, 0))
             total[key] = (a + accepted, d + declined)
     return total
-
-
-def _already_applied(rec: _Record, w: CustomerWrite) -> bool:
-    """The same write sent again (a retried round trip that had run): it succeeded."""
-    return (
-        rec.version == w.expected_version + 1
-        and rec.state == w.state
-        and all(rec.fences.get(tp) == off for tp, off in w.fences.items())
-        and (not w.outbox_id or w.outbox_id in rec.outbox)
-    )

@@ -2,7 +2,8 @@
 
 Layout (``<p>`` is the key prefix, default ``is:``):
 
-* ``<p>c:{<customer>}`` hash: ``s`` state, ``v`` version, ``f:<topic>:<partition>``
+* ``<p>c:{<customer>}`` hash: ``s`` state, ``v`` version, ``w`` the nonce of the
+  last write (tells a resent write from another writer's), ``f:<topic>:<partition>``
   fences. Small values only, so that it stays a compact listpack.
 * ``<p>o:{<customer>}`` hash: outbox entries ``<id>`` -> encoded messages, present
   only between a write and Kafka's acknowledgement (an entry can be several KiB;
@@ -50,6 +51,7 @@ from impulse_stream.store.base import (
     StoredCustomer,
     StoreUnavailable,
 )
+from impulse_stream.store.nonce import WriteNonces
 
 COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
 COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
@@ -82,6 +84,7 @@ class RedisStore(CustomerStore):
         self.redis: aioredis.Redis | RedisCluster = client or connect(url)
         self.cluster = isinstance(self.redis, RedisCluster)
         self.round_trips = 0
+        self.nonces = WriteNonces()
 
     def customer_key(self, customer_id: str) -> str:
         return f"{self.prefix}c:{{{customer_id}}}"
@@ -120,15 +123,16 @@ class RedisStore(CustomerStore):
     async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
         if not writes:
             return set()
+        nonces = self.nonces.assign(writes)
         try:
-            results = await self._run_commit(writes)
+            results = await self._run_commit(writes, nonces)
         except NoScriptError:
             # A new or restarted Redis has no script cache: load the script and send again.
             # No customer was written (every EVALSHA failed); the index commands that ran
             # are idempotent and run again.
             try:
                 await self.redis.script_load(COMMIT_SCRIPT)
-                results = await self._run_commit(writes)
+                results = await self._run_commit(writes, nonces)
             except _ERRORS as exc:
                 raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         except _ERRORS as exc:
@@ -137,11 +141,11 @@ class RedisStore(CustomerStore):
             self.round_trips += 1
         return {w.customer_id for w, ok in zip(writes, results, strict=True) if not ok}
 
-    async def _run_commit(self, writes: Sequence[CustomerWrite]) -> list[int]:
+    async def _run_commit(self, writes: Sequence[CustomerWrite], nonces: list[bytes]) -> list[int]:
         if self.cluster:
-            return await self._run_cluster_commit(writes)
+            return await self._run_cluster_commit(writes, nonces)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for w in writes:
+            for w, nonce in zip(writes, nonces, strict=True):
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
                 fences: list[str | int] = []
@@ -158,6 +162,7 @@ class RedisStore(CustomerStore):
                     w.outbox,
                     len(w.fences),
                     *fences,
+                    nonce,
                 )
                 if w.wakeup_ms is None:
                     pipe.zrem(self.timers_key(w.partition), w.customer_id)
@@ -173,7 +178,9 @@ class RedisStore(CustomerStore):
             i += 2
         return results
 
-    async def _run_cluster_commit(self, writes: Sequence[CustomerWrite]) -> list[int]:
+    async def _run_cluster_commit(
+        self, writes: Sequence[CustomerWrite], nonces: list[bytes]
+    ) -> list[int]:
         """Indexes first, acknowledged, then the writes: the nodes of a cluster pipeline
         run in no defined order, and a worker killed in between must leave every
         outbox entry in the pending index and every wake-up in the timers.
@@ -191,7 +198,7 @@ class RedisStore(CustomerStore):
                     pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
             await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
-            for w in writes:
+            for w, nonce in zip(writes, nonces, strict=True):
                 fences: list[str | int] = []
                 for tp, offset in w.fences.items():
                     fences += [tp, offset]
@@ -210,6 +217,7 @@ class RedisStore(CustomerStore):
                     w.outbox,
                     len(w.fences),
                     *fences,
+                    nonce,
                 )
             for w in writes:
                 if w.wakeup_ms is None:
