@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 from urllib.parse import urlparse
 
@@ -39,7 +39,7 @@ class Settings:
     fast_drain: int = 1
     faust_datadir: str = ""
     # The 360 API: a bearer token (or a file holding it) and the browser origins allowed.
-    api_token: str = ""
+    api_token: str = field(default="", repr=False)  # a secret: never in a repr
     api_token_file: str = ""
     cors_origins: str = ""
 

@@ -69,3 +69,7 @@ def test_a_bad_request_log_record_keeps_the_type_and_status_but_not_the_request_
     assert NoRequestDetails().filter(record)
     text = logging.Formatter().format(record)
     assert text == "Error handling request from 127.0.0.1 (ValueError, status 400)"
+
+
+def test_the_token_never_shows_in_the_settings_repr():
+    assert "s3cret" not in repr(Settings.from_env({"IMPULSE_STREAM_API_TOKEN": "s3cret"}))
