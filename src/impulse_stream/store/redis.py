@@ -185,10 +185,11 @@ class RedisStore(CustomerStore):
         run in no defined order, and a worker killed in between must leave every
         outbox entry in the pending index and every wake-up in the timers.
 
-        A wake-up added ahead of a write that then fails only makes the customer due
-        early (nothing fires; the next write corrects it). A removal runs beside the
-        writes: without its write (a crash) the customer's events are applied again
-        and give the same state, which has no wake-up.
+        A wake-up added ahead of a write that then does not happen (a crash) is the
+        one the redelivered events compute again. A removal runs beside the writes:
+        without its write the events are applied again and give the same state,
+        which has no wake-up. A refused write changes the timer as on one server,
+        where the ZADD/ZREM runs whatever the script answers.
         """
         async with self.redis.pipeline(transaction=False) as pipe:
             for w in writes:
