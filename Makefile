@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 LINT_PATHS := src tests $(wildcard bench scripts)
 
-.PHONY: help venv system-deps infra-up infra-down infra-status test test-unit test-integration \
+.PHONY: help venv system-deps prometheus-deps infra-up infra-down infra-status test test-unit test-integration \
         lint typecheck demo worker bench soak clean
 
 help:
@@ -29,11 +29,21 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-# Java 17 and Maven fetch and run the Kafka broker; both come from Debian when missing.
-system-deps:
+# Java 17 and Maven fetch and run the Kafka broker; Prometheus checks and evaluates the
+# alert rules. All come from Debian when missing.
+system-deps: prometheus-deps
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 		echo "installing Java 17 and Maven from Debian"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; }
+
+# promtool checks and unit-tests the alert rules; the server runs in the alert test.
+# The package's own service is irrelevant: tests start their own process and port.
+prometheus-deps:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+		echo "installing Prometheus (server and promtool) from Debian"; \
+		apt-get update -q && { apt-cache policy prometheus | grep -q 'Candidate: [0-9]' || { \
+			echo "no prometheus package in the apt sources (Debian main has it)"; exit 2; }; } && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
 
 infra-up: venv system-deps
 	$(VENV)/bin/impulse-stream infra up
@@ -52,7 +62,7 @@ typecheck: venv
 test: venv system-deps lint typecheck
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: venv prometheus-deps
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
 demo: venv system-deps

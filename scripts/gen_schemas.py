@@ -67,7 +67,9 @@ DOC = Path("docs/topics.md")
 CONTRACT_VERSION = "1.0.0"
 ID_BASE = "https://impulse-stream.example/schemas/topics/"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+DECIMAL_PATTERN = codec.SIGNED_AMOUNT
+# Amounts the decoder accepts unsigned only (``direction`` gives a booking's sign).
+UNSIGNED_AMOUNTS = {"Transaction": ("amount", "overdraft_limit")}
 TIMESTAMP_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
@@ -647,6 +649,11 @@ def topic_schema(topic: str, cls: type[Record], records: Iterable[Record]) -> di
     _walk(defs, _public_scalars)
     _describe(defs)
     root = defs.pop(cls.__name__)
+    for name in UNSIGNED_AMOUNTS.get(cls.__name__, ()):
+        prop = root["properties"][name]
+        for node in prop.get("anyOf", [prop]):
+            if node.get("pattern") == DECIMAL_PATTERN:
+                node["pattern"] = codec.UNSIGNED_AMOUNT
     direction = "output" if topic in topics.OUTPUT_TOPICS else "input"
     schema: dict[str, Any] = {
         "$schema": DRAFT,

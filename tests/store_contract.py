@@ -7,6 +7,7 @@ A test module binds ``store`` (a fresh, empty store) and inherits the tests by
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from impulse_stream.store.base import EMPTY, CustomerWrite, Delivered
 
@@ -137,3 +138,32 @@ async def test_erasing_a_customer_leaves_no_trace(store):
     assert (await store.load(["kept"]))["kept"].version == 1
     assert await store.due(0, 10, 10) == []
     assert await store.pending(0) == []
+
+
+async def test_checkpoints_are_raised_with_a_write_and_never_go_back(store):
+    assert await store.checkpoints([0, 1]) == {0: {}, 1: {}}
+    await store.commit([write()], {0: {"2:0": 10, "3:0": 4}})
+    await store.commit([], {0: {"2:0": 7, "3:0": 9}, 1: {"2:1": 3}})  # a zombie's late 7
+    assert await store.checkpoints([0, 1]) == {0: {"2:0": 10, "3:0": 9}, 1: {"2:1": 3}}
+
+
+async def test_wipe_deletes_every_record_index_statistic_and_checkpoint(store):
+    await store.commit([write(outbox_id="1", outbox=b"m", wakeup_ms=5)], {0: {"2:0": 10}})
+    await store.add_acceptance(date(2026, 11, 1), {("a", "retail", "app"): (1, 0)})
+    assert await store.wipe() > 0
+    assert (await store.load(["c1"]))["c1"] == EMPTY
+    assert await store.pending(0) == [] and await store.due(0, 10, 10) == []
+    assert await store.checkpoints([0]) == {0: {}}
+    assert await store.acceptance_before(date(2026, 12, 1)) == {}
+
+
+async def test_checkpoints_raised_with_writes_leave_each_write_its_own_answer(store):
+    await store.commit([write("a")])
+    marks = {0: {"2:0": 10}, 1: {"2:1": 5}, 2: {"2:2": 1}}
+    refused = await store.commit(
+        [write("a", version=0, offset=11), write("b", wakeup_ms=7), write("a2")], marks
+    )
+    assert refused == {"a"}
+    assert (await store.load(["b"]))["b"].version == 1
+    assert await store.due(0, 10, 10) == ["b"]
+    assert await store.checkpoints([0, 1, 2]) == marks

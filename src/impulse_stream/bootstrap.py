@@ -6,11 +6,12 @@ and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import faust
 
+from impulse_stream import __version__
 from impulse_stream.api.views import register_views
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.core.engine import DecisionEngine
@@ -37,10 +38,17 @@ def build_engine(settings: Settings) -> DecisionEngine:
 
 def build(settings: Settings) -> Container:
     engine = build_engine(settings)
-    store = RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    store = RedisStore(
+        settings.redis_url, prefix=settings.redis_prefix, security=settings.redis_security
+    )
     metrics = Metrics()
+    metrics.set_build_info(__version__, engine.rules_version)
 
-    def processor_factory(app: faust.App, backlogged: Callable[[str, int], bool]) -> BatchProcessor:
+    def processor_factory(
+        app: faust.App,
+        backlogged: Callable[[str, int], bool],
+        committed: Callable[[int], Awaitable[dict[str, int]]],
+    ) -> BatchProcessor:
         return BatchProcessor(
             engine,
             store,
@@ -49,6 +57,10 @@ def build(settings: Settings) -> Container:
             metrics=metrics,
             max_message_bytes=settings.max_message_bytes,
             backlogged=backlogged,
+            committed=committed,
+            max_future_skew=settings.max_future_skew_seconds,
+            allowed_lateness=settings.allowed_lateness_seconds,
+            topic_idle_seconds=settings.topic_idle_seconds,
         )
 
     app, worker = create_app(settings, processor_factory)

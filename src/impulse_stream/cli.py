@@ -24,6 +24,26 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from impulse_stream import __version__
+
+        typer.echo(f"impulse-stream {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Real-time next-best-action engine for retail banks."""
+
+
 def _mount_infra() -> None:
     from impulse_stream.infra.cli import app as infra_app
 
@@ -43,22 +63,26 @@ def worker(
     ] = None,
     topic_prefix: Annotated[str | None, typer.Option(help="Prefix of every topic name.")] = None,
 ) -> None:
-    """Run a worker: consume the input topics, decide, publish opportunities."""
+    """Run a worker: wait for Kafka and Redis, consume the input topics, decide, publish."""
     import faust
 
     from impulse_stream.bootstrap import build
     from impulse_stream.logs import configure_logging
     from impulse_stream.settings import Settings
+    from impulse_stream.startup import wait_for_dependencies_blocking
 
     settings = Settings.from_env(web_port=web_port, topic_prefix=topic_prefix)
     configure_logging(settings.log_level)
     container = build(settings)
-    faust.Worker(
+    wait_for_dependencies_blocking(settings)
+    runner = faust.Worker(
         container.app,
         loglevel=settings.log_level.lower(),
         quiet=True,
         override_logging=False,
-    ).execute_from_commandline()
+    )
+    runner.spinner = None  # it writes terminal escapes into the JSON log on SIGTERM
+    runner.execute_from_commandline()
 
 
 @app.command()
@@ -102,6 +126,7 @@ def rebuild(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: all state is deleted.")] = False,
 ) -> None:
     """Delete all state and rewind the consumer group: the next worker rebuilds from the topics."""
+    from impulse_stream.redact import mask_url
     from impulse_stream.settings import Settings
     from impulse_stream.tools import rebuild as run_rebuild
 
@@ -109,10 +134,48 @@ def rebuild(
     if not yes:
         _fail(
             f"this deletes every Redis key under {settings.redis_prefix!r} at "
-            f"{settings.redis_url} and rewinds group {settings.app_id!r}; add --yes"
+            f"{mask_url(settings.redis_url)} and rewinds group {settings.app_id!r}; add --yes"
         )
     deleted, partitions = run_rebuild(settings)
     typer.echo(f"deleted {deleted} Redis keys; rewound {partitions} input partitions")
+
+
+@app.command()
+def forget(
+    customer: Annotated[str, typer.Argument(help="The customer id to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for the worker's erasure in Redis.")
+    ] = 30.0,
+) -> None:
+    """Right to erasure: write the customer's profile tombstone and confirm the erasure."""
+    from impulse_stream.erasure import check_customer_id
+    from impulse_stream.erasure import forget as run_forget
+    from impulse_stream.settings import Settings
+
+    settings = Settings.from_env()
+    check_customer_id(customer)
+    if not wait >= 0:
+        _fail(f"--wait={wait}: expected 0 or more seconds")
+    if not yes and not typer.confirm(
+        f"Erase this customer's state (tombstone on "
+        f"{settings.topic_prefix}customers.profile, app {settings.app_id!r})?"
+    ):
+        typer.echo("nothing sent")
+        raise typer.Exit(1)
+    result = run_forget(settings, customer, wait)
+    typer.echo(
+        f"tombstone written to {result.topic} (partition {result.partition}, "
+        f"offset {result.offset})"
+    )
+    if result.erased:
+        typer.echo("erased: the customer's state is gone from Redis")
+    else:
+        typer.echo(
+            f"pending: the state is still in Redis after {result.waited:.0f} s; a running "
+            "worker erases it when it reaches the tombstone"
+        )
+        raise typer.Exit(3)
 
 
 @catalogue_app.command("validate")

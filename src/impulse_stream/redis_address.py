@@ -17,7 +17,6 @@ from impulse_stream.errors import ConfigError
 from impulse_stream.redact import mask_url
 
 CLUSTER_SCHEME = "redis+cluster"
-SERVER_SCHEMES = ("redis", "rediss", "unix")
 
 
 @dataclass(frozen=True)
@@ -63,15 +62,3 @@ def parse_cluster_url(url: str, variable: str = "REDIS_URL") -> ClusterAddress:
         username = unquote(user) or None
         password = unquote(secret) if colon else None
     return ClusterAddress(tuple(nodes), username, password)
-
-
-def check_redis_url(url: str, variable: str = "REDIS_URL") -> None:
-    """Raise :class:`ConfigError` unless ``url`` names one server or a cluster."""
-    if is_cluster_url(url):
-        parse_cluster_url(url, variable)
-        return
-    if url.partition("://")[0].lower() not in SERVER_SCHEMES or "://" not in url:
-        raise ConfigError(
-            f"{variable}={mask_url(url)!r}: expected redis://host:port/db or "
-            f"{CLUSTER_SCHEME}://host:port[,host:port]"
-        )

@@ -22,6 +22,7 @@ from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.redact import mask_url
 from impulse_stream.settings import Settings
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.processor import (
@@ -70,7 +71,12 @@ async def _send(settings: Settings, topic: str, events: list[dict[str, object]])
     from aiokafka.errors import KafkaError
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        # aiokafka retries a failed send itself until request_timeout_ms; back off between tries.
+        retry_backoff_ms=250,
+        **settings.kafka_security.aiokafka_kwargs(),
     )
     try:
         await producer.start()
@@ -131,7 +137,8 @@ async def model_run(
     """:func:`run_model` inside a running event loop."""
     store = MemoryStore()
     publisher = CollectingPublisher()
-    processor = BatchProcessor(engine, store, publisher)
+    # No topic turns idle while recorded input is read; the end of the input releases all.
+    processor = BatchProcessor(engine, store, publisher, topic_idle_seconds=float("inf"))
     batch: list[InboundMessage] = []
     for m in messages:
         batch.append(m)
@@ -140,6 +147,7 @@ async def model_run(
             batch = []
     if batch:
         await processor.process(batch)
+    await processor.flush()
     return ModelRun(publisher.messages, store)
 
 
@@ -172,46 +180,56 @@ def backtest(events: Path, catalogue: Path, baseline: Path | None = None) -> str
     return "\n".join(lines)
 
 
+class RebuildRefused(ImpulseStreamError):
+    """``rebuild`` would harm a running deployment; nothing was changed."""
+
+
 def rebuild(settings: Settings | None = None) -> tuple[int, int]:
     """Forget all state and rewind the worker's consumer group to the start of every input.
 
     The next worker rebuilds the state from the topics and publishes again the
-    same outputs with the same ids (consumers deduplicate on ``ce_id``). Stop
-    every worker of the group first: Kafka refuses to move a live group.
-    Returns (Redis keys deleted, partitions rewound).
+    same outputs with the same ids (consumers deduplicate on ``ce_id``).
+
+    Safe by construction: it refuses while the group has members (a live
+    worker would carry on with empty state), rewinds the group *before* it
+    deletes anything (a refused rewind leaves the state as it was), deletes
+    only the keys of the store's own layout under the exact prefix, and
+    leaves checkpoints at the start of each partition so that the worker's
+    state-loss check accepts the empty store. Returns (Redis keys deleted,
+    partitions rewound).
     """
     settings = settings or Settings.from_env()
     return asyncio.run(_rebuild(settings))
 
 
 async def _rebuild(settings: Settings) -> tuple[int, int]:
-    import redis.asyncio as aioredis
     from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
-    from redis.exceptions import RedisError
 
-    client = aioredis.Redis.from_url(settings.redis_url)
-    deleted = 0
-    try:
-        batch: list[bytes] = []
-        async for key in client.scan_iter(match=settings.redis_prefix + "*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                deleted += await client.unlink(*batch)
-                batch = []
-        if batch:
-            deleted += await client.unlink(*batch)
-    except RedisError as exc:
-        raise ImpulseStreamError(f"Redis at {settings.redis_url}: {exc}") from None
-    finally:
-        await client.aclose()
+    from impulse_stream.contract.codec import logical_topic
+    from impulse_stream.store.base import StoreUnavailable
+    from impulse_stream.store.redis import RedisStore
+    from impulse_stream.streaming.processor import fence_key
 
+    kafka = settings.kafka_bootstrap_servers
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=kafka, **settings.kafka_security.aiokafka_kwargs()
+    )
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=kafka,
         group_id=settings.app_id,
         enable_auto_commit=False,
+        **settings.kafka_security.aiokafka_kwargs(),
     )
     try:
+        await admin.start()
+        members = await _group_members(admin, settings.app_id)
+        if members:
+            raise RebuildRefused(
+                f"consumer group {settings.app_id!r} has {members} live member(s): stop every "
+                "worker of the group first; nothing was deleted"
+            )
         await consumer.start()
         cluster = await consumer._client.fetch_all_metadata()
         tps = [
@@ -226,8 +244,41 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
         await consumer.commit({tp: offset for tp, offset in starts.items()})
     except KafkaError as exc:
         raise ImpulseStreamError(
-            f"could not rewind consumer group {settings.app_id!r} (stop its workers first): {exc}"
+            f"could not rewind consumer group {settings.app_id!r} at {mask_url(kafka)}: "
+            f"{type(exc).__name__}; nothing was deleted"
         ) from None
     finally:
         await consumer.stop()
+        await admin.close()
+
+    marks: dict[int, dict[str, int]] = {}
+    for tp, start in starts.items():
+        if start > 0:  # retention removed the head: the group starts there, nothing is lost
+            marks.setdefault(tp.partition, {})[
+                fence_key(logical_topic(tp.topic, settings.topic_prefix), tp.partition)
+            ] = start - 1
+    store = RedisStore(
+        settings.redis_url, prefix=settings.redis_prefix, security=settings.redis_security
+    )
+    try:
+        deleted = await store.wipe()
+        if marks:
+            await store.commit([], marks)
+    except StoreUnavailable as exc:
+        raise ImpulseStreamError(
+            f"Redis at {mask_url(settings.redis_url)}: {exc}; the group is rewound, "
+            "run rebuild again"
+        ) from None
+    finally:
+        await store.close()
     return deleted, len(tps)
+
+
+async def _group_members(admin: object, group_id: str) -> int:
+    """How many members the consumer group has now (0 for an empty or unknown group)."""
+    described = await admin.describe_consumer_groups([group_id])  # type: ignore[attr-defined]
+    count = 0
+    for response in described:
+        for group in response.groups:
+            count += len(group[5])  # (error, group_id, state, protocol_type, protocol, members)
+    return count

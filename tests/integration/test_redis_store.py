@@ -2,6 +2,7 @@
 masters, plus Redis-only behaviour on both."""
 
 import pytest
+import redis.asyncio as aioredis
 
 from impulse_stream.store.redis import RedisStore
 from tests.store_contract import *  # noqa: F403
@@ -45,6 +46,45 @@ async def test_every_write_touches_one_slot_and_customers_spread_over_the_master
         await store.close()
 
 
+async def _own_keys_on(node: tuple[str, int], prefix: str) -> int:
+    """Keys under ``prefix`` (not the neighbour's ``prefix + 'x:'``) on one node, read by a
+    client of that node alone."""
+    client = aioredis.Redis(host=node[0], port=node[1])
+    try:
+        keys = [k async for k in client.scan_iter(match=prefix + "*", count=500)]
+    finally:
+        await client.aclose()
+    return sum(not k.decode().startswith(prefix + "x:") for k in keys)
+
+
+async def test_wipe_on_a_cluster_deletes_the_stores_keys_on_every_master(
+    redis_cluster_url, redis_prefix
+):
+    store = RedisStore(redis_cluster_url, prefix=redis_prefix)
+    other = RedisStore(redis_cluster_url, prefix=redis_prefix + "x:")
+    try:
+        customers = [f"c-{i:04d}" for i in range(60)]
+        marks = {p: {f"2:{p}": 10 + p} for p in range(6)}
+        await store.commit(
+            [write(cid, outbox_id="1", outbox=b"x", wakeup_ms=5) for cid in customers], marks
+        )
+        await other.commit([write("kept")])
+
+        masters = [(n.host, n.port) for n in store.redis.get_primaries()]
+        assert len(masters) == 3
+        before = [await _own_keys_on(node, redis_prefix) for node in masters]
+        assert all(before), before  # every master holds some of the store's keys
+        deleted = await store.wipe()
+        # 60 records, 60 outbox hashes, the timers, the pending set, 6 checkpoints
+        assert deleted == 60 + 60 + 1 + 1 + 6
+        assert [await _own_keys_on(node, redis_prefix) for node in masters] == [0, 0, 0]
+        assert (await other.load(["kept"]))["kept"].version == 1  # prefix "…x:" untouched
+    finally:
+        await other.wipe()
+        await other.close()
+        await store.close()
+
+
 async def test_a_cluster_url_with_a_bad_node_list_is_a_config_error():
     from impulse_stream.errors import ConfigError
 
@@ -75,3 +115,21 @@ async def test_a_typical_customer_costs_less_than_a_kibibyte(store):
     await store.commit([write("c-typical-0001", state=state, fences=fences, wakeup_ms=10**12)])
     used = await store.redis.memory_usage(store.customer_key("c-typical-0001"))
     assert used < 1024, used
+
+
+async def test_wipe_deletes_only_its_own_prefix_whatever_glob_characters_it_holds(redis_url):
+    neighbours = ["gl2:c:{x}", "glx", "gl:c:{y}", "k[1]x:c:{z}", "k1:c:{z}", "kx:c:{z}"]
+    base = RedisStore(redis_url, prefix="")
+    try:
+        for key in neighbours:
+            await base.redis.set(key, b"keep")
+        for prefix in ("gl", "k[1]:"):
+            mine = RedisStore(redis_url, prefix=prefix)
+            await mine.commit([write("c1")], {0: {"2:0": 1}})
+            assert await mine.wipe() == 2  # the customer's record and the checkpoint
+            assert (await mine.load(["c1"]))["c1"].state is None
+            await mine.close()
+        assert [await base.redis.get(k) for k in neighbours] == [b"keep"] * len(neighbours)
+    finally:
+        await base.redis.delete(*neighbours)
+        await base.close()

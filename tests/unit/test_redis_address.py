@@ -4,13 +4,8 @@ import pytest
 
 from impulse_stream.errors import ConfigError
 from impulse_stream.infra.settings import StackSettings
-from impulse_stream.redis_address import (
-    ClusterAddress,
-    check_redis_url,
-    is_cluster_url,
-    parse_cluster_url,
-)
-from impulse_stream.settings import Settings
+from impulse_stream.redis_address import ClusterAddress, is_cluster_url, parse_cluster_url
+from impulse_stream.settings import Settings, check_redis_url
 
 
 def test_a_cluster_url_lists_its_startup_nodes_and_credentials():
@@ -41,16 +36,16 @@ def test_a_malformed_cluster_url_names_the_variable(url):
 
 def test_a_bad_cluster_url_in_an_error_hides_its_password():
     with pytest.raises(ConfigError) as failure:
-        check_redis_url("redis+cluster://app:s3cret@r1")
+        check_redis_url("REDIS_URL", "redis+cluster://app:s3cret@r1")
     assert "s3cret" not in str(failure.value)
 
 
 def test_server_urls_are_no_cluster_urls():
     assert not is_cluster_url("redis://r:6379/0")
     assert is_cluster_url("REDIS+CLUSTER://r:6379")
-    check_redis_url("rediss://r:6379/0")
+    check_redis_url("REDIS_URL", "rediss://r:6379/0")
     with pytest.raises(ConfigError, match="redis\\+cluster://"):
-        check_redis_url("http://r:6379")
+        check_redis_url("REDIS_URL", "http://r:6379")
 
 
 def test_the_worker_accepts_a_cluster_url_and_refuses_a_broken_one():

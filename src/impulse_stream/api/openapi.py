@@ -143,11 +143,12 @@ def _schemas() -> dict[str, Any]:
     components["Health"] = {
         "type": "object",
         "properties": {
-            "status": {"enum": ["ok", "stalled"]},
+            "status": {"enum": ["ok", "stalled", "blocked"]},
             "lag": {"type": "integer", "minimum": 0},
             "idle_seconds": {"type": "number"},
+            "problems": {"type": "array", "items": {"type": "string"}},
         },
-        "required": ["status", "lag", "idle_seconds"],
+        "required": ["status", "lag", "idle_seconds", "problems"],
     }
     components["Ready"] = {
         "type": "object",
@@ -226,18 +227,20 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "health",
                     "summary": "Liveness: fails when partitions have lag and nothing was processed "
-                    "for IMPULSE_STREAM_STALL_SECONDS.",
+                    "for IMPULSE_STREAM_STALL_SECONDS, or while a partition is blocked (state "
+                    "lost, or a batch that fails as a whole), naming it and why.",
                     "security": [],
                     "responses": {
                         "200": _ok("Alive.", {"$ref": REF.format(name="Health")}),
-                        "503": _ok("Stalled.", {"$ref": REF.format(name="Health")}),
+                        "503": _ok("Stalled or blocked.", {"$ref": REF.format(name="Health")}),
                     },
                 }
             },
             "/readyz": {
                 "get": {
                     "operationId": "ready",
-                    "summary": "Readiness: input partitions assigned and Redis answers.",
+                    "summary": "Readiness: input partitions assigned, none blocked, and Redis "
+                    "answers.",
                     "security": [],
                     "responses": {
                         "200": _ok("Ready.", {"$ref": REF.format(name="Ready")}),

@@ -8,8 +8,9 @@
   Both take ``at=<RFC 3339>`` to evaluate at another moment than now;
 * ``GET /healthz`` - liveness: fails when assigned partitions have lag and no
   batch was processed for ``stall_seconds`` (a consumer that silently stopped
-  fetching, faust-streaming #175, #523);
-* ``GET /readyz`` - readiness: partitions assigned and Redis answers;
+  fetching, faust-streaming #175, #523), or while a partition is blocked
+  (state lost, or a batch that fails as a whole), naming it and why;
+* ``GET /readyz`` - readiness: partitions assigned, none blocked, Redis answers;
 * ``GET /metrics`` - Prometheus;
 * ``GET /openapi.json`` - the OpenAPI 3.1 document of all of these
   (:mod:`impulse_stream.api.openapi`).
@@ -118,13 +119,15 @@ def register_views(c: Container) -> None:
             lagging = sum(c.worker.lag().values())
             idle = time.time() - (c.worker.last_progress or c.worker.started)
             stalled = lagging > 0 and idle > c.settings.stall_seconds
-            body = {"status": "stalled" if stalled else "ok", "lag": lagging, "idle_seconds": idle}
-            return json(self, body, 503 if stalled else 200)
+            problems = c.worker.problems()
+            status = "blocked" if problems else "stalled" if stalled else "ok"
+            body = {"status": status, "lag": lagging, "idle_seconds": idle, "problems": problems}
+            return json(self, body, 503 if stalled or problems else 200)
 
     @app.page("/readyz")
     class Ready(View):
         async def get(self, request: Request) -> Response:
-            problems = []
+            problems = c.worker.problems()
             if not c.worker.assigned:
                 problems.append("no partitions assigned")
             try:

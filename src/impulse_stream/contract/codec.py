@@ -19,6 +19,16 @@ Exception hierarchy, every class with its ``reason`` code::
     └── KeyMismatch          key_mismatch      the message key is missing or is not the
                                                record's ``customer_id``
 
+Beyond the types, the decoder enforces the contract's value rules (each a
+``SchemaViolation`` with its path): amounts are decimal strings (a JSON number
+is refused, ``1e309`` included) of at most 15 integer and 6 fraction digits,
+unsigned except ``balance_after`` (``direction`` gives the sign); every time
+lies between :data:`EARLIEST_TIME` and :data:`LATEST_TIME`; a birth date lies
+between 1900-01-01 and the profile's ``updated_at``; contract and card dates
+lie between 1900 and 2200. A value nested too deeply for the parser is
+``invalid_json``; any other failure inside the parser is ``schema_violation``:
+no input makes :meth:`Decoder.decode` raise anything but a ``DecodeFailure``.
+
 Messages of a failure never quote the key, and quote from the value only what
 msgspec reports (a field path, at most an offending enum value).
 
@@ -31,8 +41,9 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -53,7 +64,18 @@ from impulse_stream.core.events import (
 )
 from impulse_stream.errors import ImpulseStreamError
 
+Meta = msgspec.Meta
+
 DEFAULT_MAX_BYTES = 64 * 1024
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+"""No event of the contract happened before this (an order "of 1900" is a bad default)."""
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+"""Nor after this; the worker also refuses events too far ahead of its wall clock."""
+EARLIEST_BIRTH = date(1900, 1, 1)
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2200, 1, 1)
+_EARLIEST_S = EARLIEST_TIME.timestamp()
+_LATEST_S = LATEST_TIME.timestamp()
 
 INPUT_RECORDS: Mapping[str, type[InputEvent]] = {
     topics.TRANSACTIONS: Transaction,
@@ -149,6 +171,24 @@ _DECIMALS: dict[str, tuple[str, ...]] = {
     t: fields for t, cls in INPUT_RECORDS.items() if (fields := _decimal_fields(cls))
 }
 _ENCODER = msgspec.json.Encoder(decimal_format="string", order="deterministic")
+
+UNSIGNED_AMOUNT = r"^[0-9]{1,15}(\.[0-9]{1,6})?$"
+SIGNED_AMOUNT = r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
+_Unsigned = Annotated[str, Meta(pattern=UNSIGNED_AMOUNT)]
+_Signed = Annotated[str, Meta(pattern=SIGNED_AMOUNT)]
+
+
+class _TransactionAmounts(msgspec.Struct, forbid_unknown_fields=False):
+    """The wire form of a booking's amounts: strings only (msgspec's Decimal takes numbers)."""
+
+    amount: _Unsigned
+    balance_after: _Signed | None = None
+    overdraft_limit: _Unsigned | None = None
+
+
+_AMOUNT_CHECKS: dict[str, msgspec.json.Decoder[typing.Any]] = {
+    topics.TRANSACTIONS: msgspec.json.Decoder(_TransactionAmounts),
+}
 _AT_PATH = re.compile(r"^(?P<message>.*?) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
 
 
@@ -182,12 +222,16 @@ class Decoder:
                 topic=topic,
             )
         event: InputEvent = _decode_value(decoder, topic, value, self.max_bytes)
+        amounts = _AMOUNT_CHECKS.get(topic)
+        if amounts is not None:
+            _decode_value(amounts, topic, value, None)
         for name in _DECIMALS.get(topic, ()):
             amount = getattr(event, name)
             if amount is not None and not amount.is_finite():
                 raise SchemaViolation(
                     "Expected a finite decimal string", topic=topic, path=f"$.{name}"
                 )
+        _check_times(topic, event)
         if key is None:
             raise KeyMismatch(
                 "message has no key; the contract keys every message by customer_id",
@@ -204,6 +248,56 @@ _DEFAULT = Decoder()
 def decode(topic: str, key: bytes | None, value: bytes | None) -> InputEvent:
     """Decode one input message with the default size limit (64 KiB)."""
     return _DEFAULT.decode(topic, key, value)
+
+
+def _check_time(topic: str, path: str, at: datetime | None) -> None:
+    # timestamp() cannot overflow where astimezone() would (9999-12-31T23:59:59-01:00)
+    if at is not None and not _EARLIEST_S <= at.timestamp() < _LATEST_S:
+        raise SchemaViolation(
+            f"Expected a time from {EARLIEST_TIME.date()} to {LATEST_TIME.date()}",
+            topic=topic,
+            path=path,
+        )
+
+
+def _check_date(topic: str, path: str, day: date | None, earliest: date, latest: date) -> None:
+    if day is not None and not earliest <= day < latest:
+        raise SchemaViolation(
+            f"Expected a date from {earliest} to {latest}", topic=topic, path=path
+        )
+
+
+def _check_times(topic: str, event: InputEvent) -> None:
+    """Times and dates within sane ranges per field; raises :class:`SchemaViolation`."""
+    if isinstance(event, Transaction):
+        _check_time(topic, "$.booked_at", event.booked_at)
+        return
+    if isinstance(event, CustomerProfile):
+        _check_time(topic, "$.updated_at", event.updated_at)
+        if event.birth_date is not None:
+            updated = datetime.fromtimestamp(event.updated_at.timestamp(), UTC).date()
+            if not EARLIEST_BIRTH <= event.birth_date <= updated:
+                raise SchemaViolation(
+                    f"Expected a birth date from {EARLIEST_BIRTH} to the profile's updated_at",
+                    topic=topic,
+                    path="$.birth_date",
+                )
+        for n, contract in enumerate(event.contracts):
+            _check_date(
+                topic,
+                f"$.contracts[{n}].matures_on",
+                contract.matures_on,
+                EARLIEST_DATE,
+                LATEST_DATE,
+            )
+        for n, card in enumerate(event.cards):
+            _check_date(
+                topic, f"$.cards[{n}].expires_on", card.expires_on, EARLIEST_DATE, LATEST_DATE
+            )
+        return
+    _check_time(topic, "$.occurred_at", event.occurred_at)
+    if isinstance(event, OpportunityResponse):
+        _check_time(topic, "$.appointment_at", event.appointment_at)
 
 
 def decode_output(topic: str, value: bytes) -> OutputRecord:
@@ -256,6 +350,8 @@ def _decode_value(
             ) from None
     try:
         return decoder.decode(value)
+    except RecursionError:
+        raise InvalidJson("message value is nested too deeply to parse", topic=topic) from None
     except msgspec.ValidationError as exc:
         text = str(exc)
         match = _AT_PATH.match(text)
@@ -264,3 +360,7 @@ def _decode_value(
         raise SchemaViolation(match["message"], topic=topic, path=match["path"]) from None
     except msgspec.DecodeError as exc:
         raise InvalidJson(f"message value is not valid JSON: {exc}", topic=topic) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # a value msgspec cannot represent
+        raise SchemaViolation(
+            f"value cannot be represented ({type(exc).__name__})", topic=topic, path="$"
+        ) from None

@@ -10,7 +10,7 @@ to ``dlq_topic``. All facts about the failure are headers:
 ``dlq_topic``      the topic the message was read from (with any prefix)
 ``dlq_partition``  its partition (decimal)
 ``dlq_offset``     its offset (decimal)
-``dlq_stage``      ``decode``, ``validate`` or ``core``
+``dlq_stage``      ``decode``, ``validate``, ``core`` or ``state``
 ``dlq_failed_at``  when it failed (RFC 3339, the caller's clock)
 ``dlq_key_hash``   optional: 16 hex chars of a BLAKE2b digest of the key, to
                    name the message in logs and tickets without the customer id
@@ -33,7 +33,7 @@ import msgspec
 
 from impulse_stream.contract.cloudevents import Headers, rfc3339
 
-Stage = Literal["decode", "validate", "core"]
+Stage = Literal["decode", "validate", "core", "state"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 MAX_DETAIL_BYTES = 1024
 _ELLIPSIS = "…"

@@ -216,6 +216,13 @@ class Seen(_S, frozen=True):
     until_day: int
 
 
+class RecentEvent(_S, frozen=True):
+    """An input event the state took in: digests of its ``event_id`` and of its content."""
+
+    event: int
+    content: int
+
+
 class CustomerState(_S, frozen=True):
     customer_id: str
     clock: datetime | None = None
@@ -233,6 +240,7 @@ class CustomerState(_S, frozen=True):
     swept_day: int = 0
     pool_last_day: int = 0
     pool_turn: int = 0
+    recent: tuple[RecentEvent, ...] = ()  # the last MAX_RECENT_EVENTS events (recent_events.py)
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")

@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 from impulse_stream.contract.topics import TopicSpec
 from impulse_stream.infra.errors import InfraError
 from impulse_stream.infra.processes import port_open
+from impulse_stream.security import KafkaSecurity
 
 T = TypeVar("T")
 
@@ -58,9 +59,11 @@ class KafkaHealth:
         return self.brokers > 0 and self.leaderless_partitions == 0
 
 
-async def probe_kafka_async(bootstrap: str, timeout: float = 5.0) -> KafkaHealth:
+async def probe_kafka_async(
+    bootstrap: str, timeout: float = 5.0, security: KafkaSecurity | None = None
+) -> KafkaHealth:
     """One metadata round trip; raises ``KafkaError`` or ``OSError`` when nobody answers."""
-    admin = _admin(bootstrap, timeout)
+    admin = _admin(bootstrap, timeout, security)
     try:
         await asyncio.wait_for(admin.start(), timeout)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
@@ -74,26 +77,31 @@ async def probe_kafka_async(bootstrap: str, timeout: float = 5.0) -> KafkaHealth
     )
 
 
-def probe_kafka(bootstrap: str, timeout: float = 5.0) -> KafkaHealth | None:
+def probe_kafka(
+    bootstrap: str, timeout: float = 5.0, security: KafkaSecurity | None = None
+) -> KafkaHealth | None:
     """The cluster's health, or None when no broker answers within ``timeout``."""
     # A plain connect first: the client would log an error for every refused connection.
     if not any(port_open(host, int(port)) for host, port in _hostports(bootstrap)):
         return None
     try:
-        return run_blocking(lambda: probe_kafka_async(bootstrap, timeout))
+        return run_blocking(lambda: probe_kafka_async(bootstrap, timeout, security))
     except (KafkaError, OSError, TimeoutError):
         return None
 
 
 async def create_topics_async(
-    bootstrap: str, specs: Iterable[TopicSpec], timeout: float = 30.0
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    timeout: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet and wait until each has leaders.
 
     Returns the names of the topics that were created (existing ones are left as they are).
     """
     specs = list(specs)
-    admin = _admin(bootstrap, timeout)
+    admin = _admin(bootstrap, timeout, security)
     try:
         await admin.start()
         response = await admin.create_topics(
@@ -116,17 +124,27 @@ async def create_topics_async(
     return created
 
 
-def create_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout: float = 30.0) -> list[str]:
+def create_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    timeout: float = 30.0,
+    security: KafkaSecurity | None = None,
+) -> list[str]:
     """Blocking :func:`create_topics_async`: idempotent, existing topics are fine."""
     specs = list(specs)
-    return run_blocking(lambda: create_topics_async(bootstrap, specs, timeout))
+    return run_blocking(lambda: create_topics_async(bootstrap, specs, timeout, security))
 
 
-async def delete_topics_async(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -> None:
+async def delete_topics_async(
+    bootstrap: str,
+    names: Iterable[str],
+    timeout: float = 10.0,
+    security: KafkaSecurity | None = None,
+) -> None:
     names = list(names)
     if not names:
         return
-    admin = _admin(bootstrap, timeout)
+    admin = _admin(bootstrap, timeout, security)
     try:
         await admin.start()
         await admin.delete_topics(names, timeout_ms=int(timeout * 1000))
@@ -136,9 +154,14 @@ async def delete_topics_async(bootstrap: str, names: Iterable[str], timeout: flo
         await admin.close()
 
 
-def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -> None:
+def delete_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    timeout: float = 10.0,
+    security: KafkaSecurity | None = None,
+) -> None:
     names = list(names)
-    run_blocking(lambda: delete_topics_async(bootstrap, names, timeout))
+    run_blocking(lambda: delete_topics_async(bootstrap, names, timeout, security))
 
 
 def _hostports(bootstrap: str) -> list[tuple[str, str]]:
@@ -149,11 +172,14 @@ def _hostports(bootstrap: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _admin(bootstrap: str, timeout: float) -> AIOKafkaAdminClient:
+def _admin(
+    bootstrap: str, timeout: float, security: KafkaSecurity | None = None
+) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="impulse-stream-infra",
         request_timeout_ms=max(1000, int(timeout * 1000)),
+        **(security or KafkaSecurity()).aiokafka_kwargs(),
     )
 
 

@@ -30,25 +30,34 @@ EXIT_NOT_RUNNING = 3  # as LSB init scripts answer "status" for a stopped servic
 
 Name = Annotated[
     str | None,
-    typer.Option(help="Name of the stack; stacks with different names and ports run side by side."),
+    typer.Option(
+        help="Name of the stack; stacks with different names and ports run side by side "
+        "(env IMPULSE_STREAM_INFRA_NAME, default local)."
+    ),
 ]
-KafkaPort = Annotated[str | None, typer.Option(help="Broker port [env KAFKA_PORT, 19092].")]
+KafkaPort = Annotated[str | None, typer.Option(help="Broker port (env KAFKA_PORT, default 19092).")]
 ControllerPort = Annotated[
     str | None,
-    typer.Option(help="KRaft controller port [env KAFKA_CONTROLLER_PORT, broker port + 1]."),
+    typer.Option(
+        help="KRaft controller port (env KAFKA_CONTROLLER_PORT, default broker port + 1)."
+    ),
 ]
-RedisPort = Annotated[str | None, typer.Option(help="redis-server port [env REDIS_PORT, 16379].")]
+RedisPort = Annotated[
+    str | None, typer.Option(help="redis-server port (env REDIS_PORT, default 16379).")
+]
 RedisCluster = Annotated[
     bool,
     typer.Option(
         "--redis-cluster",
         help="A Redis Cluster of three masters instead of one redis-server "
-        "[env IMPULSE_STREAM_REDIS_CLUSTER=1, ports REDIS_CLUSTER_PORT 17001-17003].",
+        "(env IMPULSE_STREAM_REDIS_CLUSTER=1, ports REDIS_CLUSTER_PORT, default 17001-17003).",
     ),
 ]
 Partitions = Annotated[
     str | None,
-    typer.Option(help="Partitions of each contract topic [env IMPULSE_STREAM_PARTITIONS, 6]."),
+    typer.Option(
+        help="Partitions of each contract topic (env IMPULSE_STREAM_PARTITIONS, default 6)."
+    ),
 ]
 
 
@@ -94,7 +103,7 @@ def _whole_number(option: str, raw: str | None) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise ConfigError(f"{option}={raw!r}: expected a whole number") from None
+        raise ConfigError(f"{option}={raw!r}: expected an integer") from None
 
 
 @app.command()

@@ -6,6 +6,10 @@ Layout under ``<data dir>/kafka``::
     server.log          (the broker's log, INFO)
     stdout.log          (the JVM's own output: crashes, GC warnings)
     logs/               (Kafka's log.dirs: topic data and the metadata log)
+
+Besides its PLAINTEXT listener (which the stack's own tools use), a broker can
+have one :class:`SecureListener` with TLS and/or SASL/SCRAM for clients, as a
+bank's cluster would: the transport security tests run the worker over it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import base64
 import subprocess
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from impulse_stream.infra.admin import probe_kafka
@@ -33,19 +39,90 @@ MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 
 
-def render_server_properties(settings: StackSettings, log_dir: Path) -> str:
+SECURE_PROTOCOLS = ("SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class SecureListener:
+    """A client listener with TLS (``SSL``), SASL/SCRAM (``SASL_PLAINTEXT``) or both.
+
+    ``keystore`` is one PEM file with the broker's PKCS#8 key (unencrypted) and
+    its certificate chain; with ``truststore`` (a PEM CA) the broker also
+    requires client certificates. ``scram_users`` (name -> password, no commas
+    or brackets) are written into the metadata log when the storage is formatted.
+    """
+
+    port: int
+    protocol: str = "SASL_SSL"
+    keystore: Path | None = None
+    truststore: Path | None = None
+    scram_mechanism: str = "SCRAM-SHA-512"
+    scram_users: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.protocol not in SECURE_PROTOCOLS:
+            raise InfraError(f"secure listener: protocol must be one of {SECURE_PROTOCOLS}")
+        if self.scram_mechanism not in SCRAM_MECHANISMS:
+            raise InfraError(f"secure listener: mechanism must be one of {SCRAM_MECHANISMS}")
+        if "SSL" in self.protocol and self.keystore is None:
+            raise InfraError(f"secure listener: {self.protocol} needs a PEM keystore")
+
+    @property
+    def name(self) -> str:
+        return self.protocol  # the listener's name is its protocol: one of each at most
+
+    def properties(self) -> dict[str, str]:
+        prefix = f"listener.name.{self.name.lower()}."
+        props: dict[str, str] = {}
+        if "SASL" in self.protocol:
+            mechanism = self.scram_mechanism.lower()
+            props[prefix + "sasl.enabled.mechanisms"] = self.scram_mechanism
+            props[prefix + f"{mechanism}.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
+        if self.keystore is not None:
+            props[prefix + "ssl.keystore.type"] = "PEM"
+            props[prefix + "ssl.keystore.location"] = str(self.keystore)
+        if self.truststore is not None:
+            props[prefix + "ssl.truststore.type"] = "PEM"
+            props[prefix + "ssl.truststore.location"] = str(self.truststore)
+            props[prefix + "ssl.client.auth"] = "required"
+        return props
+
+    def scram_arguments(self) -> list[str]:
+        """``kafka-storage format`` arguments that create the SCRAM users."""
+        args = []
+        for user, password in sorted(self.scram_users.items()):
+            if any(c in user + password for c in ",[]="):
+                raise InfraError(f"SCRAM user {user!r}: no ',[]=' in name or password")
+            args += ["--add-scram", f"{self.scram_mechanism}=[name={user},password={password}]"]
+        return args
+
+
+def render_server_properties(
+    settings: StackSettings, log_dir: Path, secure: SecureListener | None = None
+) -> str:
     """server.properties of a combined broker + controller sized for a laptop or a CI box."""
+    listeners = [
+        f"PLAINTEXT://{HOST}:{settings.kafka_port}",
+        f"CONTROLLER://{HOST}:{settings.kafka_controller_port}",
+    ]
+    advertised = [f"PLAINTEXT://{HOST}:{settings.kafka_port}"]
+    protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+    if secure is not None:
+        listeners.append(f"{secure.name}://{HOST}:{secure.port}")
+        advertised.append(f"{secure.name}://{HOST}:{secure.port}")
+        protocols.append(f"{secure.name}:{secure.protocol}")
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{HOST}:{settings.kafka_controller_port}",
-        "listeners": (
-            f"PLAINTEXT://{HOST}:{settings.kafka_port},CONTROLLER://{HOST}:{settings.kafka_controller_port}"
-        ),
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{settings.kafka_port}",
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(advertised),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(protocols),
         "log.dirs": str(log_dir),
         "auto.create.topics.enable": "false",
         "num.partitions": str(settings.partitions),
@@ -73,6 +150,7 @@ def render_server_properties(settings: StackSettings, log_dir: Path) -> str:
         "log.retention.hours": "168",
         "log.cleaner.threads": "1",
         "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+        **(secure.properties() if secure is not None else {}),
     }
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
@@ -118,8 +196,9 @@ def new_cluster_id() -> str:
 class KafkaBroker:
     """The broker of one named stack: configure, format once, start, stop, kill."""
 
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, secure: SecureListener | None = None) -> None:
         self.settings = settings
+        self.secure = secure
         self.home = settings.data_dir / "kafka"
         self.config = self.home / "server.properties"
         self.log4j = self.home / "log4j2.properties"
@@ -145,7 +224,8 @@ class KafkaBroker:
         if pid is not None:
             self._wait_ready(pid)
             return pid
-        for port in (self.settings.kafka_port, self.settings.kafka_controller_port):
+        ports = [self.settings.kafka_port, self.settings.kafka_controller_port]
+        for port in ports + ([self.secure.port] if self.secure else []):
             if port_open(HOST, port):
                 raise PortInUseError(
                     f"port {port} is already in use by another process; stop it or choose "
@@ -155,7 +235,7 @@ class KafkaBroker:
         java = java_binary()
         classpath = f"{libs}/*"
         self.home.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(render_server_properties(self.settings, self.log_dir))
+        self.config.write_text(render_server_properties(self.settings, self.log_dir, self.secure))
         self.log4j.write_text(render_log4j2(self.server_log))
         self._format_storage(java, classpath)
         heap = self.settings.kafka_heap
@@ -201,6 +281,7 @@ class KafkaBroker:
             java, "-Xmx256m", "-cp", classpath,
             STORAGE_TOOL, "format", "--ignore-formatted",
             "-t", id_file.read_text().strip(), "-c", str(self.config),
+            *(self.secure.scram_arguments() if self.secure else []),
         ]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:

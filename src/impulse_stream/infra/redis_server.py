@@ -3,11 +3,18 @@
 Layout under ``<data dir>/redis``: ``redis.pid``, ``redis.log``, ``stdout.log`` and
 ``appendonlydir/``. No RDB snapshots (``save ""``): the AOF, written before each
 reply and fsynced every second, is what survives a ``kill -9``.
+
+Beside its plain port (which the stack's own checks use) the server can listen
+with TLS on a second port (:class:`RedisTls`) and know ACL users, as a bank's
+managed Redis would: the transport security tests run the worker over them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from redis.exceptions import RedisError
@@ -26,8 +33,50 @@ from impulse_stream.infra.processes import (
 from impulse_stream.infra.settings import HOST, StackSettings
 
 
+@dataclass(frozen=True)
+class RedisTls:
+    """A TLS port: the server's PEM certificate and key, and the CA it trusts for clients.
+
+    ``require_client_certificates`` makes the server refuse clients without a
+    certificate signed by ``ca``.
+    """
+
+    port: int
+    cert: Path
+    key: Path
+    ca: Path
+    require_client_certificates: bool = False
+
+    def argv(self) -> list[str]:
+        return [
+            "--tls-port", str(self.port),
+            "--tls-cert-file", str(self.cert),
+            "--tls-key-file", str(self.key),
+            "--tls-ca-cert-file", str(self.ca),
+            "--tls-auth-clients", "yes" if self.require_client_certificates else "no",
+        ]  # fmt: skip
+
+
+def acl_argv(users: Mapping[str, str]) -> list[str]:
+    """``--user`` rules: each user may run every command on every key (the worker's needs)."""
+    argv = []
+    for name, password in sorted(users.items()):
+        if not name or any(c.isspace() for c in name + password):
+            raise ValueError(f"ACL user {name!r}: no spaces in name or password")
+        # Separate words: redis-server quotes an argument that contains spaces.
+        argv += ["--user", name, "on", f">{password}", "~*", "&*", "+@all"]
+    return argv
+
+
 def redis_argv(
-    binary: str, settings: StackSettings, home: Path, port: int | None = None, cluster: bool = False
+    binary: str,
+    settings: StackSettings,
+    home: Path,
+    tls: RedisTls | None = None,
+    users: Mapping[str, str] | None = None,
+    *,
+    port: int | None = None,
+    cluster: bool = False,
 ) -> list[str]:
     """The command line of one server; ``cluster`` makes it a Redis Cluster node.
 
@@ -42,6 +91,7 @@ def redis_argv(
         # would only make its peers declare the cluster down meanwhile.
         "--cluster-node-timeout", "15000",
     ] if cluster else []  # fmt: skip
+    extra = (tls.argv() if tls else []) + acl_argv(users or {})
     return [
         binary,
         "--bind", HOST,
@@ -58,6 +108,7 @@ def redis_argv(
         # compact listpack instead of a hash table: about half the memory.
         "--hash-max-listpack-value", "2048",
         *node,
+        *extra,
     ]  # fmt: skip
 
 
@@ -66,9 +117,14 @@ def cluster_bus_port(port: int) -> int:
     return port + 10000
 
 
-def redis_ping(url: str, timeout: float = 1.0) -> bool:
-    """True when the server at ``url`` answers PING (not while it is still loading its AOF)."""
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+def redis_ping(url: str, timeout: float = 1.0, **connection: Any) -> bool:
+    """True when the server at ``url`` answers PING (not while it is still loading its AOF).
+
+    ``connection``: more client arguments (credentials, TLS), see ``RedisSecurity``.
+    """
+    client = redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, **connection
+    )
     try:
         return bool(client.ping())
     except (RedisError, OSError):
@@ -80,8 +136,18 @@ def redis_ping(url: str, timeout: float = 1.0) -> bool:
 class RedisServer:
     """The redis-server of one named stack: start, stop, kill."""
 
-    def __init__(self, settings: StackSettings, port: int | None = None, cluster: bool = False):
+    def __init__(
+        self,
+        settings: StackSettings,
+        tls: RedisTls | None = None,
+        users: Mapping[str, str] | None = None,
+        *,
+        port: int | None = None,
+        cluster: bool = False,
+    ) -> None:
         self.settings = settings
+        self.tls = tls
+        self.users = dict(users or {})
         self.port = port or settings.redis_port
         self.cluster = cluster
         self.home = settings.data_dir / (f"redis-{self.port}" if cluster else "redis")
@@ -117,7 +183,15 @@ class RedisServer:
             binary = ensure_redis_server(self.settings)
             self.home.mkdir(parents=True, exist_ok=True)
             self._log_offsets = (log_size(self.stdout_log), log_size(self.log))
-            argv = redis_argv(binary, self.settings, self.home, self.port, self.cluster)
+            argv = redis_argv(
+                binary,
+                self.settings,
+                self.home,
+                self.tls,
+                self.users,
+                port=self.port,
+                cluster=self.cluster,
+            )
             pid = spawn_detached(argv, self.stdout_log)
             self.pid_file.write(pid)
         self._wait_ready(pid)

@@ -7,6 +7,7 @@ Kafka jars are shared by all of them in the cache directory.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from impulse_stream.errors import ConfigError
-from impulse_stream.redis_address import check_redis_url, cluster_url
+from impulse_stream.redis_address import cluster_url
+from impulse_stream.security import KafkaSecurity, RedisSecurity
+from impulse_stream.settings import check_bootstrap_servers, check_redis_url
 
 HOST = "127.0.0.1"
 DEFAULT_NAME = "local"
@@ -52,6 +55,9 @@ class StackSettings:
     # Servers that already run elsewhere; when set, nothing is started for them.
     external_kafka: str = ""
     external_redis: str = ""
+    # How the admin client talks to KAFKA_BOOTSTRAP_SERVERS (TLS, SASL); not a stack knob.
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity, compare=False)
+    redis_security: RedisSecurity = field(default_factory=RedisSecurity, compare=False)
 
     ENV: ClassVar[dict[str, str]] = {
         "name": "IMPULSE_STREAM_INFRA_NAME",
@@ -76,6 +82,8 @@ class StackSettings:
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         for f in fields(cls):
+            if f.name not in cls.ENV:
+                continue
             raw = env.get(cls.ENV[f.name], "").strip()
             if raw:
                 values[f.name] = _convert(cls.ENV[f.name], raw, f.name)
@@ -85,6 +93,10 @@ class StackSettings:
             if value is not None:
                 is_path = key.endswith(("_dir", "_root", "_pom"))
                 values[key] = Path(str(value)) if is_path else value
+        if "external_kafka" in values:
+            values["kafka_security"] = KafkaSecurity.from_env(env)
+        if "external_redis" in values:
+            values["redis_security"] = RedisSecurity.from_env(env)
         # A second stack given only a broker port gets the controller port next to it.
         if "kafka_port" in values and "kafka_controller_port" not in values:
             values["kafka_controller_port"] = int(values["kafka_port"]) + 1  # type: ignore[call-overload]
@@ -125,23 +137,23 @@ class StackSettings:
                 f"KAFKA_PORT, KAFKA_CONTROLLER_PORT and REDIS_PORT must differ, got {ports}"
             )
         if not isinstance(self.partitions, int) or self.partitions < 1:
-            raise ConfigError(f"{self.ENV['partitions']}={self.partitions!r}: expected 1 or more")
+            raise ConfigError(
+                f"{self.ENV['partitions']}={self.partitions!r}: expected a positive integer"
+            )
         if not re.fullmatch(r"\d+[mg]", self.kafka_heap):
             raise ConfigError(
                 f"{self.ENV['kafka_heap']}={self.kafka_heap!r}: expected a JVM size like 512m or 1g"
             )
-        if self.startup_timeout <= 0:
-            raise ConfigError(f"{self.ENV['startup_timeout']} must be positive")
+        if not self.startup_timeout > 0:
+            raise ConfigError(
+                f"{self.ENV['startup_timeout']}={self.startup_timeout}: "
+                "expected more than 0 seconds"
+            )
         if self.external_kafka:
-            for server in self.external_kafka.split(","):
-                host, _, port_text = server.strip().rpartition(":")
-                if not host or not port_text.isdigit():
-                    raise ConfigError(
-                        f"KAFKA_BOOTSTRAP_SERVERS={self.external_kafka!r}: "
-                        "expected host:port[,host:port]"
-                    )
+            check_bootstrap_servers("KAFKA_BOOTSTRAP_SERVERS", self.external_kafka)
         if self.external_redis:
-            check_redis_url(self.external_redis)
+            check_redis_url("REDIS_URL", self.external_redis)
+            self.redis_security.check_url(self.external_redis)
 
     @property
     def data_dir(self) -> Path:
@@ -176,13 +188,16 @@ def _convert(env_name: str, raw: str, field_name: str) -> object:
         try:
             return int(raw)
         except ValueError:
-            what = "a port number 1-65535" if "port" in field_name else "a whole number"
+            what = "a port number 1-65535" if "port" in field_name else "an integer"
             raise ConfigError(f"{env_name}={raw!r}: expected {what}") from None
     if field_name == "startup_timeout":
         try:
-            return float(raw)
+            seconds = float(raw)
         except ValueError:
-            raise ConfigError(f"{env_name}={raw!r}: expected seconds") from None
+            raise ConfigError(f"{env_name}={raw!r}: expected seconds (a number)") from None
+        if not math.isfinite(seconds):
+            raise ConfigError(f"{env_name}={raw!r}: expected a finite number of seconds")
+        return seconds
     if field_name.endswith(("_dir", "_root", "_pom")):
         return Path(raw).expanduser()
     return raw

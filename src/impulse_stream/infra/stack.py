@@ -116,7 +116,9 @@ class Stack:
         return stopped
 
     def status(self) -> list[ServiceStatus]:
-        kafka_health = probe_kafka(self.bootstrap_servers, timeout=3.0)
+        kafka_health = probe_kafka(
+            self.bootstrap_servers, timeout=3.0, security=self.settings.kafka_security
+        )
         return [
             ServiceStatus(
                 "kafka",
@@ -144,7 +146,7 @@ class Stack:
         Returns every topic name of the contract, created now or before.
         """
         specs = topic_specs(partitions or self.settings.partitions, prefix=prefix)
-        create_topics(self.bootstrap_servers, specs)
+        create_topics(self.bootstrap_servers, specs, security=self.settings.kafka_security)
         return [s.name for s in specs]
 
     # Fault injection: tests stop and restart the servers mid-stream on the same data.
@@ -169,7 +171,10 @@ class Stack:
 
     def _start_kafka(self) -> None:
         if self.kafka is None:
-            if probe_kafka(self.bootstrap_servers, timeout=10.0) is None:
+            health = probe_kafka(
+                self.bootstrap_servers, timeout=10.0, security=self.settings.kafka_security
+            )
+            if health is None:
                 raise InfraError(
                     f"no Kafka broker answers on KAFKA_BOOTSTRAP_SERVERS={self.bootstrap_servers}; "
                     "start it or unset the variable to run a local one"
@@ -184,10 +189,18 @@ class Stack:
     def _redis_answers(self, timeout: float = 1.0) -> bool:
         if isinstance(self.redis, LocalRedisCluster):
             return self.redis.answering()
+        connection = self._redis_kwargs()
         if is_cluster_url(self.redis_url):
-            nodes = parse_cluster_url(self.redis_url).nodes
-            return any(redis_ping(f"redis://{h}:{p}", timeout=timeout) for h, p in nodes)
-        return redis_ping(self.redis_url, timeout=timeout)
+            address = parse_cluster_url(self.redis_url)
+            if address.username is not None:
+                connection["username"] = address.username
+            if address.password is not None:
+                connection["password"] = address.password
+            return any(
+                redis_ping(f"redis://{h}:{p}", timeout=timeout, **connection)
+                for h, p in address.nodes
+            )
+        return redis_ping(self.redis_url, timeout=timeout, **connection)
 
     def _start_redis(self) -> None:
         if self.redis is None:
@@ -202,6 +215,9 @@ class Stack:
         self.redis.start()
         if not was_running:
             self.timings["redis"] = time.monotonic() - started
+
+    def _redis_kwargs(self) -> dict[str, object]:
+        return self.settings.redis_security.redis_kwargs(self.redis_url)
 
     def _stop_managed(self, *, hard: bool) -> list[str]:
         stopped = []

@@ -13,8 +13,13 @@ One record per customer holds:
   write and the produce loses nothing.
 
 Per partition the store also keeps a timer index (customer -> next wake-up,
-event time) and the set of customers with undelivered outbox entries. Shared
-by all: the daily acceptance statistics that the learning loop feeds on.
+event time), the set of customers with undelivered outbox entries, and a
+checkpoint: per input topic-partition, the last offset whose effects are in
+the store. The worker writes it after every batch and reads it before the
+next; a checkpoint that vanished or went back means the store lost data it
+had acknowledged (a Redis restarted without persistence, a failover to a
+replica that lagged), and the partition stops until it is rebuilt. Shared by
+all: the daily acceptance statistics that the learning loop feeds on.
 
 Every implementation passes ``tests/unit/store/test_store_contract.py`` (memory)
 and ``tests/integration/test_redis_store.py`` (the same suite on real Redis).
@@ -23,7 +28,7 @@ and ``tests/integration/test_redis_store.py`` (the same suite on real Redis).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -86,8 +91,11 @@ class CustomerStore(abc.ABC):
         """Read customers (missing ones as :data:`EMPTY`); delete ``delivered`` entries first."""
 
     @abc.abstractmethod
-    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
-        """Apply writes; return the ids of customers whose write was refused by the fence."""
+    async def commit(
+        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+    ) -> set[str]:
+        """Apply writes and raise the checkpoints to ``marks`` (an entry never goes back);
+        return the ids of customers whose write was refused by the fence."""
 
     @abc.abstractmethod
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
@@ -110,12 +118,20 @@ class CustomerStore(abc.ABC):
         """Delete every trace of ``(customer, partition)``: record, timer, outbox index."""
 
     @abc.abstractmethod
+    async def checkpoints(self, partitions: Sequence[int]) -> dict[int, dict[str, int]]:
+        """The checkpoint (topic-partition fence -> offset) of each partition; {} if none."""
+
+    @abc.abstractmethod
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         """Add the responses of event-time ``day`` to the shared acceptance statistics."""
 
     @abc.abstractmethod
     async def acceptance_before(self, day: date) -> AcceptanceCounts:
         """The acceptance statistics of every day before ``day``, summed."""
+
+    @abc.abstractmethod
+    async def wipe(self) -> int:
+        """Delete everything this store holds (``rebuild``); returns how many keys went."""
 
     @abc.abstractmethod
     async def ping(self) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -34,6 +34,7 @@ class MemoryStore(CustomerStore):
         self.timers: dict[int, dict[str, int]] = {}
         self.pending_outbox: dict[int, set[str]] = {}
         self.acceptance: dict[date, AcceptanceCounts] = {}
+        self.marks: dict[int, dict[str, int]] = {}
         self.round_trips = 0
         self.nonces = WriteNonces()
 
@@ -50,8 +51,14 @@ class MemoryStore(CustomerStore):
             )
         return out
 
-    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
+    async def commit(
+        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+    ) -> set[str]:
         self.round_trips += 1
+        for p, entries in (marks or {}).items():
+            known = self.marks.setdefault(p, {})
+            for tp, offset in entries.items():
+                known[tp] = max(known.get(tp, offset), offset)
         refused = set()
         for w, nonce in zip(writes, self.nonces.assign(writes), strict=True):
             rec = self.customers.setdefault(w.customer_id, _Record())
@@ -112,6 +119,10 @@ class MemoryStore(CustomerStore):
             self.timers.get(partition, {}).pop(cid, None)
             self.pending_outbox.get(partition, set()).discard(cid)
 
+    async def checkpoints(self, partitions: Sequence[int]) -> dict[int, dict[str, int]]:
+        self.round_trips += 1
+        return {p: dict(self.marks.get(p, {})) for p in partitions}
+
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         self.round_trips += 1
         daily = self.acceptance.setdefault(day, {})
@@ -122,6 +133,14 @@ class MemoryStore(CustomerStore):
     async def acceptance_before(self, day: date) -> AcceptanceCounts:
         self.round_trips += 1
         return _sum_days(counts for d, counts in self.acceptance.items() if d < day)
+
+    async def wipe(self) -> int:
+        self.round_trips += 1
+        held = (self.customers, self.timers, self.pending_outbox, self.acceptance, self.marks)
+        count = sum(len(part) for part in held)
+        for part in held:
+            part.clear()
+        return count
 
     async def ping(self) -> float:
         return 0.0

@@ -12,16 +12,19 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   the Lua write works on Redis Cluster.
 * ``<p>timers:<partition>`` sorted set: customer -> next wake-up (event-time ms).
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
+* ``<p>checkpoint:<partition>`` hash: ``<topic>:<partition>`` -> the last offset
+  whose effects are stored (raised only, by ``checkpoint.lua``).
 * ``<p>{acceptance}:<day>`` hash: ``action|segment|channel|a`` (accepted) and
   ``...|d`` (declined) counts of one event-time day; ``<p>{acceptance}:days``
   sorted set: the days that have counts. The ``{acceptance}`` hash tag keeps
   them in one slot, so that a day's update is one MULTI/EXEC also on a cluster.
 
-The two per-partition keys are indexes, each touched only by single-key
-commands (so they need no hash tag on a cluster: each lives in the slot of its
-whole name). The pending set is added *before* the customer's write: Redis runs
-a pipeline in order, so an interrupted pipeline never leaves an outbox entry
-that the index misses. A cluster runs the commands of one pipeline on several
+The three per-partition keys (timers, pending set, checkpoint) are each
+touched only by single-key commands, so they need no hash tag on a cluster:
+each lives in the slot of its whole name. The first two are indexes. The
+pending set is added *before* the customer's write: Redis runs a pipeline in
+order, so an interrupted pipeline never leaves an outbox entry that the index
+misses. A cluster runs the commands of one pipeline on several
 nodes in no defined order, so there the store sends the index additions in a
 round trip of their own and the customers' writes only once those are
 acknowledged (one extra round trip per commit, on a cluster only).
@@ -34,13 +37,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 from impulse_stream.store.base import (
@@ -55,33 +63,76 @@ from impulse_stream.store.nonce import WriteNonces
 
 COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
 COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
+CHECKPOINT_SCRIPT = resources.files("impulse_stream.store").joinpath("checkpoint.lua").read_text()
 # A cluster client also raises RedisClusterException (not a RedisError), e.g. while a
 # node is down and its slots are not covered.
 _ERRORS = (RedisError, RedisClusterException)
 
+if TYPE_CHECKING:
+    from impulse_stream.security import RedisSecurity
 
-def connect(url: str) -> aioredis.Redis | RedisCluster:
-    """A client for one server (``redis://``) or a Redis Cluster (``redis+cluster://``)."""
+# redis-py's own retry of a command or pipeline after a dropped connection or a
+# timeout: 3 more attempts, 50 ms doubling up to 500 ms, each drawn at random up
+# to that bound (jitter: many workers do not reconnect in lockstep). A retried
+# commit pipeline is safe: a write that did land the first time carries the
+# same nonce on the second and is answered as the success it was (commit.lua).
+RETRIES = 3
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), RETRIES)
+
+
+def redis_client(
+    url: str, security: RedisSecurity | None = None, **options: Any
+) -> aioredis.Redis | RedisCluster:
+    """The one way the project builds a Redis client: URL + ACL credentials + TLS + retries.
+
+    ``redis://``, ``rediss://`` and ``unix://`` give a client of one server;
+    ``redis+cluster://`` a Redis Cluster client. Credentials in the URL win
+    over ``REDIS_USERNAME`` / ``REDIS_PASSWORD``, as redis-py does for one server.
+    """
+    from impulse_stream.security import RedisSecurity
+
+    kwargs = (security or RedisSecurity()).redis_kwargs(url)
     if not is_cluster_url(url):
-        return aioredis.Redis.from_url(url, decode_responses=False)
+        return aioredis.Redis.from_url(
+            url,
+            decode_responses=False,
+            retry=_retry(),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            **kwargs,
+            **options,
+        )
     address = parse_cluster_url(url)
+    if address.username is not None:
+        kwargs["username"] = address.username
+    if address.password is not None:
+        kwargs["password"] = address.password
+    # The cluster client retries connection errors, timeouts and a cluster that is
+    # down (a failover) itself, re-reading the slot map between attempts.
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
-        username=address.username,
-        password=address.password,
         decode_responses=False,
+        retry=_retry(),
+        **kwargs,
+        **options,
     )
 
 
 class RedisStore(CustomerStore):
     def __init__(
-        self, url: str, prefix: str = "is:", client: aioredis.Redis | RedisCluster | None = None
+        self,
+        url: str,
+        prefix: str = "is:",
+        client: aioredis.Redis | RedisCluster | None = None,
+        security: RedisSecurity | None = None,
     ):
         if "{" in prefix or "}" in prefix:
             # A brace in the prefix would become the keys' hash tag on a cluster.
             raise ValueError(f"the Redis key prefix {prefix!r} must not contain braces")
         self.prefix = prefix
-        self.redis: aioredis.Redis | RedisCluster = client or connect(url)
+        self.redis: aioredis.Redis | RedisCluster = client or redis_client(url, security)
         self.cluster = isinstance(self.redis, RedisCluster)
         self.round_trips = 0
         self.nonces = WriteNonces()
@@ -97,6 +148,9 @@ class RedisStore(CustomerStore):
 
     def outbox_key(self, partition: int) -> str:
         return f"{self.prefix}outbox:{partition}"
+
+    def checkpoint_key(self, partition: int) -> str:
+        return f"{self.prefix}checkpoint:{partition}"
 
     def acceptance_key(self, day: str) -> str:
         return f"{self.prefix}{{acceptance}}:{day}"
@@ -120,19 +174,21 @@ class RedisStore(CustomerStore):
         hashes = replies[len(replies) - len(ids) :]
         return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}
 
-    async def commit(self, writes: Sequence[CustomerWrite]) -> set[str]:
-        if not writes:
+    async def commit(
+        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+    ) -> set[str]:
+        if not writes and not marks:
             return set()
         nonces = self.nonces.assign(writes)
         try:
-            results = await self._run_commit(writes, nonces)
+            results = await self._run_commit(writes, marks or {}, nonces)
         except NoScriptError:
             # A new or restarted Redis has no script cache: load the script and send again.
             # No customer was written (every EVALSHA failed); the index commands that ran
             # are idempotent and run again.
             try:
                 await self.redis.script_load(COMMIT_SCRIPT)
-                results = await self._run_commit(writes, nonces)
+                results = await self._run_commit(writes, marks or {}, nonces)
             except _ERRORS as exc:
                 raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         except _ERRORS as exc:
@@ -141,10 +197,16 @@ class RedisStore(CustomerStore):
             self.round_trips += 1
         return {w.customer_id for w, ok in zip(writes, results, strict=True) if not ok}
 
-    async def _run_commit(self, writes: Sequence[CustomerWrite], nonces: list[bytes]) -> list[int]:
+    async def _run_commit(
+        self,
+        writes: Sequence[CustomerWrite],
+        marks: Mapping[int, Mapping[str, int]],
+        nonces: list[bytes],
+    ) -> list[int]:
         if self.cluster:
-            return await self._run_cluster_commit(writes, nonces)
+            return await self._run_cluster_commit(writes, marks, nonces)
         async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_marks(pipe, marks)
             for w, nonce in zip(writes, nonces, strict=True):
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
@@ -170,7 +232,7 @@ class RedisStore(CustomerStore):
                     pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
             replies = await pipe.execute()
         results = []
-        i = 0
+        i = len(marks)
         for w in writes:
             if w.outbox_id:
                 i += 1
@@ -178,12 +240,28 @@ class RedisStore(CustomerStore):
             i += 2
         return results
 
+    def _queue_marks(self, pipe: Any, marks: Mapping[int, Mapping[str, int]]) -> None:
+        """One single-key EVAL of ``checkpoint.lua`` per partition (its own slot on a cluster)."""
+        for p, entries in sorted(marks.items()):
+            args: list[str | int] = []
+            for tp, offset in sorted(entries.items()):
+                args += [tp, offset]
+            pipe.eval(CHECKPOINT_SCRIPT, 1, self.checkpoint_key(p), *args)
+
     async def _run_cluster_commit(
-        self, writes: Sequence[CustomerWrite], nonces: list[bytes]
+        self,
+        writes: Sequence[CustomerWrite],
+        marks: Mapping[int, Mapping[str, int]],
+        nonces: list[bytes],
     ) -> list[int]:
         """Indexes first, acknowledged, then the writes: the nodes of a cluster pipeline
         run in no defined order, and a worker killed in between must leave every
         outbox entry in the pending index and every wake-up in the timers.
+
+        The checkpoints are raised in the first round trip, with the indexes:
+        ahead of the writes, as on one server, and always before the caller
+        commits the offsets to Kafka. Only the second round trip's replies are
+        read, so the checkpoint replies need no bookkeeping.
 
         A wake-up added ahead of a write that then does not happen (a crash) is the
         one the redelivered events compute again. A removal runs beside the writes:
@@ -192,12 +270,15 @@ class RedisStore(CustomerStore):
         where the ZADD/ZREM runs whatever the script answers.
         """
         async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_marks(pipe, marks)
             for w in writes:
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
                 if w.wakeup_ms is not None:
                     pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
             await pipe.execute()
+        if not writes:
+            return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for w, nonce in zip(writes, nonces, strict=True):
                 fences: list[str | int] = []
@@ -297,6 +378,23 @@ class RedisStore(CustomerStore):
         finally:
             self.round_trips += 1
 
+    async def checkpoints(self, partitions: Sequence[int]) -> dict[int, dict[str, int]]:
+        if not partitions:
+            return {}
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for p in partitions:
+                    pipe.hgetall(self.checkpoint_key(p))
+                replies = await pipe.execute()
+        except _ERRORS as exc:
+            raise StoreUnavailable(f"redis checkpoint read failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        return {
+            p: {k.decode(): int(v) for k, v in h.items()}
+            for p, h in zip(partitions, replies, strict=True)
+        }
+
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         if not counts:
             return
@@ -339,6 +437,46 @@ class RedisStore(CustomerStore):
                 total[(action, segment, channel)] = (a + n, d) if kind == "a" else (a, d + n)
         return total
 
+    def key_families(self) -> tuple[str, ...]:
+        """The beginnings of every key this store writes (its layout, above)."""
+        p = self.prefix
+        return (
+            f"{p}c:{{",
+            f"{p}o:{{",
+            f"{p}timers:",
+            f"{p}outbox:",
+            f"{p}checkpoint:",
+            f"{p}{{acceptance}}:",
+        )
+
+    async def wipe(self) -> int:
+        """Delete the keys of this store's layout under its exact prefix, and nothing else.
+
+        SCAN's glob is given the prefix with its glob characters escaped, and
+        every key found is checked again against the key families, so that a
+        prefix ``gl`` never touches another deployment's ``gl2:`` or ``glx``.
+
+        On a cluster SCAN sees one node's keys only: redis-py's cluster
+        ``scan_iter`` runs it on every master, each with its own cursor, and
+        ``unlink`` sends one UNLINK per slot.
+        """
+        families = self.key_families()
+        deleted = 0
+        try:
+            for family in families:
+                batch: list[bytes] = []
+                async for key in self.redis.scan_iter(match=_glob_escape(family) + "*", count=1000):
+                    if key.decode("utf-8", "replace").startswith(family):
+                        batch.append(key)
+                    if len(batch) >= 1000:
+                        deleted += await self.redis.unlink(*batch)
+                        batch = []
+                if batch:
+                    deleted += await self.redis.unlink(*batch)
+        except _ERRORS as exc:
+            raise StoreUnavailable(f"redis wipe failed: {exc}") from exc
+        return deleted
+
     async def ping(self) -> float:
         started = time.perf_counter()
         try:
@@ -349,6 +487,10 @@ class RedisStore(CustomerStore):
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def _parse(h: dict[bytes, bytes]) -> StoredCustomer:

@@ -11,6 +11,18 @@ workers scale by partitions.
 Faust's own ``exactly_once`` guarantee and agent ``concurrency > 1`` are not
 used (faust-streaming #177, #323, #517, #606): effectively-once output comes
 from the fenced Redis write with its outbox (see ``processor.py``).
+
+Nothing is committed that was not processed. Faust's ``take_events`` acks a
+batch's events when the agent moves on, also when the batch raised or was
+cancelled, and the consumer then commits past them. So the agent holds one
+more reference on every message of a batch and releases it only once the
+processor returned: a batch that fails or is cancelled stays uncommitted and
+is read again by the partition's next owner. A failure not tied to one event
+(the processor dead-letters those itself) *blocks* the partitions of the
+batch: they are paused, their messages held unacknowledged, ``/healthz`` and
+``/readyz`` name them, ``impulse_stream_partition_blocked`` is 1, and the
+worker retries them every ``retry_blocked_seconds``; a partition whose state
+store lost data (:class:`StateLost`) is not retried: it needs ``rebuild``.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +41,7 @@ import faust
 from faust.types import TP
 
 from impulse_stream.contract import topics as contract_topics
+from impulse_stream.logs import batch_context, offset_ranges
 from impulse_stream.settings import Settings
 from impulse_stream.streaming import transport  # noqa: F401 - registers the impulse:// transport
 from impulse_stream.streaming.processor import (
@@ -35,6 +49,7 @@ from impulse_stream.streaming.processor import (
     InboundMessage,
     OutboundMessage,
     PublishFailed,
+    StateLost,
 )
 
 log = logging.getLogger(__name__)
@@ -60,6 +75,16 @@ class KafkaPublisher:
             raise PublishFailed(repr(exc)) from exc
 
 
+@dataclass
+class Blocked:
+    """A partition that stopped on a failure not tied to one event."""
+
+    reason: str  # state_lost | batch_failed
+    detail: str
+    since: float
+    held: list[Any] = field(default_factory=list)  # Faust events, unacknowledged
+
+
 class Worker:
     """The running worker: Faust app + processor + partition bookkeeping."""
 
@@ -75,19 +100,182 @@ class Worker:
         self.last_progress: float | None = None
         self.started = time.time()
         self.lock = asyncio.Lock()
+        self.blocked: dict[int, Blocked] = {}
+        # Faust events whose messages wait for their partition's event-time clock.
+        self.waiting: dict[tuple[str, int, int], Any] = {}
 
     @property
     def partitions(self) -> set[int]:
         return {tp.partition for tp in self.assigned}
 
     async def process(self, batch: list[InboundMessage]) -> None:
-        async with self.lock:
-            await self.processor.process(batch)
+        # Every log line of this batch, the processor's included, carries its batch_id.
+        with batch_context():
+            log.debug(
+                "batch of %d events",
+                len(batch),
+                extra={"events": len(batch), "offsets": offset_ranges(batch)},
+            )
+            async with self.lock:
+                await self.processor.process(batch)
+        self._progressed(batch)
+
+    def _progressed(self, batch: Sequence[InboundMessage]) -> None:
         now = time.time()
         self.last_progress = now
         for m in batch:
             self.positions[TP(m.topic, m.partition)] = m.offset
             self.last_event_wall[m.partition] = now
+
+    async def process_events(self, events: Sequence[Any]) -> list[Any]:
+        """Process a batch of Faust events; returns those that are done (safe to commit).
+
+        Events of blocked partitions are held. When the batch fails as a whole,
+        each partition's part is tried alone, so that one partition's failure
+        does not stop the others; a part that fails again blocks its partition.
+        """
+        return self._settle(await self._process_events(events))
+
+    async def tick(self) -> list[Any]:
+        """Release held events the clocks reached (topics turned idle); returns the events
+        that are now done."""
+        async with self.lock:
+            await self.processor.tick()
+        return self._settle([])
+
+    def _settle(self, done: list[Any]) -> list[Any]:
+        """Of the processed events, those the processor does not hold any more; the held
+        ones wait (unacknowledged, so uncommitted) until their clock comes."""
+        held = self.processor.held()
+        ready = []
+        for key in [k for k in self.waiting if k not in held]:
+            ready.append(self.waiting.pop(key))
+        for e in done:
+            m = e.message
+            key = (m.topic, m.partition, m.offset)
+            if key in held:
+                self.waiting[key] = e
+            else:
+                ready.append(e)
+        return ready
+
+    async def _process_events(self, events: Sequence[Any]) -> list[Any]:
+        done: list[Any] = []
+        parts: dict[int, list[Any]] = {}
+        for e in events:
+            blocked = self.blocked.get(e.message.partition)
+            if blocked is not None:
+                blocked.held.append(e)
+            else:
+                parts.setdefault(e.message.partition, []).append(e)
+        if not parts:
+            return done
+        everything = [e for part in parts.values() for e in part]
+        try:
+            await self.process(_inbound(everything))
+            return everything
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if len(parts) == 1:
+                (partition,) = parts
+                self._block(partition, exc, parts[partition])
+                return done
+        for partition, part in sorted(parts.items()):
+            try:
+                await self.process(_inbound(part))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._block(partition, exc, part)
+            else:
+                done.extend(part)
+        return done
+
+    def _block(self, partition: int, exc: BaseException, held: list[Any]) -> None:
+        reason = "state_lost" if isinstance(exc, StateLost) else "batch_failed"
+        detail = str(exc) if isinstance(exc, StateLost) else repr(exc)
+        if reason == "state_lost":
+            log.error("%s", detail)
+        else:
+            log.error(
+                "partition %d stopped: a batch failed as a whole (%s); nothing of it is "
+                "committed, retrying every %.0fs",
+                partition,
+                detail,
+                self.settings.retry_blocked_seconds,
+                exc_info=exc,
+            )
+        waiting = [k for k in self.waiting if k[1] == partition]
+        held = sorted(
+            [*held, *(self.waiting.pop(k) for k in waiting)], key=lambda e: e.message.offset
+        )
+        self.processor.clock.drop_held(partition, lambda item: False)  # retried from `held`
+        self.blocked[partition] = Blocked(reason, detail, time.time(), held)
+        self.processor.metrics.partition_blocked.labels(str(partition), reason).set(1)
+        self.processor.metrics.batch_failures.labels(reason).inc()
+        with contextlib.suppress(Exception):  # pausing only saves memory
+            self.app.consumer.pause_partitions(self._tps(partition))
+
+    async def retry_blocked(self) -> None:
+        """Process the held events of blocked partitions again (not after state loss)."""
+        for partition in sorted(self.blocked):
+            blocked = self.blocked[partition]
+            if blocked.reason == "state_lost" or time.time() - blocked.since < (
+                self.settings.retry_blocked_seconds
+            ):
+                continue
+            try:
+                if blocked.held:
+                    await self.process(_inbound(blocked.held))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                blocked.since, blocked.detail = time.time(), repr(exc)
+                log.warning("partition %d still fails: %r", partition, exc)
+                continue
+            for e in self._settle(blocked.held):
+                e.ack()
+            self._unblock(partition)
+            log.info("partition %d resumed", partition)
+
+    def _unblock(self, partition: int) -> None:
+        blocked = self.blocked.pop(partition, None)
+        if blocked is None:
+            return
+        with contextlib.suppress(KeyError):
+            self.processor.metrics.partition_blocked.remove(str(partition), blocked.reason)
+        with contextlib.suppress(Exception):
+            self.app.consumer.resume_partitions(self._tps(partition))
+
+    def _tps(self, partition: int) -> list[TP]:
+        return [TP(t, partition) for t in sorted(self.input_topics)]
+
+    def problems(self) -> list[str]:
+        """Why partitions are stopped, for ``/healthz`` and ``/readyz``."""
+        return [
+            f"partition {p} blocked ({b.reason}): {b.detail}"
+            for p, b in sorted(self.blocked.items())
+        ]
+
+    async def committed(self, partition: int) -> dict[str, int]:
+        """The group's committed offset of each input topic at ``partition`` (none: absent)."""
+        from aiokafka import TopicPartition
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **self.settings.kafka_security.aiokafka_kwargs(),
+        )
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(
+                self.settings.app_id,
+                partitions=[TopicPartition(t, partition) for t in sorted(self.input_topics)],
+            )
+        finally:
+            await admin.close()
+        return {tp.topic: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     def on_assigned(self, assigned: Iterable[TP]) -> None:
         mine = {tp for tp in assigned if tp.topic in self.input_topics}
@@ -99,6 +287,10 @@ class Worker:
     def on_revoked(self, revoked: Iterable[TP]) -> None:
         gone = {tp for tp in revoked if tp.topic in self.input_topics}
         self.assigned -= gone
+        for partition in {tp.partition for tp in gone}:
+            self._unblock(partition)  # its held events stay uncommitted: the next owner reads them
+            for key in [k for k in self.waiting if k[1] == partition]:
+                del self.waiting[key]
         self.processor.on_revoked({tp.partition for tp in gone})
         lag = self.processor.metrics.consumer_lag
         for tp in gone:
@@ -150,12 +342,22 @@ class Worker:
         now = time.time()
         lag = self.lag()
         for p in sorted(self.partitions):
-            if any(n > 0 for tp, n in lag.items() if tp.partition == p):
+            if p in self.blocked or any(n > 0 for tp, n in lag.items() if tp.partition == p):
                 continue
             if now - self.last_event_wall.get(p, 0.0) < idle:
                 continue
-            async with self.lock:
-                await self.processor.advance_idle(p, int((now - idle) * 1000))
+            with batch_context(partition=p):
+                async with self.lock:
+                    await self.processor.advance_idle(p, int((now - idle) * 1000))
+
+
+def _inbound(events: Sequence[Any]) -> list[InboundMessage]:
+    return [
+        InboundMessage(
+            e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
+        )
+        for e in events
+    ]
 
 
 def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, Worker]:
@@ -163,6 +365,7 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_url,
+        broker_credentials=settings.kafka_security.faust_credentials(),
         store="memory://",
         autodiscover=False,
         # Faust wants a data directory (for tables this worker does not use); keep it out
@@ -188,9 +391,14 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         web_port=settings.web_port,
         table_cleanup_interval=3600,
         stream_buffer_maxsize=max(4096, settings.batch_max * 2),
+        # Faust would wait at every rebalance for all delivered messages to be acked; the
+        # held messages of a blocked partition never are. The fenced writes make an
+        # in-flight batch that finishes after a revocation harmless, and Faust commits
+        # only assigned partitions.
+        stream_wait_empty=False,
     )
     worker = Worker(settings, app)
-    processor: BatchProcessor = processor_factory(app, worker.backlogged)
+    processor: BatchProcessor = processor_factory(app, worker.backlogged, worker.committed)
     worker.processor = processor
     inputs = app.topic(
         *sorted(worker.input_topics),
@@ -205,17 +413,10 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         async for events in stream.take_events(
             settings.batch_max, within=settings.batch_within_ms / 1000
         ):
-            batch = [
-                InboundMessage(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                )
-                for e in events
-            ]
-            await worker.process(batch)
+            for e in events:
+                e.message.incref()  # take_events' own ack must not commit an unprocessed event
+            for e in await worker.process_events(events):
+                e.ack()
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
@@ -227,7 +428,13 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
 
     @app.timer(interval=5.0)
     async def _idle_partitions() -> None:
+        await worker.retry_blocked()
         await worker.advance_idle_partitions()
+
+    @app.timer(interval=1.0)
+    async def _release_held() -> None:
+        for e in await worker.tick():
+            e.ack()
 
     @app.timer(interval=5.0)
     async def _lag_metrics() -> None:

@@ -6,7 +6,17 @@ impulse kinds, action ids, policy rules and dead-letter reasons only.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 REDIS_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
@@ -109,6 +119,40 @@ class Metrics:
             "Kafka publishes that failed and were retried",
             registry=r,
         )
+
+        self.partition_blocked = Gauge(
+            "impulse_stream_partition_blocked",
+            "1 while an input partition is stopped: state_lost (run rebuild) or batch_failed",
+            ["partition", "reason"],
+            registry=r,
+        )
+        self.late_events = Counter(
+            "impulse_stream_late_events",
+            "Events older than their partition's deadline clock when they arrived (applied, "
+            "correcting what they contradict), per topic",
+            ["topic"],
+            registry=r,
+        )
+        self.batch_failures = Counter(
+            "impulse_stream_batch_failures",
+            "Batches that failed as a whole (nothing of them committed), per reason",
+            ["reason"],
+            registry=r,
+        )
+
+        # The registry is our own, so the default process_*/python_* collectors are not on
+        # it: register them here (CPU, memory, open files, GC pauses of the worker).
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.build_info = Info(
+            "impulse_stream_build",
+            "Release of the worker and version of its rule catalogue (set at start)",
+            registry=r,
+        )
+
+    def set_build_info(self, version: str, rules_version: str) -> None:
+        self.build_info.info({"version": version, "rules_version": rules_version})
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,20 +10,31 @@ the real worker with.
 Delivery protocol for one batch (the offsets are committed by the caller only
 after :meth:`BatchProcessor.process` returns):
 
-1. decode every message; a bad one becomes a dead letter;
-2. read the customers of the batch and those whose timer is due, in two
+1. check the partitions' checkpoints: a store that lost what it had
+   acknowledged stops the partition (:class:`StateLost`) before anything is
+   decided on missing state;
+2. decode every message; a bad one becomes a dead letter (so does an event
+   dated more than ``max_future_skew`` ahead of the wall clock: it never
+   moves a clock);
+3. read the customers of the batch and those whose timer is due, in two
    round trips (timers, then customers; acknowledged outbox entries of the
    previous batch are deleted in the same trip);
-3. skip events that a customer's fence shows applied, run the core for the
-   rest, then fire due deadlines;
-4. write every customer's state, fences and outbox entry with a fenced
+4. skip events that a customer's fence shows applied and repeats of an
+   ``event_id`` the state remembers; run the core for the rest, then fire due
+   deadlines. Whatever fails for one event or one customer (the core, the
+   state codec) dead-letters that event or that customer's events only;
+5. write every customer's state, fences and outbox entry with a fenced
    compare-and-set, one round trip; a refused write (stale read, zombie) is
    re-read and recomputed;
-5. publish the outputs and dead letters and wait for Kafka's acknowledgement;
-6. remember the outbox entries as delivered (deleted with the next read).
+6. publish the outputs and dead letters and wait for Kafka's acknowledgement;
+7. raise the partitions' checkpoints to the batch's offsets;
+8. remember the outbox entries as delivered (deleted with the next read).
 
-A crash between 4 and 5 leaves the outputs in the outbox: whoever owns the
+A crash between 5 and 6 leaves the outputs in the outbox: whoever owns the
 partition next publishes them again before processing (same bytes, same ids).
+Any other exception out of :meth:`BatchProcessor.process` is a failure not
+tied to one event: the caller must not commit the batch's offsets (see
+``app.py``); processing it again is safe.
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import Impulse, InputEvent, Opportunity, OutputRecord
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
+from impulse_stream.core.recent_events import Seen, fingerprint, remember, seen_before
 from impulse_stream.core.state import CustomerState
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.store.base import (
@@ -56,6 +68,7 @@ from impulse_stream.store.base import (
     StoredCustomer,
     StoreUnavailable,
 )
+from impulse_stream.streaming.clock import EventClock
 from impulse_stream.streaming.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -71,6 +84,22 @@ R = TypeVar("R")
 
 class PublishFailed(Exception):
     """Kafka did not acknowledge a publish; the batch is retried, the outbox keeps the outputs."""
+
+
+class StateLost(Exception):
+    """The state store lost data it had acknowledged for ``partition``; rebuild it."""
+
+    def __init__(self, partition: int, detail: str) -> None:
+        super().__init__(
+            f"partition {partition}: the state store lost data it had written ({detail}); "
+            "the partition is stopped: run `impulse-stream rebuild`"
+        )
+        self.partition = partition
+        self.detail = detail
+
+
+async def _nothing_committed(partition: int) -> dict[str, int]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -174,6 +203,10 @@ class BatchProcessor:
         retry: RetryPolicy | None = None,
         wall_clock: Callable[[], float] = time.time,
         backlogged: Callable[[str, int], bool] = lambda topic, partition: False,
+        max_future_skew: float = 86400.0,
+        committed: Callable[[int], Awaitable[dict[str, int]]] = _nothing_committed,
+        allowed_lateness: float = 0.0,
+        topic_idle_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -184,14 +217,24 @@ class BatchProcessor:
         self.max_timers = max_timers_per_batch
         self.retry = retry or RetryPolicy()
         self.wall_clock = wall_clock
-        self.watermarks: dict[int, int] = {}
-        self.topic_time: dict[int, dict[str, int]] = defaultdict(dict)
+        self.watermarks: dict[int, int] = {}  # the deadline clock of each partition
         self.backlogged = backlogged
         self.input_topics = tuple(topic_prefix + t for t in contract_topics.INPUT_TOPICS)
+        self.clock = EventClock(
+            self.input_topics,
+            allowed_lateness_ms=int(allowed_lateness * 1000),
+            topic_idle_seconds=topic_idle_seconds,
+            backlogged=backlogged,
+            wall_clock=wall_clock,
+        )
         self.recovered: set[int] = set()
         self.delivered: list[Delivered] = []
         self.stopping = False
         self.engines: dict[date, DecisionEngine] = {}
+        self.max_future_ms = int(max_future_skew * 1000)
+        self.committed = committed
+        self.marks: dict[int, dict[str, int]] = {}  # the checkpoints this worker wrote
+        self.interrupted = False
 
     # --- partition life cycle ------------------------------------------------
 
@@ -203,10 +246,13 @@ class BatchProcessor:
         self.recovered -= partitions
         for p in partitions:
             self.watermarks.pop(p, None)
-            self.topic_time.pop(p, None)
+            self.clock.forget(p)
+            self.marks.pop(p, None)
 
     async def recover(self, partition: int) -> int:
-        """Publish outbox entries a previous owner wrote but may not have delivered."""
+        """Check the partition's state is whole, then publish outbox entries a previous
+        owner wrote but may not have delivered."""
+        await self._check_whole_on_assignment(partition)
         customers = await self._with_retry(self.store.pending, partition)
         count = 0
         if customers:
@@ -227,21 +273,58 @@ class BatchProcessor:
     # --- the batch path ----------------------------------------------------------
 
     async def process(self, batch: Sequence[InboundMessage]) -> None:
-        """Process one batch; returns when its outputs are acknowledged by Kafka."""
-        for p in sorted({m.partition for m in batch}):
+        """Process one batch; returns when its outputs are acknowledged by Kafka.
+
+        A tombstone followed, in the same batch, by a later record of the same
+        customer on the profile topic splits the batch there: the erasure is
+        applied first, exactly as if a batch boundary fell between them.
+        """
+        partitions = {m.partition for m in batch}
+        try:
+            for segment in _split_at_tombstones(batch, self.prefix + contract_topics.PROFILES):
+                await self._process(segment)
+        except BaseException:
+            # Some customers may be written and not yet published: the next attempt
+            # publishes their outbox entries first.
+            self.recovered -= partitions
+            raise
+
+    async def flush(self) -> None:
+        """The input ended (a model run, a backtest): release every held event."""
+        await self._process([], everything=True)
+
+    async def tick(self) -> None:
+        """Release what the clocks reached since the last batch (topics turned idle)."""
+        if self.clock.partitions_holding():
+            await self.process([])
+
+    def held(self) -> set[tuple[str, int, int]]:
+        """(topic, partition, offset) of every event waiting for its partition's clock."""
+        return {
+            (m.topic, m.partition, m.offset)
+            for p in self.clock.partitions_holding()
+            for m, _ in self.clock.held_items(p)
+        }
+
+    async def _process(self, batch: Sequence[InboundMessage], everything: bool = False) -> None:
+        partitions = sorted({m.partition for m in batch} | set(self.clock.partitions_holding()))
+        for p in partitions:
             if p not in self.recovered:
                 await self.recover(p)
+        await self._check_whole(partitions)
         dead: list[OutboundMessage] = []
         by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]] = defaultdict(
             list
         )
-        decoded: list[tuple[int, str, int, InboundMessage, InputEvent]] = []
         erasures: dict[str, int] = {}
+        latest_ms = int(self.wall_clock() * 1000) + self.max_future_ms
         for message in batch:
             logical = self._logical(message.topic)
             self.metrics.events_in.labels(logical).inc()
+            self.clock.heard_from(message.topic, message.partition)
             try:
                 event = self.decoder.decode(logical, message.key, message.value)
+                event_ms = _ms(event.occurred_at)
             except Tombstone as failure:
                 if logical == contract_topics.PROFILES and message.key:
                     erasures[message.key.decode("utf-8", "replace")] = message.partition
@@ -255,50 +338,112 @@ class BatchProcessor:
                     self._dead_letter(message, logical, failure.reason, str(failure), "decode")
                 )
                 continue
-            decoded.append((_ms(event.occurred_at), message.topic, message.offset, message, event))
-        # Within a batch, a partition's events (from several topics) are applied in
-        # event-time order: the consumer hands them over grouped by topic.
-        decoded.sort(key=lambda d: (d[3].partition, d[0], d[1], d[2]))
-        for event_ms, _, _, message, event in decoded:
-            wm = self._advance_watermark(message, event_ms)
-            by_partition[message.partition].append((message, event, _dt(wm)))
-        self.metrics.batch_size.observe(len(batch))
+            except Exception as exc:  # a decoder bug: this message only
+                log.exception(
+                    "decoding failed on %s[%d]@%d", logical, message.partition, message.offset
+                )
+                dead.append(
+                    self._dead_letter(message, logical, "decode_error", repr(exc), "decode")
+                )
+                continue
+            if event_ms > latest_ms:
+                dead.append(
+                    self._dead_letter(
+                        message,
+                        logical,
+                        "from_the_future",
+                        f"event time {event.occurred_at.isoformat()} is more than "
+                        f"{self.max_future_ms // 1000}s ahead of the wall clock",
+                        "validate",
+                    )
+                )
+                continue
+            if self.clock.hold(
+                message.topic, message.partition, message.offset, event_ms, (message, event)
+            ):
+                self.metrics.late_events.labels(logical).inc()
+        for cid, p in erasures.items():  # held events before the tombstone are erased with it
+            self.clock.drop_held(p, lambda item, cid=cid: item[1].customer_id != cid)
+        for p in partitions:
+            released = self.clock.release(p, everything)
+            by_partition[p] = [(m, e, e.occurred_at) for m, e in released]
+            deadline = self.clock.deadline_ms.get(p)
+            if deadline is not None:
+                self.watermarks[p] = max(self.watermarks.get(p, deadline), deadline)
+        if batch:
+            self.metrics.batch_size.observe(len(batch))
         await self._prepare_engines(
             {now.date() for items in by_partition.values() for _, _, now in items}
         )
-        outcome = await self._decide(by_partition, set(by_partition))
+        marks = _marks(batch, self._fence_key)
+        for p in partitions:
+            for topic, ms in self.clock.marks.get(p, {}).items():
+                marks.setdefault(p, {})["t" + fence_key(self._logical(topic), p)] = ms
+        outcome = await self._decide(by_partition, set(by_partition), marks)
         await self._publish(dead + outcome.dead + outcome.messages)
         await self._learn(outcome.observations)
         if erasures:
             await self._erase(erasures)
+        for p, entries in marks.items():
+            known = self.marks.setdefault(p, {})
+            for fence, offset in entries.items():
+                known[fence] = max(known.get(fence, offset), offset)
         self._observe(outcome)
 
-    def _advance_watermark(self, message: InboundMessage, event_ms: int) -> int:
-        """The partition's event-time clock after ``message``.
+    # --- state loss ------------------------------------------------------------------
 
-        As in Flink, the clock of an operator with several inputs is the
-        minimum over its inputs: here over the input topics of the partition
-        that still have a backlog (a replay from the start reads six topics at
-        different speeds; an abandonment deadline must not fire because the
-        contacts topic raced ahead of the order steps). Caught-up topics do not
-        hold the clock back, so live it is the largest event time seen.
+    async def _check_whole_on_assignment(self, partition: int) -> None:
+        """A newly owned partition: the group's committed offsets must be in the checkpoint.
+
+        The checkpoint is raised before the offsets are committed, so on a
+        store that kept its data every committed offset ``c`` has a checkpoint
+        entry of at least ``c - 1``.
         """
-        p = message.partition
-        times = self.topic_time[p]
-        times[message.topic] = max(times.get(message.topic, event_ms), event_ms)
-        backlog = [t for t in times if self.backlogged(t, p)]
-        candidate = min(times[t] for t in backlog) if backlog else max(times.values())
-        if any(self.backlogged(t, p) for t in self.input_topics if t not in times):
-            candidate = min(times.values())  # a topic with a backlog has not spoken yet
-        wm = max(self.watermarks.get(p, candidate), candidate)
-        self.watermarks[p] = wm
-        return wm
+        marks = (await self._with_retry(self.store.checkpoints, [partition]))[partition]
+        self.clock.restore(
+            partition,
+            {
+                topic: marks[mark]
+                for topic in self.input_topics
+                if (mark := "t" + fence_key(self._logical(topic), partition)) in marks
+            },
+        )
+        committed = await self.committed(partition)
+        if not committed:
+            self.marks[partition] = marks
+            return
+        for topic, offset in sorted(committed.items()):
+            fence = self._fence_key(InboundMessage(topic, partition, offset, None, None))
+            stored = marks.get(fence)
+            if offset > 0 and (stored is None or stored < offset - 1):
+                raise StateLost(
+                    partition,
+                    f"{self._logical(topic)} is committed up to offset {offset} but the "
+                    f"checkpoint {'is missing' if stored is None else f'says {stored}'}",
+                )
+        self.marks[partition] = marks
+
+    async def _check_whole(self, partitions: list[int]) -> None:
+        """Every checkpoint entry this worker wrote must still be in the store."""
+        known = [p for p in partitions if self.marks.get(p)]
+        if not known:
+            return
+        stored = await self._with_retry(self.store.checkpoints, known)
+        for p in known:
+            for fence, offset in sorted(self.marks[p].items()):
+                found = stored.get(p, {}).get(fence)
+                if found is None or found < offset:
+                    raise StateLost(
+                        p,
+                        f"checkpoint {fence} was {offset}, the store now has "
+                        f"{'none' if found is None else found}",
+                    )
 
     async def advance_idle(self, partition: int, now_ms: int) -> None:
         """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""
         if partition not in self.recovered:
             await self.recover(partition)
-        if now_ms <= self.watermarks.get(partition, 0):
+        if self.clock.held_count(partition) or now_ms <= self.watermarks.get(partition, 0):
             return
         self.watermarks[partition] = now_ms
         await self._prepare_engines({_dt(now_ms).date()})
@@ -311,7 +456,10 @@ class BatchProcessor:
         self,
         by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]],
         partitions: set[int],
+        marks: dict[int, dict[str, int]] | None = None,
     ) -> _Outcome:
+        """Decide for the batch's customers and those with due timers; write them, with
+        the partitions' checkpoints ``marks``, in one fenced round trip."""
         pending: dict[str, _Pending] = {}
         for p, items in by_partition.items():
             for message, event, now in items:
@@ -332,8 +480,13 @@ class BatchProcessor:
                 pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
             pending[cid].timer_due = True
         if not pending:
+            if marks:
+                await self._with_retry(self.store.commit, [], marks)
             return _Outcome()
         accepted = _Outcome()
+        # Written now, deleted from the outbox with the *next batch's* read, once published;
+        # a re-read within this batch (refused writes) must not delete them yet.
+        written: list[Delivered] = []
         todo = pending
         for attempt in range(5):
             loaded = await self._load(list(todo))
@@ -344,12 +497,18 @@ class BatchProcessor:
                 write, results[cid] = self._decide_customer(entry)
                 if write is not None:
                     writes.append(write)
-            refused = await self._with_retry(self.store.commit, writes) if writes else set()
+            if self.interrupted:  # re-check before anything read since is written
+                self.interrupted = False
+                await self._check_whole(sorted(partitions | set(by_partition)))
+            refused = (
+                await self._with_retry(self.store.commit, writes, marks)
+                if writes or marks
+                else set()
+            )
+            marks = None  # raised with the first attempt
             for write in writes:
                 if write.customer_id not in refused and write.outbox_id:
-                    self.delivered.append(
-                        Delivered(write.customer_id, write.partition, write.outbox_id)
-                    )
+                    written.append(Delivered(write.customer_id, write.partition, write.outbox_id))
             for cid, outcome in results.items():
                 if cid not in refused:
                     accepted.extend(outcome)
@@ -364,9 +523,29 @@ class BatchProcessor:
             todo = {cid: todo[cid] for cid in refused}
         else:
             log.error("giving up on %d customers owned by another worker", len(todo))
+        self.delivered.extend(written)
         return accepted
 
     def _decide_customer(self, entry: _Pending) -> tuple[CustomerWrite | None, _Outcome]:
+        """One customer's events and due deadlines; a failure fails this customer only.
+
+        A state that cannot be decoded or encoded (``state_error``) dead-letters
+        the customer's events of the batch and writes nothing for the customer.
+        """
+        try:
+            return self._decide_customer_unguarded(entry)
+        except Exception as exc:
+            log.exception("state of customer %s failed", pseudonym(entry.customer_id))
+            outcome = _Outcome()
+            outcome.dead = [
+                self._dead_letter(
+                    message, self._logical(message.topic), "state_error", repr(exc), "state"
+                )
+                for message, _, _ in entry.events
+            ]
+            return None, outcome
+
+    def _decide_customer_unguarded(self, entry: _Pending) -> tuple[CustomerWrite | None, _Outcome]:
         stored = entry.stored
         state: CustomerState | None = decode_state(stored.state) if stored.state else None
         outcome = _Outcome()
@@ -374,23 +553,36 @@ class BatchProcessor:
         fences: dict[str, int] = {}
         for message, event, now in entry.events:
             tp = self._fence_key(message)
+            logical = self._logical(message.topic)
             if stored.applied(tp, message.offset):
-                self.metrics.duplicates.labels(self._logical(message.topic)).inc()
+                self.metrics.duplicates.labels(logical).inc()
                 continue
-            fences[tp] = message.offset
+            fences[tp] = max(fences.get(tp, message.offset), message.offset)  # never lowered
+            mark = fingerprint(event)
+            seen = seen_before(state, mark)
+            if seen is Seen.REPEAT:
+                self.metrics.duplicates.labels(logical).inc()
+                continue
+            if seen is Seen.CONFLICT:
+                dead.append(
+                    self._dead_letter(
+                        message,
+                        logical,
+                        "conflicting_duplicate",
+                        "an event with this event_id and other content was applied before",
+                        "validate",
+                    )
+                )
+                continue
             try:
                 decision = self.engine_for(now).apply(state, event, now)
             except Exception as exc:  # a core bug on one event must not stop the partition
                 log.exception(
                     "core failed on an event of customer %s", pseudonym(entry.customer_id)
                 )
-                dead.append(
-                    self._dead_letter(
-                        message, self._logical(message.topic), "core_error", repr(exc), "core"
-                    )
-                )
+                dead.append(self._dead_letter(message, logical, "core_error", repr(exc), "core"))
                 continue
-            state = decision.state
+            state = remember(decision.state, mark)
             records.extend(decision.outputs)
             outcome.observations.extend(decision.observations)
             outcome.suppressions.extend(decision.suppressions)
@@ -531,14 +723,7 @@ class BatchProcessor:
         )
 
     def _fence_key(self, message: InboundMessage) -> str:
-        """The fence's name in the customer record: ``<input topic number>:<partition>``.
-
-        Short on purpose (six fences per customer); the number is the topic's
-        position in the contract's ``INPUT_TOPICS``, which only ever grows.
-        """
-        index = _INPUT_INDEX.get(self._logical(message.topic))
-        topic = message.topic if index is None else str(index)
-        return f"{topic}:{message.partition}"
+        return fence_key(self._logical(message.topic), message.partition)
 
     def _logical(self, topic: str) -> str:
         if self.prefix and topic.startswith(self.prefix):
@@ -558,6 +743,7 @@ class BatchProcessor:
             try:
                 result = await call(*args, **kwargs)
             except StoreUnavailable as exc:
+                self.interrupted = True  # the store may have come back without its data
                 self.metrics.store_errors.inc()
                 log.warning("state store unavailable, retrying in %.2fs: %s", delay, exc)
             except PublishFailed as exc:
@@ -591,6 +777,48 @@ class BatchProcessor:
             m.latency.observe(max(0.0, now - at.timestamp()))
 
 
+def fence_key(logical_topic: str, partition: int) -> str:
+    """The fence's name in a customer record and a checkpoint: ``<topic number>:<partition>``.
+
+    Short on purpose (six fences per customer); the number is the topic's
+    position in the contract's ``INPUT_TOPICS``, which only ever grows.
+    """
+    index = _INPUT_INDEX.get(logical_topic)
+    return f"{logical_topic if index is None else index}:{partition}"
+
+
+def _marks(
+    batch: Sequence[InboundMessage], fence_key: Callable[[InboundMessage], str]
+) -> dict[int, dict[str, int]]:
+    """The checkpoint entries a batch reaches: per partition, fence -> highest offset."""
+    marks: dict[int, dict[str, int]] = defaultdict(dict)
+    for m in batch:
+        entries = marks[m.partition]
+        fence = fence_key(m)
+        entries[fence] = max(entries.get(fence, m.offset), m.offset)
+    return dict(marks)
+
+
+def _split_at_tombstones(
+    batch: Sequence[InboundMessage], profiles: str
+) -> list[Sequence[InboundMessage]]:
+    """``batch`` cut before each profile record of a customer tombstoned earlier in it."""
+    segments: list[Sequence[InboundMessage]] = []
+    start = 0
+    erased: set[tuple[int, bytes | None]] = set()
+    for n, m in enumerate(batch):
+        if m.topic != profiles:
+            continue
+        key = (m.partition, m.key)
+        if key in erased:
+            segments.append(batch[start:n])
+            start, erased = n, set()
+        if m.value is None:
+            erased.add(key)
+    segments.append(batch[start:])
+    return segments
+
+
 def _ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
@@ -605,4 +833,6 @@ __all__ = [
     "InboundMessage",
     "OutboundMessage",
     "Publisher",
+    "StateLost",
+    "fence_key",
 ]

@@ -6,7 +6,6 @@ No Docker engine or cluster is needed: these are static checks.
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ METRICS = frozenset(
         "impulse_stream_batch_size",
         "impulse_stream_partitions_assigned",
         "impulse_stream_last_progress_timestamp_seconds",
+        "impulse_stream_publish_errors_total",
+        "impulse_stream_partition_blocked",
     }
 )
 HISTOGRAMS = {
@@ -58,9 +59,7 @@ def k8s_objects() -> dict[str, dict[str, Any]]:
 
 
 def settings_env_names() -> set[str]:
-    return {
-        Settings.ENV_NAMES.get(f.name, "IMPULSE_STREAM_" + f.name.upper()) for f in fields(Settings)
-    }
+    return set(Settings.variables())
 
 
 def metric_names(expr: str) -> set[str]:
@@ -162,7 +161,9 @@ def test_prometheus_scrapes_the_workers_metrics_and_loads_the_alerts() -> None:
     (job,) = config["scrape_configs"]
     assert job["job_name"] == "impulse-stream" and job["metrics_path"] == "/metrics"
     assert job["static_configs"][0]["targets"] == [f"worker:{WEB_PORT}"]
-    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    # relative to prometheus.yml: the same file in the container and in the repository
+    assert config["rule_files"] == ["alerts.yml"]
+    assert (ROOT / "deploy" / "prometheus" / "alerts.yml").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -178,11 +179,14 @@ def test_the_alerts_an_sre_needs_are_there(alert_rules: list[dict[str, Any]]) ->
         "ImpulseStreamConsumerStalled",
         "ImpulseStreamRedisLatencyHigh",
         "ImpulseStreamWorkerNotReady",
+        "ImpulseStreamPublishErrors",
+        "ImpulseStreamPartitionBlocked",
     }
     for rule in alert_rules:
         assert re.fullmatch(r"\d+[smh]", rule["for"])
         assert rule["labels"]["severity"] in {"warning", "critical"}
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert rule["annotations"]["runbook_url"].startswith("docs/runbook.md#")
         assert rule["expr"].count("(") == rule["expr"].count(")")
 
 
@@ -191,7 +195,8 @@ def test_alerts_use_only_metrics_the_worker_exports(alert_rules: list[dict[str, 
     for rule in alert_rules:
         names = {base_metric(n) for n in metric_names(rule["expr"])}
         assert names, rule["alert"]
-        assert names <= METRICS | PROMETHEUS_SERIES, (rule["alert"], names - METRICS)
+        known = METRICS | PROMETHEUS_SERIES
+        assert names <= known, (rule["alert"], names - known)
         used |= names
     assert "impulse_stream_consumer_lag" in used
 
@@ -276,3 +281,58 @@ def test_service_pdb_and_autoscaler_select_the_worker() -> None:
     assert hpa["scaleTargetRef"]["name"] == objects["Deployment"]["metadata"]["name"]
     # a partition is consumed by one worker: more replicas than partitions sit idle
     assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"] <= topics.DEFAULT_PARTITIONS
+
+
+def test_the_autoscaler_scales_on_consumer_lag_per_replica_and_on_cpu() -> None:
+    hpa = k8s_objects()["HorizontalPodAutoscaler"]["spec"]
+    by_type = {m["type"]: m for m in hpa["metrics"]}
+    assert set(by_type) == {"External", "Resource"}
+    lag = by_type["External"]["external"]
+    assert lag["metric"]["name"] == "impulse_stream_consumer_lag"
+    assert lag["metric"]["name"] in METRICS
+    assert lag["target"]["type"] == "AverageValue" and int(lag["target"]["averageValue"]) > 0
+    assert by_type["Resource"]["resource"]["name"] == "cpu"
+    adapter = load(K8S / "monitoring" / "prometheus-adapter-values.yaml")
+    (rule,) = adapter["rules"]["external"]
+    assert rule["name"]["as"] == lag["metric"]["name"]
+    assert "impulse_stream_consumer_lag" in rule["seriesQuery"]
+    assert "max by (namespace, topic, partition)" in rule["metricsQuery"]
+
+
+# --- Prometheus Operator (deploy/k8s/monitoring) -------------------------------------------
+
+MONITORING = K8S / "monitoring"
+
+
+def monitoring_objects() -> dict[str, dict[str, Any]]:
+    kustomization = load(MONITORING / "kustomization.yaml")
+    assert kustomization["namespace"] == load(K8S / "kustomization.yaml")["namespace"]
+    return {doc["kind"]: doc for doc in (load(MONITORING / f) for f in kustomization["resources"])}
+
+
+def test_the_monitoring_kustomization_has_a_servicemonitor_and_a_prometheusrule() -> None:
+    objects = monitoring_objects()
+    assert set(objects) == {"ServiceMonitor", "PrometheusRule"}
+    assert {o["apiVersion"] for o in objects.values()} == {"monitoring.coreos.com/v1"}
+
+
+def test_the_servicemonitor_scrapes_the_worker_service_as_job_impulse_stream() -> None:
+    monitor = monitoring_objects()["ServiceMonitor"]["spec"]
+    service = k8s_objects()["Service"]
+    assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    # ImpulseStreamWorkerNotReady selects up{job="impulse-stream"}
+    assert {"action": "replace", "targetLabel": "job", "replacement": "impulse-stream"} in (
+        endpoint["relabelings"]
+    )
+
+
+def test_the_prometheusrule_carries_exactly_the_alerts_of_alerts_yml() -> None:
+    rule = monitoring_objects()["PrometheusRule"]
+    alerts = load(ROOT / "deploy" / "prometheus" / "alerts.yml")
+    assert rule["spec"]["groups"] == alerts["groups"], (
+        "deploy/k8s/monitoring/prometheusrule.yaml differs from deploy/prometheus/alerts.yml: "
+        "copy the groups of alerts.yml into spec.groups"
+    )

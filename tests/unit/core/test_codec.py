@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import msgspec
 import pytest
 
 from impulse_stream.core.codec import StateDecodeError, decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.core.events import Card, Consents, InputEvent
+from impulse_stream.core.events import (
+    Card,
+    ChannelContact,
+    Click,
+    Consents,
+    CustomerProfile,
+    InputEvent,
+    OpportunityResponse,
+    OrderStep,
+    Transaction,
+)
 from impulse_stream.core.state import CustomerState, new_state
 
 from .conftest import T0, at, booking, click, contact, order, profile, replay
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def typical_customer(engine: DecisionEngine) -> CustomerState:
@@ -69,3 +83,48 @@ def test_corrupt_or_foreign_bytes_are_rejected_with_a_reason() -> None:
         decode_state(b"\x01\xc1")
     with pytest.raises(StateDecodeError, match="corrupt"):
         decode_state(b"\x02not zlib")
+
+
+def _worked_example_events() -> list[InputEvent]:
+    from impulse_stream.contract import topics
+    from impulse_stream.demo import worked_example
+
+    types: dict[str, type[InputEvent]] = {
+        topics.TRANSACTIONS: Transaction,
+        topics.CLICKS: Click,
+        topics.ORDERS: OrderStep,
+        topics.PROFILES: CustomerProfile,
+        topics.CONTACTS: ChannelContact,
+        topics.RESPONSES: OpportunityResponse,
+    }
+    return [
+        msgspec.json.decode(msgspec.json.encode(event), type=types[topic])
+        for topic, event in worked_example("c-golden", GOLDEN_NOW)
+    ]
+
+
+GOLDEN_NOW = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+
+
+def test_a_state_stored_by_an_earlier_release_decodes_re_encodes_and_advances(
+    engine: DecisionEngine,
+) -> None:
+    """Encoded by the engine before the detector registry (and before abandonment was
+    dated from an order's last step): it still decodes, survives a round trip unchanged,
+    and the engine advances it like any state of its own."""
+    stored = bytes.fromhex((DATA / "worked_example_state.hex").read_text(encoding="utf-8"))
+    old = decode_state(stored)
+    assert old.customer_id == "c-golden" and old.clock == GOLDEN_NOW
+    assert [o.order_id for o in old.orders] == ["ord-c-golden"]
+    assert {i.kind for i in old.impulses} >= {"salary_increase", "order_abandoned"}
+    assert decode_state(encode_state(old)) == old
+    later = GOLDEN_NOW + timedelta(days=8)
+    first, again = (
+        engine.advance(old, later),
+        engine.advance(decode_state(encode_state(old)), later),
+    )
+    assert first.outputs and msgspec.json.encode(first.outputs) == msgspec.json.encode(
+        again.outputs
+    )
+    state, _ = replay(engine, _worked_example_events(), until=GOLDEN_NOW)
+    assert {i.impulse_id for i in old.impulses} == {i.impulse_id for i in state.impulses}
