@@ -72,3 +72,29 @@ def test_the_local_stack_runs_a_cluster_on_three_ports():
 def test_bad_cluster_settings_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message):
         StackSettings.from_env(env)
+
+
+def test_a_cluster_client_logs_in_with_the_redis_security_settings_unless_the_url_has_them():
+    from redis.backoff import ExponentialWithJitterBackoff
+
+    from impulse_stream.security import RedisSecurity
+    from impulse_stream.store.redis import RETRIES, redis_client
+
+    security = RedisSecurity.from_env({"REDIS_USERNAME": "app", "REDIS_PASSWORD": "pw"})
+    from_settings = redis_client("redis+cluster://r1:7000", security)
+    assert from_settings.connection_kwargs["username"] == "app"
+    assert from_settings.connection_kwargs["password"] == "pw"
+    from_url = redis_client("redis+cluster://u:s%40t@r1:7000", security)
+    assert (from_url.connection_kwargs["username"], from_url.connection_kwargs["password"]) == (
+        "u",
+        "s@t",
+    )
+    assert from_settings.retry.get_retries() == RETRIES
+    assert from_settings.retry._backoff == ExponentialWithJitterBackoff(cap=0.5, base=0.05)
+
+
+def test_redis_tls_files_with_a_cluster_url_are_refused_at_start(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    with pytest.raises(ConfigError, match="REDIS_SSL_CA_FILE is set but REDIS_URL is not rediss"):
+        Settings.from_env({"REDIS_URL": "redis+cluster://r1:7000", "REDIS_SSL_CA_FILE": str(ca)})
