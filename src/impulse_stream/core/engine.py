@@ -49,6 +49,7 @@ from impulse_stream.core.state import (
     Contact,
     CustomerState,
     OpportunityState,
+    OrderProcess,
     new_state,
 )
 from impulse_stream.core.timeline import record_contact, touch_channel
@@ -84,11 +85,14 @@ class DecisionEngine:
         catalogue: Catalogue,
         statistics: AcceptanceStatistics | None = None,
         registry: Registry = DEFAULT_REGISTRY,
+        *,
+        detectors: Detectors | None = None,
     ) -> None:
         self.statistics = statistics if statistics is not None else AcceptanceStatistics()
         self.rules = Rules.from_catalogue(catalogue, self.statistics)
         self.registry = registry
-        self.detectors = Detectors(catalogue, registry)
+        # Detectors depend on the catalogue only; sharing them shares the calendar memo.
+        self.detectors = detectors if detectors is not None else Detectors(catalogue, registry)
         self.calendar = self.detectors.calendar
         self.order_flow = OrderFlow(catalogue, self.detectors)
 
@@ -117,8 +121,12 @@ class DecisionEngine:
         return self.rules.routing
 
     def with_statistics(self, statistics: AcceptanceStatistics) -> DecisionEngine:
-        """The same engine with a new snapshot of the learned acceptance statistics."""
-        return DecisionEngine(self.catalogue, statistics, self.registry)
+        """The same engine with a new snapshot of the learned acceptance statistics.
+
+        It shares this engine's detectors, and with them the calendar memo: the
+        runtime builds one per event-time day and must not start from an empty memo.
+        """
+        return DecisionEngine(self.catalogue, statistics, self.registry, detectors=self.detectors)
 
     # --- the runtime's interface --------------------------------------------------
 
@@ -286,26 +294,44 @@ class DecisionEngine:
             self.detectors.fire(run, deadline)
 
     def _age_out(self, run: DecisionRun, now: datetime) -> None:
+        # Called twice per event; most calls find nothing expired, so each list is
+        # scanned first and rebuilt (and the state replaced) only when it shrinks.
         s = run.state
-        today = utc_day(now).toordinal()
-        referenced = {r.impulse_id for o in s.open_opportunities() for r in o.reasons}
-        run.update(
-            impulses=tuple(
+        changes: dict[str, object] = {}
+        if any(i.expires_at <= now for i in s.impulses):
+            referenced = {r.impulse_id for o in s.open_opportunities() for r in o.reasons}
+            impulses = tuple(
                 i for i in s.impulses if i.expires_at > now or i.impulse_id in referenced
-            ),
-            suppressions=tuple(x for x in s.suppressions if x.until > now),
-            seen=tuple(x for x in s.seen if x.until_day >= today),
-            orders=tuple(
-                o
-                for o in s.orders
-                if o.status == "open"
-                or (o.updated_at or o.started_at) + ENDED_ORDER_RETENTION > now
-            ),
-            opportunities=tuple(
-                o
-                for o in s.opportunities
-                if o.status == "open"
-                or (o.closed_at or o.created_at) + CLOSED_OPPORTUNITY_RETENTION > now
-            ),
-            appointments=tuple(a for a in s.appointments if a.at + timedelta(days=1) > now),
-        )
+            )
+            if len(impulses) != len(s.impulses):
+                changes["impulses"] = impulses
+        if any(x.until <= now for x in s.suppressions):
+            changes["suppressions"] = tuple(x for x in s.suppressions if x.until > now)
+        today = utc_day(now).toordinal()
+        if any(x.until_day < today for x in s.seen):
+            changes["seen"] = tuple(x for x in s.seen if x.until_day >= today)
+        if any(_order_ended(o, now) for o in s.orders):
+            changes["orders"] = tuple(o for o in s.orders if not _order_ended(o, now))
+        if any(_opportunity_ended(o, now) for o in s.opportunities):
+            changes["opportunities"] = tuple(
+                o for o in s.opportunities if not _opportunity_ended(o, now)
+            )
+        if any(a.at + _ONE_DAY <= now for a in s.appointments):
+            changes["appointments"] = tuple(a for a in s.appointments if a.at + _ONE_DAY > now)
+        if changes:
+            run.update(**changes)
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _order_ended(o: OrderProcess, now: datetime) -> bool:
+    """An ended order past its retention: no longer kept for late events."""
+    return o.status != "open" and (o.updated_at or o.started_at) + ENDED_ORDER_RETENTION <= now
+
+
+def _opportunity_ended(o: OpportunityState, now: datetime) -> bool:
+    """A closed opportunity past its retention: no longer kept for attribution."""
+    return (
+        o.status != "open" and (o.closed_at or o.created_at) + CLOSED_OPPORTUNITY_RETENTION <= now
+    )
