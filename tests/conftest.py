@@ -155,6 +155,72 @@ def stack(_test_stack: _TestStack, kafka_bootstrap: str, redis_url: str) -> Stac
     return _test_stack.stack
 
 
+def _free_cluster_port() -> int:
+    """A first port for three cluster nodes: the three and their bus ports (+10000) free."""
+    for _ in range(200):
+        first = _free_port()
+        if first > 65535 - 10002:
+            continue
+        if not any(port_open(HOST, first + i + bus) for i in range(3) for bus in (0, 10000)):
+            return first
+    raise InfraError("found no free ports for a local Redis Cluster")
+
+
+def _reap_clusters_of_dead_sessions(settings: StackSettings) -> None:
+    for home in settings.data_root.glob("cluster-*"):
+        pid = home.name.removeprefix("cluster-")
+        if pid.isdigit() and not is_running(int(pid)):
+            for node in home.glob("redis-*"):
+                port = node.name.removeprefix("redis-")
+                if port.isdigit():
+                    # One node's settings at a time: the pid files name their own ports.
+                    Stack(
+                        replace(
+                            settings,
+                            name=home.name,
+                            redis_cluster=True,
+                            redis_cluster_port=int(port),
+                            external_redis="",
+                        )
+                    ).redis.nodes[0].stop(hard=True)  # type: ignore[union-attr]
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Stack | None]:
+    """A Redis Cluster of three masters of this session alone, as a ``Stack`` whose
+    ``kill_redis``/``start_redis`` kill and restart all three nodes (``None`` for a
+    cluster from the environment). Started through the infra code (``Stack`` with
+    ``redis_cluster=True``, as ``impulse-stream infra up --redis-cluster``); with
+    ``REDIS_URL`` set to a ``redis+cluster://`` URL, that cluster is used instead.
+    Fails when it cannot start.
+    """
+    if os.environ.get("REDIS_URL", "").startswith("redis+cluster://"):
+        yield None
+        return
+    try:
+        settings = StackSettings.from_env(external_redis="")
+        _reap_clusters_of_dead_sessions(settings)
+        cluster = Stack.from_env(
+            name=f"cluster-{os.getpid()}",
+            redis_cluster=True,
+            redis_cluster_port=_free_cluster_port(),
+            external_redis="",
+        )
+        cluster.wipe()
+        cluster.start_redis()
+    except ImpulseStreamError as e:
+        pytest.fail(f"the test Redis Cluster did not start: {e}", pytrace=False)
+    yield cluster
+    cluster.down(purge=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster: Stack | None) -> str:
+    """``redis+cluster://…`` of the session's Redis Cluster (see ``redis_cluster``)."""
+    return redis_cluster.redis_url if redis_cluster else os.environ["REDIS_URL"]
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A prefix of this test's own, for topic names and consumer groups: ``t1a2b3c4d.``."""

@@ -6,6 +6,7 @@ A test module binds ``store`` (a fresh, empty store) and inherits the tests by
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from impulse_stream.store.base import EMPTY, CustomerWrite, Delivered
@@ -52,6 +53,25 @@ async def test_offset_not_above_fence_is_refused(store):
     await store.commit([write()])
     assert await store.commit([write(version=1, offset=10)]) == {"c1"}
     assert await store.commit([write(version=1, offset=11)]) == set()
+
+
+async def test_the_same_write_sent_again_succeeds_again_and_changes_nothing(store):
+    # A client resends a pipeline that had run (a connection error on another node).
+    first = write(outbox_id="1", outbox=b"msgs", wakeup_ms=5)
+    assert await store.commit([first]) == set()
+    assert await store.commit([first]) == set()
+    got = (await store.load(["c1"]))["c1"]
+    assert got.version == 1 and got.state == b"state-10"
+    assert await store.outboxes(["c1"]) == {"c1": {"1": b"msgs"}}
+
+
+async def test_another_write_on_the_same_version_is_refused_even_with_the_same_content(store):
+    # A zombie that read the same version and computed the same write is still fenced.
+    first = write(outbox_id="1", outbox=b"msgs")
+    assert await store.commit([first]) == set()
+    assert await store.commit([replace(first)]) == {"c1"}
+    assert await store.commit([write(state=b"other")]) == {"c1"}
+    assert (await store.load(["c1"]))["c1"].version == 1
 
 
 async def test_refusal_of_one_customer_does_not_block_others(store):
@@ -135,3 +155,15 @@ async def test_wipe_deletes_every_record_index_statistic_and_checkpoint(store):
     assert await store.pending(0) == [] and await store.due(0, 10, 10) == []
     assert await store.checkpoints([0]) == {0: {}}
     assert await store.acceptance_before(date(2026, 12, 1)) == {}
+
+
+async def test_checkpoints_raised_with_writes_leave_each_write_its_own_answer(store):
+    await store.commit([write("a")])
+    marks = {0: {"2:0": 10}, 1: {"2:1": 5}, 2: {"2:2": 1}}
+    refused = await store.commit(
+        [write("a", version=0, offset=11), write("b", wakeup_ms=7), write("a2")], marks
+    )
+    assert refused == {"a"}
+    assert (await store.load(["b"]))["b"].version == 1
+    assert await store.due(0, 10, 10) == ["b"]
+    assert await store.checkpoints([0, 1, 2]) == marks

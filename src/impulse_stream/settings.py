@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
 
+from impulse_stream.api.security import parse_origins, read_api_token
 from impulse_stream.errors import ConfigError
+from impulse_stream.redis_address import CLUSTER_SCHEME, is_cluster_url, parse_cluster_url
 from impulse_stream.security import KafkaSecurity, RedisSecurity
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -59,6 +61,10 @@ class Settings:
     allowed_lateness_seconds: float = 0.0
     topic_idle_seconds: float = 2.0
     startup_wait_seconds: float = 300.0
+    # The 360 API: a bearer token (or a file holding it) and the browser origins allowed.
+    api_token: str = field(default="", repr=False)  # a secret: never in a repr
+    api_token_file: str = ""
+    cors_origins: str = ""
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     redis_security: RedisSecurity = field(default_factory=RedisSecurity)
 
@@ -146,6 +152,17 @@ class Settings:
             raise ConfigError(f"{name('catalogue')}={self.catalogue!r}: no such file")
         if self.faust_datadir:
             _check_datadir(name("faust_datadir"), Path(self.faust_datadir))
+        parse_origins(self.cors_origins)
+        if self.api_token and self.api_token_file:
+            raise ConfigError(f"set {name('api_token')} or {name('api_token_file')}, not both")
+
+    def api_bearer_token(self) -> str:
+        """The token the API asks for ('' for none), read from the file when one is named."""
+        return read_api_token(self.api_token, self.api_token_file)
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return parse_origins(self.cors_origins)
 
     @property
     def kafka_url(self) -> str:
@@ -183,12 +200,19 @@ def check_bootstrap_servers(name: str, servers: str) -> None:
 
 
 def check_redis_url(name: str, url: str) -> None:
-    """A redis://, rediss:// or unix:// URL with a valid port and database number."""
+    """A redis://, rediss:// or unix:// URL with a valid port and database number, or a
+    ``redis+cluster://`` URL (:mod:`impulse_stream.redis_address`)."""
     from impulse_stream.redact import mask_url
 
+    if is_cluster_url(url):
+        parse_cluster_url(url, name)
+        return
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"{name}={mask_url(url)!r}: expected redis://host:port/db or rediss://")
+        raise ConfigError(
+            f"{name}={mask_url(url)!r}: expected redis://host:port/db, rediss:// or "
+            f"{CLUSTER_SCHEME}://host:port[,host:port]"
+        )
     try:
         parsed.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:

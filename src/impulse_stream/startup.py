@@ -126,7 +126,12 @@ async def check_kafka(settings: Settings) -> None:
 
 async def check_redis(settings: Settings) -> None:
     """PING with the configured credentials and TLS."""
-    from redis.exceptions import AuthenticationError, RedisError, ResponseError
+    from redis.exceptions import (
+        AuthenticationError,
+        RedisClusterException,
+        RedisError,
+        ResponseError,
+    )
 
     from impulse_stream.store.redis import redis_client
 
@@ -150,7 +155,7 @@ async def check_redis(settings: Settings) -> None:
                 f"{env['username']} / {env['password']}: Redis at {where} refused ({exc})"
             ) from None
         raise NotYet(str(exc)) from None
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:  # a cluster: no node answers
         tls = _ssl_error(exc)
         text = str(exc)
         if isinstance(tls, ssl.SSLCertVerificationError) or "certificate verify failed" in text:

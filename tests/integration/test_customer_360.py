@@ -11,6 +11,7 @@ import pytest
 
 from impulse_stream.demo import worked_example
 from tests.support.kafka import produce, read_all
+from tests.support.openapi_check import check_response
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +32,7 @@ def test_the_agent_sees_timeline_processes_and_the_abandoned_order_on_top(worker
     at = quote(now.isoformat())
     status, body = w.get(f"/customers/{customer}/next-best-actions?channel=call_centre&at={at}")
     assert status == 200
+    check_response("/customers/{customer_id}/next-best-actions", status, body)
     desk = orjson.loads(body)["actions"]
     assert [a["rank"] for a in desk] == [1, 2, 3]
     assert desk[0]["action_id"] == "finish_credit_card_order"
@@ -39,7 +41,7 @@ def test_the_agent_sees_timeline_processes_and_the_abandoned_order_on_top(worker
     assert {a["action_id"] for a in desk[1:]} <= bundle
 
     status, body = w.get(f"/customers/{customer}?channel=call_centre&at={at}")
-    view = orjson.loads(body)
+    view = check_response("/customers/{customer_id}", status, body)
     assert status == 200
     assert view["profile"]["advisor_id"] == "adv-0042" and view["profile"]["age"] == 57
     contacts = [(c["channel"], c["kind"]) for c in view["timeline"]]

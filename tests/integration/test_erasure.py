@@ -85,7 +85,7 @@ def test_a_profile_tombstone_erases_every_redis_copy_of_the_customer(
         "occurred_at": (T0 + timedelta(minutes=42)).isoformat(),
     }
     send(topics.RESPONSES, [response])
-    acceptance = redis_prefix + "acceptance:"
+    acceptance = redis_prefix + "{acceptance}:"
     deadline = time.monotonic() + 30
     while not any(
         k.startswith(acceptance.encode()) for k in asyncio.run(redis_dump(redis_url, redis_prefix))

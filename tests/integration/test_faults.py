@@ -145,3 +145,46 @@ def test_zombie_paused_past_its_session_then_resumed(workers, redis_url, redis_p
 
     send_chunks(workers, events, 8, fault)
     verify(workers, redis_url, redis_prefix, len(events))
+
+
+def test_kill_9_in_the_middle_of_the_stream_on_a_redis_cluster(
+    cluster_workers, redis_cluster_url, redis_prefix
+):
+    events = stream(6)
+    w = cluster_workers.start()
+
+    def fault(i: int) -> None:
+        if i == 3:
+            wait_for_outputs(cluster_workers, 20)
+            w.kill()
+            cluster_workers.start("w2")
+
+    send_chunks(cluster_workers, events, 8, fault)
+    verify(cluster_workers, redis_cluster_url, redis_prefix, len(events))
+
+
+def test_one_cluster_master_killed_and_restarted_with_aof(
+    cluster_workers, redis_cluster, redis_cluster_url, redis_prefix
+):
+    assert redis_cluster is not None, "this test kills a node: it needs the local cluster"
+    events = stream(7)
+    w = cluster_workers.start()
+    master = redis_cluster.redis.nodes[1]
+
+    def fault(i: int) -> None:
+        if i == 3:
+            wait_for_outputs(cluster_workers, 20)
+            master.stop(hard=True)  # a third of the slots are down: writes to them fail
+        if i == 4:  # the worker meets the dead node with this chunk
+            time.sleep(4)
+            redis_cluster.start_redis()  # replays its AOF, rejoins, cluster_state ok
+
+    send_chunks(cluster_workers, events, 8, fault)
+    verify(cluster_workers, redis_cluster_url, redis_prefix, len(events))
+    status, metrics = w.get("/metrics")
+    errors = [
+        float(line.split()[-1])
+        for line in metrics.decode().splitlines()
+        if line.startswith("impulse_stream_store_errors_total")
+    ]
+    assert status == 200 and errors and errors[0] > 0, "the worker never met the dead node"

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from impulse_stream.contract.topics import TRANSACTIONS
+from impulse_stream.infra import Stack
+from impulse_stream.store.redis import RedisStore
+from tests.conftest import _free_cluster_port
+from tests.store_contract import write
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +115,47 @@ async def test_a_produced_message_survives_a_broker_restart(stack, make_topics, 
         stack.start_kafka()
 
     assert await _read_partition(stack.bootstrap_servers, topic) == [b"before restart"]
+
+
+def test_infra_up_redis_cluster_from_the_command_line_survives_kill_9_of_every_node(
+    kafka_bootstrap, tmp_path
+):
+
+    first = _free_cluster_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,  # the session's broker: start no other
+        "IMPULSE_STREAM_DATA_DIR": str(tmp_path),
+        "REDIS_CLUSTER_PORT": str(first),
+    }
+    env.pop("REDIS_URL", None)
+
+    def infra(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "impulse_stream.infra.cli", *args, "--name", "cl"]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
+
+    url = f"redis+cluster://127.0.0.1:{first},127.0.0.1:{first + 1},127.0.0.1:{first + 2}"
+    try:
+        up = infra("up", "--redis-cluster", "--no-topics")
+        assert up.returncode == 0, up.stderr
+        assert f"REDIS_URL={url}" in up.stdout
+        assert infra("status", "--redis-cluster").returncode == 0
+
+        async def roundtrip(commit: bool) -> int:
+            store = RedisStore(url, prefix="infra-test:")
+            try:
+                if commit:
+                    assert await store.commit([write("c-aof")]) == set()
+                return (await store.load(["c-aof"]))["c-aof"].version
+            finally:
+                await store.close()
+
+        assert asyncio.run(roundtrip(commit=True)) == 1
+        stack = Stack.from_env(env, name="cl", redis_cluster=True)
+        stack.kill_redis(hard=True)
+        assert infra("status", "--redis-cluster").returncode == 3
+        stack.start_redis()  # rejoin from nodes.conf, replay the AOF, cluster_state ok
+        assert asyncio.run(roundtrip(commit=False)) == 1
+    finally:
+        down = infra("down", "--redis-cluster", "--purge")
+    assert down.returncode == 0 and "stopped redis" in down.stdout

@@ -26,7 +26,10 @@ async def states(redis_url, prefix):
         await store.close()
 
 
-def test_rebuild_from_the_topics_gives_the_same_state_and_outputs(workers, redis_url, redis_prefix):
+@pytest.mark.parametrize("store", ["server", "cluster"])
+def test_rebuild_from_the_topics_gives_the_same_state_and_outputs(request, store, redis_prefix):
+    workers = request.getfixturevalue("workers" if store == "server" else "cluster_workers")
+    redis_url = workers.redis_url
     w = workers.start()
     for cid in CUSTOMERS:
         events = abandoned_then_called(cid, T0)

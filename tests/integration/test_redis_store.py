@@ -1,6 +1,8 @@
-"""The store contract suite on a real redis-server, plus Redis-only behaviour."""
+"""The store contract suite on a real redis-server and on a real Redis Cluster of three
+masters, plus Redis-only behaviour on both."""
 
 import pytest
+import redis.asyncio as aioredis
 
 from impulse_stream.store.redis import RedisStore
 from tests.store_contract import *  # noqa: F403
@@ -9,15 +11,85 @@ from tests.store_contract import write
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def store(redis_url, redis_prefix):
-    s = RedisStore(redis_url, prefix=redis_prefix)
+@pytest.fixture(params=["server", "cluster"])
+async def store(request, redis_prefix):
+    url = request.getfixturevalue("redis_url" if request.param == "server" else "redis_cluster_url")
+    s = RedisStore(url, prefix=redis_prefix)
+    assert s.cluster == (request.param == "cluster")
     yield s
     await s.close()
 
 
 async def test_customer_keys_carry_a_cluster_hash_tag(store):
     assert store.customer_key("c-42").endswith("c:{c-42}")
+
+
+async def test_every_write_touches_one_slot_and_customers_spread_over_the_masters(
+    redis_cluster_url, redis_prefix
+):
+    store = RedisStore(redis_cluster_url, prefix=redis_prefix)
+    try:
+        customers = [f"c-{i:04d}" for i in range(60)]
+        await store.commit([write(cid, outbox_id="1", outbox=b"x") for cid in customers])
+        slots = {
+            cid: {store.redis.keyslot(store.customer_key(cid)),
+                  store.redis.keyslot(store.outbox_entries_key(cid))}
+            for cid in customers
+        }  # fmt: skip
+        assert all(len(s) == 1 for s in slots.values())
+        owners = {store.redis.get_node_from_key(store.customer_key(cid)).name for cid in customers}
+        assert len(owners) == 3
+        days = {store.redis.keyslot(store.acceptance_key(d)) for d in ("days", "2026-11-23")}
+        assert len(days) == 1
+        assert await store.pending(0) == sorted(customers)
+    finally:
+        await store.close()
+
+
+async def _own_keys_on(node: tuple[str, int], prefix: str) -> int:
+    """Keys under ``prefix`` (not the neighbour's ``prefix + 'x:'``) on one node, read by a
+    client of that node alone."""
+    client = aioredis.Redis(host=node[0], port=node[1])
+    try:
+        keys = [k async for k in client.scan_iter(match=prefix + "*", count=500)]
+    finally:
+        await client.aclose()
+    return sum(not k.decode().startswith(prefix + "x:") for k in keys)
+
+
+async def test_wipe_on_a_cluster_deletes_the_stores_keys_on_every_master(
+    redis_cluster_url, redis_prefix
+):
+    store = RedisStore(redis_cluster_url, prefix=redis_prefix)
+    other = RedisStore(redis_cluster_url, prefix=redis_prefix + "x:")
+    try:
+        customers = [f"c-{i:04d}" for i in range(60)]
+        marks = {p: {f"2:{p}": 10 + p} for p in range(6)}
+        await store.commit(
+            [write(cid, outbox_id="1", outbox=b"x", wakeup_ms=5) for cid in customers], marks
+        )
+        await other.commit([write("kept")])
+
+        masters = [(n.host, n.port) for n in store.redis.get_primaries()]
+        assert len(masters) == 3
+        before = [await _own_keys_on(node, redis_prefix) for node in masters]
+        assert all(before), before  # every master holds some of the store's keys
+        deleted = await store.wipe()
+        # 60 records, 60 outbox hashes, the timers, the pending set, 6 checkpoints
+        assert deleted == 60 + 60 + 1 + 1 + 6
+        assert [await _own_keys_on(node, redis_prefix) for node in masters] == [0, 0, 0]
+        assert (await other.load(["kept"]))["kept"].version == 1  # prefix "…x:" untouched
+    finally:
+        await other.wipe()
+        await other.close()
+        await store.close()
+
+
+async def test_a_cluster_url_with_a_bad_node_list_is_a_config_error():
+    from impulse_stream.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        RedisStore("redis+cluster://127.0.0.1:notaport")
 
 
 async def test_write_survives_a_lost_script_cache(store):

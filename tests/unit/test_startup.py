@@ -122,3 +122,11 @@ async def test_a_busy_web_port_is_a_one_line_setting_error():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_redis_cluster_no_node_of_which_answers_is_waited_for():
+    from impulse_stream.startup import check_redis
+
+    url = f"redis+cluster://127.0.0.1:{free_port()}"
+    with pytest.raises(NotYet, match="cannot be connected"):
+        await check_redis(Settings.from_env({"REDIS_URL": url}))

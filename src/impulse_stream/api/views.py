@@ -11,9 +11,12 @@
   fetching, faust-streaming #175, #523), or while a partition is blocked
   (state lost, or a batch that fails as a whole), naming it and why;
 * ``GET /readyz`` - readiness: partitions assigned, none blocked, Redis answers;
-* ``GET /metrics`` - Prometheus.
+* ``GET /metrics`` - Prometheus;
+* ``GET /openapi.json`` - the OpenAPI 3.1 document of all of these
+  (:mod:`impulse_stream.api.openapi`).
 
-Served from Redis: one round trip per request.
+Served from Redis: one round trip per request. The bearer token, CORS and the
+request logs are in :mod:`impulse_stream.api.security`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from impulse_stream.api import security
 from impulse_stream.api.customer_view import customer_360
+from impulse_stream.api.openapi import openapi_document
 from impulse_stream.core.codec import decode_state
 from impulse_stream.core.events import CHANNELS, CustomerId
 from impulse_stream.store.base import StoreUnavailable
@@ -40,6 +45,8 @@ _valid_id = msgspec.json.Decoder(CustomerId)
 
 def register_views(c: Container) -> None:
     app = c.app
+    security.install(app.web.web_app, c.settings.api_bearer_token(), c.settings.allowed_origins)
+    openapi = _JSON.encode(openapi_document())
 
     def json(view: View, value: Any, status: int = 200) -> Response:
         return view.bytes(_JSON.encode(value), content_type="application/json", status=status)
@@ -135,3 +142,8 @@ def register_views(c: Container) -> None:
         async def get(self, request: Request) -> Response:
             # aiohttp refuses a charset inside content_type; the header carries it.
             return self.bytes(c.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/openapi.json")
+    class OpenApi(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(openapi, content_type="application/json")

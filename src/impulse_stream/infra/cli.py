@@ -45,6 +45,14 @@ ControllerPort = Annotated[
 RedisPort = Annotated[
     str | None, typer.Option(help="redis-server port (env REDIS_PORT, default 16379).")
 ]
+RedisCluster = Annotated[
+    bool,
+    typer.Option(
+        "--redis-cluster",
+        help="A Redis Cluster of three masters instead of one redis-server "
+        "(env IMPULSE_STREAM_REDIS_CLUSTER=1, ports REDIS_CLUSTER_PORT, default 17001-17003).",
+    ),
+]
 Partitions = Annotated[
     str | None,
     typer.Option(
@@ -77,9 +85,11 @@ def _stack(
     kafka_controller_port: str | None = None,
     redis_port: str | None = None,
     partitions: str | None = None,
+    redis_cluster: bool = False,
 ) -> Stack:
     return Stack.from_env(
         name=name,
+        redis_cluster=True if redis_cluster else None,
         kafka_port=_whole_number("--kafka-port", kafka_port),
         kafka_controller_port=_whole_number("--kafka-controller-port", kafka_controller_port),
         redis_port=_whole_number("--redis-port", redis_port),
@@ -104,11 +114,12 @@ def up(
     kafka_controller_port: ControllerPort = None,
     redis_port: RedisPort = None,
     partitions: Partitions = None,
+    redis_cluster: RedisCluster = False,
     topics: Annotated[bool, typer.Option(help="Create the contract's topics.")] = True,
     fresh: Annotated[bool, typer.Option(help="Delete this stack's data before starting.")] = False,
 ) -> None:
     """Install what is missing, start Kafka and Redis, create the topics; wait until they serve."""
-    stack = _stack(name, kafka_port, kafka_controller_port, redis_port, partitions)
+    stack = _stack(name, kafka_port, kafka_controller_port, redis_port, partitions, redis_cluster)
     stack.up(fresh=fresh)
     for line in stack.status():
         took = stack.timings.get(line.service)
@@ -130,10 +141,11 @@ def down(
     name: Name = None,
     kafka_port: KafkaPort = None,
     redis_port: RedisPort = None,
+    redis_cluster: RedisCluster = False,
     purge: Annotated[bool, typer.Option(help="Also delete the stack's data directory.")] = False,
 ) -> None:
     """Stop the servers this stack started (servers from KAFKA_BOOTSTRAP_SERVERS/REDIS_URL stay)."""
-    stack = _stack(name, kafka_port, redis_port=redis_port)
+    stack = _stack(name, kafka_port, redis_port=redis_port, redis_cluster=redis_cluster)
     stopped = stack.down(purge=purge)
     typer.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
     if purge:
@@ -146,9 +158,10 @@ def status(
     name: Name = None,
     kafka_port: KafkaPort = None,
     redis_port: RedisPort = None,
+    redis_cluster: RedisCluster = False,
 ) -> None:
     """Which servers answer, on which address, with which pid. Exits 3 when one is down."""
-    stack = _stack(name, kafka_port, redis_port=redis_port)
+    stack = _stack(name, kafka_port, redis_port=redis_port, redis_cluster=redis_cluster)
     lines = stack.status()
     for line in lines:
         typer.echo(line.describe())

@@ -74,12 +74,28 @@ def redis_argv(
     home: Path,
     tls: RedisTls | None = None,
     users: Mapping[str, str] | None = None,
+    *,
+    port: int | None = None,
+    cluster: bool = False,
 ) -> list[str]:
+    """The command line of one server; ``cluster`` makes it a Redis Cluster node.
+
+    A cluster node keeps its view of the cluster in ``nodes.conf`` in its own
+    directory, so after a restart (also after ``kill -9``) it rejoins by itself.
+    """
+    node = [
+        "--cluster-enabled", "yes",
+        "--cluster-config-file", str(home / "nodes.conf"),
+        "--cluster-port", str(cluster_bus_port(port or settings.redis_port)),
+        # A node that restarts after kill -9 is back within seconds; a short timeout
+        # would only make its peers declare the cluster down meanwhile.
+        "--cluster-node-timeout", "15000",
+    ] if cluster else []  # fmt: skip
     extra = (tls.argv() if tls else []) + acl_argv(users or {})
     return [
         binary,
         "--bind", HOST,
-        "--port", str(settings.redis_port),
+        "--port", str(port or settings.redis_port),
         "--dir", str(home),
         "--daemonize", "no",
         "--set-proc-title", "no",
@@ -91,8 +107,14 @@ def redis_argv(
         # A customer's record (compressed state up to ~1.5 KiB, short fences) stays a
         # compact listpack instead of a hash table: about half the memory.
         "--hash-max-listpack-value", "2048",
+        *node,
         *extra,
     ]  # fmt: skip
+
+
+def cluster_bus_port(port: int) -> int:
+    """Redis's own convention: the cluster bus listens on the client port + 10000."""
+    return port + 10000
 
 
 def redis_ping(url: str, timeout: float = 1.0, **connection: Any) -> bool:
@@ -119,11 +141,16 @@ class RedisServer:
         settings: StackSettings,
         tls: RedisTls | None = None,
         users: Mapping[str, str] | None = None,
+        *,
+        port: int | None = None,
+        cluster: bool = False,
     ) -> None:
         self.settings = settings
         self.tls = tls
         self.users = dict(users or {})
-        self.home = settings.data_dir / "redis"
+        self.port = port or settings.redis_port
+        self.cluster = cluster
+        self.home = settings.data_dir / (f"redis-{self.port}" if cluster else "redis")
         self.log = self.home / "redis.log"
         self.stdout_log = self.home / "stdout.log"
         # The command line keeps "--dir <home>" (no process title); the second marker
@@ -131,13 +158,13 @@ class RedisServer:
         self.pid_file = PidFile(
             self.home / "redis.pid",
             f"--dir {self.home} ",
-            f"redis-server {HOST}:{settings.redis_port}",
+            f"redis-server {HOST}:{self.port}",
         )
         self._log_offsets = (0, 0)  # where this start's output begins in stdout.log, redis.log
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.settings.redis_port}/0"
+        return f"redis://{HOST}:{self.port}" + ("" if self.cluster else "/0")
 
     def pid(self) -> int | None:
         return self.pid_file.pid()
@@ -146,15 +173,25 @@ class RedisServer:
         """Start redis-server (replaying its AOF) and wait for PING; keeps one that runs."""
         pid = self.pid()
         if pid is None:
-            if port_open(HOST, self.settings.redis_port):
-                raise PortInUseError(
-                    f"port {self.settings.redis_port} is already in use by another process; "
-                    "stop it or choose another REDIS_PORT"
-                )
+            ports = [self.port, cluster_bus_port(self.port)] if self.cluster else [self.port]
+            for port in ports:
+                if port_open(HOST, port):
+                    raise PortInUseError(
+                        f"port {port} is already in use by another process; stop it or "
+                        f"choose another {'REDIS_CLUSTER_PORT' if self.cluster else 'REDIS_PORT'}"
+                    )
             binary = ensure_redis_server(self.settings)
             self.home.mkdir(parents=True, exist_ok=True)
             self._log_offsets = (log_size(self.stdout_log), log_size(self.log))
-            argv = redis_argv(binary, self.settings, self.home, self.tls, self.users)
+            argv = redis_argv(
+                binary,
+                self.settings,
+                self.home,
+                self.tls,
+                self.users,
+                port=self.port,
+                cluster=self.cluster,
+            )
             pid = spawn_detached(argv, self.stdout_log)
             self.pid_file.write(pid)
         self._wait_ready(pid)
@@ -181,7 +218,7 @@ class RedisServer:
 
     def _failure(self, what: str) -> str:
         return (
-            f"redis-server on {HOST}:{self.settings.redis_port} {what}; see {self.log}. "
+            f"redis-server on {HOST}:{self.port} {what}; see {self.log}. "
             f"Last lines:\n{log_tail(self.stdout_log, 10, since=self._log_offsets[0])}\n"
             f"{log_tail(self.log, 20, since=self._log_offsets[1])}"
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from impulse_stream.errors import ConfigError
+from impulse_stream.redis_address import cluster_url
 from impulse_stream.security import KafkaSecurity, RedisSecurity
 from impulse_stream.settings import check_bootstrap_servers, check_redis_url
 
@@ -45,6 +46,9 @@ class StackSettings:
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     redis_port: int = 16379
+    # A Redis Cluster of three masters (ports redis_cluster_port .. +2) instead of one server.
+    redis_cluster: bool = False
+    redis_cluster_port: int = 17001
     partitions: int = 6
     kafka_heap: str = "1g"
     startup_timeout: float = 120.0
@@ -63,6 +67,8 @@ class StackSettings:
         "kafka_port": "KAFKA_PORT",
         "kafka_controller_port": "KAFKA_CONTROLLER_PORT",
         "redis_port": "REDIS_PORT",
+        "redis_cluster": "IMPULSE_STREAM_REDIS_CLUSTER",
+        "redis_cluster_port": "REDIS_CLUSTER_PORT",
         "partitions": "IMPULSE_STREAM_PARTITIONS",
         "kafka_heap": "IMPULSE_STREAM_KAFKA_HEAP",
         "startup_timeout": "IMPULSE_STREAM_STARTUP_TIMEOUT",
@@ -112,6 +118,20 @@ class StackSettings:
         for key, port in ports.items():
             if not isinstance(port, int) or not 0 < port < 65536:
                 raise ConfigError(f"{self.ENV[key]}={port!r}: expected a port number 1-65535")
+        if self.redis_cluster:
+            first = self.redis_cluster_port
+            if not isinstance(first, int) or not 0 < first <= 65535 - 10002:
+                raise ConfigError(
+                    f"REDIS_CLUSTER_PORT={first!r}: expected a port number 1-55533 "
+                    "(the three nodes use it and the next two, their cluster bus each + 10000)"
+                )
+            used = {self.kafka_port, self.kafka_controller_port}
+            cluster_ports = {first + i + bus for i in range(3) for bus in (0, 10000)}
+            if used & cluster_ports:
+                raise ConfigError(
+                    f"REDIS_CLUSTER_PORT={first}: the cluster's ports {sorted(cluster_ports)} "
+                    "overlap KAFKA_PORT or KAFKA_CONTROLLER_PORT"
+                )
         if len(set(ports.values())) != len(ports):
             raise ConfigError(
                 f"KAFKA_PORT, KAFKA_CONTROLLER_PORT and REDIS_PORT must differ, got {ports}"
@@ -146,11 +166,25 @@ class StackSettings:
 
     @property
     def redis_url(self) -> str:
-        return self.external_redis or f"redis://{HOST}:{self.redis_port}/0"
+        if self.external_redis:
+            return self.external_redis
+        if self.redis_cluster:
+            return cluster_url([(HOST, self.redis_cluster_port + i) for i in range(3)])
+        return f"redis://{HOST}:{self.redis_port}/0"
 
 
 def _convert(env_name: str, raw: str, field_name: str) -> object:
-    if field_name in ("kafka_port", "kafka_controller_port", "redis_port", "partitions"):
+    if field_name == "redis_cluster":
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError(f"{env_name}={raw!r}: expected 1 or 0")
+        return raw.lower() in ("1", "true", "yes")
+    if field_name in (
+        "kafka_port",
+        "kafka_controller_port",
+        "redis_port",
+        "redis_cluster_port",
+        "partitions",
+    ):
         try:
             return int(raw)
         except ValueError:

@@ -25,8 +25,10 @@ from impulse_stream.infra.admin import create_topics, probe_kafka
 from impulse_stream.infra.errors import InfraError
 from impulse_stream.infra.kafka_broker import KafkaBroker
 from impulse_stream.infra.processes import file_lock
+from impulse_stream.infra.redis_cluster import LocalRedisCluster
 from impulse_stream.infra.redis_server import RedisServer, redis_ping
 from impulse_stream.infra.settings import StackSettings
+from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,11 @@ class Stack:
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
         self.kafka = None if settings.external_kafka else KafkaBroker(settings)
-        self.redis = None if settings.external_redis else RedisServer(settings)
+        self.redis: RedisServer | LocalRedisCluster | None = None
+        if not settings.external_redis:
+            self.redis = (
+                LocalRedisCluster(settings) if settings.redis_cluster else RedisServer(settings)
+            )
         # Seconds the last start of each service took (absent when it was already running).
         self.timings: dict[str, float] = {}
 
@@ -88,9 +94,13 @@ class Stack:
         """Kill this stack's servers and delete their data (servers from the env are untouched)."""
         with self._lock():
             self._stop_managed(hard=True)
-            for server in (self.kafka, self.redis):
-                if server is not None:
-                    shutil.rmtree(server.home, ignore_errors=True)
+            homes = [self.kafka.home] if self.kafka is not None else []
+            if isinstance(self.redis, LocalRedisCluster):
+                homes += self.redis.homes
+            elif self.redis is not None:
+                homes.append(self.redis.home)
+            for home in homes:
+                shutil.rmtree(home, ignore_errors=True)
 
     def down(self, *, purge: bool = False) -> list[str]:
         """Stop the servers this stack started (and, with ``purge``, delete their data).
@@ -123,8 +133,10 @@ class Stack:
                 self.redis_url,
                 self.redis is not None,
                 self.redis.pid() if self.redis else None,
-                redis_ping(self.redis_url, **self._redis_kwargs()),
-                self.redis.home if self.redis else None,
+                self._redis_answers(),
+                self.redis.homes[0].parent
+                if isinstance(self.redis, LocalRedisCluster)
+                else (self.redis.home if self.redis else None),
             ),
         ]
 
@@ -174,9 +186,25 @@ class Stack:
         if not was_running:
             self.timings["kafka"] = time.monotonic() - started
 
+    def _redis_answers(self, timeout: float = 1.0) -> bool:
+        if isinstance(self.redis, LocalRedisCluster):
+            return self.redis.answering()
+        connection = self._redis_kwargs()
+        if is_cluster_url(self.redis_url):
+            address = parse_cluster_url(self.redis_url)
+            if address.username is not None:
+                connection["username"] = address.username
+            if address.password is not None:
+                connection["password"] = address.password
+            return any(
+                redis_ping(f"redis://{h}:{p}", timeout=timeout, **connection)
+                for h, p in address.nodes
+            )
+        return redis_ping(self.redis_url, timeout=timeout, **connection)
+
     def _start_redis(self) -> None:
         if self.redis is None:
-            if not redis_ping(self.redis_url, timeout=5.0, **self._redis_kwargs()):
+            if not self._redis_answers(timeout=5.0):
                 raise InfraError(
                     f"no Redis answers on REDIS_URL={self.redis_url}; "
                     "start it or unset the variable to run a local one"
@@ -207,7 +235,7 @@ class Stack:
             )
         return self.kafka
 
-    def _managed_redis(self) -> RedisServer:
+    def _managed_redis(self) -> RedisServer | LocalRedisCluster:
         if self.redis is None:
             raise InfraError(
                 f"Redis at {self.redis_url} comes from REDIS_URL; "

@@ -14,6 +14,7 @@ from impulse_stream.store.base import (
     Delivered,
     StoredCustomer,
 )
+from impulse_stream.store.nonce import WriteNonces
 
 
 @dataclass
@@ -22,6 +23,7 @@ class _Record:
     version: int = 0
     fences: dict[str, int] = field(default_factory=dict)
     outbox: dict[str, bytes] = field(default_factory=dict)
+    writer: bytes = b""  # nonce of the last write applied
 
 
 class MemoryStore(CustomerStore):
@@ -34,6 +36,7 @@ class MemoryStore(CustomerStore):
         self.acceptance: dict[date, AcceptanceCounts] = {}
         self.marks: dict[int, dict[str, int]] = {}
         self.round_trips = 0
+        self.nonces = WriteNonces()
 
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
@@ -57,8 +60,10 @@ class MemoryStore(CustomerStore):
             for tp, offset in entries.items():
                 known[tp] = max(known.get(tp, offset), offset)
         refused = set()
-        for w in writes:
+        for w, nonce in zip(writes, self.nonces.assign(writes), strict=True):
             rec = self.customers.setdefault(w.customer_id, _Record())
+            if rec.version == w.expected_version + 1 and rec.writer == nonce:
+                continue  # this very write sent again: it succeeded (see store.nonce)
             stale = rec.version != w.expected_version or any(
                 rec.fences.get(tp, -1) >= off for tp, off in w.fences.items()
             )
@@ -69,6 +74,7 @@ class MemoryStore(CustomerStore):
                 self.pending_outbox.setdefault(w.partition, set()).add(w.customer_id)
                 rec.outbox[w.outbox_id] = w.outbox
             rec.state = w.state
+            rec.writer = nonce
             rec.version += 1
             rec.fences.update(w.fences)
             timers = self.timers.setdefault(w.partition, {})

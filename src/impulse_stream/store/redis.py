@@ -2,7 +2,8 @@
 
 Layout (``<p>`` is the key prefix, default ``is:``):
 
-* ``<p>c:{<customer>}`` hash: ``s`` state, ``v`` version, ``f:<topic>:<partition>``
+* ``<p>c:{<customer>}`` hash: ``s`` state, ``v`` version, ``w`` the nonce of the
+  last write (tells a resent write from another writer's), ``f:<topic>:<partition>``
   fences. Small values only, so that it stays a compact listpack.
 * ``<p>o:{<customer>}`` hash: outbox entries ``<id>`` -> encoded messages, present
   only between a write and Kafka's acknowledgement (an entry can be several KiB;
@@ -13,13 +14,23 @@ Layout (``<p>`` is the key prefix, default ``is:``):
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
 * ``<p>checkpoint:<partition>`` hash: ``<topic>:<partition>`` -> the last offset
   whose effects are stored (raised only, by ``checkpoint.lua``).
-* ``<p>acceptance:<day>`` hash: ``action|segment|channel|a`` (accepted) and
-  ``...|d`` (declined) counts of one event-time day; ``<p>acceptance:days``
-  sorted set: the days that have counts.
+* ``<p>{acceptance}:<day>`` hash: ``action|segment|channel|a`` (accepted) and
+  ``...|d`` (declined) counts of one event-time day; ``<p>{acceptance}:days``
+  sorted set: the days that have counts. The ``{acceptance}`` hash tag keeps
+  them in one slot, so that a day's update is one MULTI/EXEC also on a cluster.
 
-The two per-partition keys are indexes. The pending set is added *before* the
-customer's write in the same pipeline (Redis runs a pipeline in order, so an
-interrupted pipeline never leaves an outbox entry that the index misses).
+The three per-partition keys (timers, pending set, checkpoint) are each
+touched only by single-key commands, so they need no hash tag on a cluster:
+each lives in the slot of its whole name. The first two are indexes. The
+pending set is added *before* the customer's write: Redis runs a pipeline in
+order, so an interrupted pipeline never leaves an outbox entry that the index
+misses. A cluster runs the commands of one pipeline on several
+nodes in no defined order, so there the store sends the index additions in a
+round trip of their own and the customers' writes only once those are
+acknowledged (one extra round trip per commit, on a cluster only).
+
+``url`` is ``redis://…`` for one server or ``redis+cluster://host:port[,…]`` for a
+Redis Cluster (:mod:`impulse_stream.redis_address`).
 """
 
 from __future__ import annotations
@@ -32,12 +43,14 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 from impulse_stream.store.base import (
     AcceptanceCounts,
     CustomerStore,
@@ -46,10 +59,14 @@ from impulse_stream.store.base import (
     StoredCustomer,
     StoreUnavailable,
 )
+from impulse_stream.store.nonce import WriteNonces
 
 COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
 COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
 CHECKPOINT_SCRIPT = resources.files("impulse_stream.store").joinpath("checkpoint.lua").read_text()
+# A cluster client also raises RedisClusterException (not a RedisError), e.g. while a
+# node is down and its slots are not covered.
+_ERRORS = (RedisError, RedisClusterException)
 
 if TYPE_CHECKING:
     from impulse_stream.security import RedisSecurity
@@ -57,21 +74,47 @@ if TYPE_CHECKING:
 # redis-py's own retry of a command or pipeline after a dropped connection or a
 # timeout: 3 more attempts, 50 ms doubling up to 500 ms, each drawn at random up
 # to that bound (jitter: many workers do not reconnect in lockstep). A retried
-# commit pipeline is safe: a write that did land the first time is refused by
-# its fence on the second and the processor re-reads the customer.
+# commit pipeline is safe: a write that did land the first time carries the
+# same nonce on the second and is answered as the success it was (commit.lua).
 RETRIES = 3
 
 
-def redis_client(url: str, security: RedisSecurity | None = None, **options: Any) -> aioredis.Redis:
-    """The one way the project builds a Redis client: URL + ACL credentials + TLS + retries."""
+def _retry() -> Retry:
+    return Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), RETRIES)
+
+
+def redis_client(
+    url: str, security: RedisSecurity | None = None, **options: Any
+) -> aioredis.Redis | RedisCluster:
+    """The one way the project builds a Redis client: URL + ACL credentials + TLS + retries.
+
+    ``redis://``, ``rediss://`` and ``unix://`` give a client of one server;
+    ``redis+cluster://`` a Redis Cluster client. Credentials in the URL win
+    over ``REDIS_USERNAME`` / ``REDIS_PASSWORD``, as redis-py does for one server.
+    """
     from impulse_stream.security import RedisSecurity
 
     kwargs = (security or RedisSecurity()).redis_kwargs(url)
-    return aioredis.Redis.from_url(
-        url,
+    if not is_cluster_url(url):
+        return aioredis.Redis.from_url(
+            url,
+            decode_responses=False,
+            retry=_retry(),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            **kwargs,
+            **options,
+        )
+    address = parse_cluster_url(url)
+    if address.username is not None:
+        kwargs["username"] = address.username
+    if address.password is not None:
+        kwargs["password"] = address.password
+    # The cluster client retries connection errors, timeouts and a cluster that is
+    # down (a failover) itself, re-reading the slot map between attempts.
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
         decode_responses=False,
-        retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), RETRIES),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        retry=_retry(),
         **kwargs,
         **options,
     )
@@ -82,12 +125,17 @@ class RedisStore(CustomerStore):
         self,
         url: str,
         prefix: str = "is:",
-        client: aioredis.Redis | None = None,
+        client: aioredis.Redis | RedisCluster | None = None,
         security: RedisSecurity | None = None,
     ):
+        if "{" in prefix or "}" in prefix:
+            # A brace in the prefix would become the keys' hash tag on a cluster.
+            raise ValueError(f"the Redis key prefix {prefix!r} must not contain braces")
         self.prefix = prefix
-        self.redis = client or redis_client(url, security)
+        self.redis: aioredis.Redis | RedisCluster = client or redis_client(url, security)
+        self.cluster = isinstance(self.redis, RedisCluster)
         self.round_trips = 0
+        self.nonces = WriteNonces()
 
     def customer_key(self, customer_id: str) -> str:
         return f"{self.prefix}c:{{{customer_id}}}"
@@ -104,6 +152,9 @@ class RedisStore(CustomerStore):
     def checkpoint_key(self, partition: int) -> str:
         return f"{self.prefix}checkpoint:{partition}"
 
+    def acceptance_key(self, day: str) -> str:
+        return f"{self.prefix}{{acceptance}}:{day}"
+
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
     ) -> dict[str, StoredCustomer]:
@@ -116,7 +167,7 @@ class RedisStore(CustomerStore):
                 for cid in ids:
                     pipe.hgetall(self.customer_key(cid))
                 replies = await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis load failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -128,33 +179,35 @@ class RedisStore(CustomerStore):
     ) -> set[str]:
         if not writes and not marks:
             return set()
+        nonces = self.nonces.assign(writes)
         try:
-            results = await self._run_commit(writes, marks or {})
+            results = await self._run_commit(writes, marks or {}, nonces)
         except NoScriptError:
             # A new or restarted Redis has no script cache: load the script and send again.
             # No customer was written (every EVALSHA failed); the index commands that ran
             # are idempotent and run again.
             try:
                 await self.redis.script_load(COMMIT_SCRIPT)
-                results = await self._run_commit(writes, marks or {})
-            except RedisError as exc:
+                results = await self._run_commit(writes, marks or {}, nonces)
+            except _ERRORS as exc:
                 raise StoreUnavailable(f"redis commit failed: {exc}") from exc
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         finally:
             self.round_trips += 1
         return {w.customer_id for w, ok in zip(writes, results, strict=True) if not ok}
 
     async def _run_commit(
-        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]]
+        self,
+        writes: Sequence[CustomerWrite],
+        marks: Mapping[int, Mapping[str, int]],
+        nonces: list[bytes],
     ) -> list[int]:
+        if self.cluster:
+            return await self._run_cluster_commit(writes, marks, nonces)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for p, entries in sorted(marks.items()):
-                args: list[str | int] = []
-                for tp, offset in sorted(entries.items()):
-                    args += [tp, offset]
-                pipe.eval(CHECKPOINT_SCRIPT, 1, self.checkpoint_key(p), *args)
-            for w in writes:
+            self._queue_marks(pipe, marks)
+            for w, nonce in zip(writes, nonces, strict=True):
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
                 fences: list[str | int] = []
@@ -171,6 +224,7 @@ class RedisStore(CustomerStore):
                     w.outbox,
                     len(w.fences),
                     *fences,
+                    nonce,
                 )
                 if w.wakeup_ms is None:
                     pipe.zrem(self.timers_key(w.partition), w.customer_id)
@@ -186,12 +240,79 @@ class RedisStore(CustomerStore):
             i += 2
         return results
 
+    def _queue_marks(self, pipe: Any, marks: Mapping[int, Mapping[str, int]]) -> None:
+        """One single-key EVAL of ``checkpoint.lua`` per partition (its own slot on a cluster)."""
+        for p, entries in sorted(marks.items()):
+            args: list[str | int] = []
+            for tp, offset in sorted(entries.items()):
+                args += [tp, offset]
+            pipe.eval(CHECKPOINT_SCRIPT, 1, self.checkpoint_key(p), *args)
+
+    async def _run_cluster_commit(
+        self,
+        writes: Sequence[CustomerWrite],
+        marks: Mapping[int, Mapping[str, int]],
+        nonces: list[bytes],
+    ) -> list[int]:
+        """Indexes first, acknowledged, then the writes: the nodes of a cluster pipeline
+        run in no defined order, and a worker killed in between must leave every
+        outbox entry in the pending index and every wake-up in the timers.
+
+        The checkpoints are raised in the first round trip, with the indexes:
+        ahead of the writes, as on one server, and always before the caller
+        commits the offsets to Kafka. Only the second round trip's replies are
+        read, so the checkpoint replies need no bookkeeping.
+
+        A wake-up added ahead of a write that then does not happen (a crash) is the
+        one the redelivered events compute again. A removal runs beside the writes:
+        without its write the events are applied again and give the same state,
+        which has no wake-up. A refused write changes the timer as on one server,
+        where the ZADD/ZREM runs whatever the script answers.
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_marks(pipe, marks)
+            for w in writes:
+                if w.outbox_id:
+                    pipe.sadd(self.outbox_key(w.partition), w.customer_id)
+                if w.wakeup_ms is not None:
+                    pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
+            await pipe.execute()
+        if not writes:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for w, nonce in zip(writes, nonces, strict=True):
+                fences: list[str | int] = []
+                for tp, offset in w.fences.items():
+                    fences += [tp, offset]
+                # redis-py's cluster pipeline has no evalsha() (a node may lack the script);
+                # the command routes by its first key, and a NoScriptError loads the
+                # script on every master (commit) and sends again.
+                pipe.execute_command(
+                    "EVALSHA",
+                    COMMIT_SHA,
+                    2,
+                    self.customer_key(w.customer_id),
+                    self.outbox_entries_key(w.customer_id),
+                    w.expected_version,
+                    w.state,
+                    w.outbox_id,
+                    w.outbox,
+                    len(w.fences),
+                    *fences,
+                    nonce,
+                )
+            for w in writes:
+                if w.wakeup_ms is None:
+                    pipe.zrem(self.timers_key(w.partition), w.customer_id)
+            replies = await pipe.execute()
+        return [int(r) for r in replies[: len(writes)]]
+
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
         try:
             members = await self.redis.zrangebyscore(
                 self.timers_key(partition), "-inf", until_ms, start=0, num=limit
             )
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis timers failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -205,7 +326,7 @@ class RedisStore(CustomerStore):
                 for cid in customer_ids:
                     pipe.hgetall(self.outbox_entries_key(cid))
                 replies = await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis outbox read failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -217,7 +338,7 @@ class RedisStore(CustomerStore):
     async def pending(self, partition: int) -> list[str]:
         try:
             members = await self.redis.smembers(self.outbox_key(partition))
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis outbox index failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -230,7 +351,7 @@ class RedisStore(CustomerStore):
             async with self.redis.pipeline(transaction=False) as pipe:
                 self._queue_delivered(pipe, delivered)
                 await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis outbox cleanup failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -252,7 +373,7 @@ class RedisStore(CustomerStore):
                     pipe.zrem(self.timers_key(partition), cid)
                     pipe.srem(self.outbox_key(partition), cid)
                 await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis erase failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -265,7 +386,7 @@ class RedisStore(CustomerStore):
                 for p in partitions:
                     pipe.hgetall(self.checkpoint_key(p))
                 replies = await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis checkpoint read failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -277,10 +398,11 @@ class RedisStore(CustomerStore):
     async def add_acceptance(self, day: date, counts: AcceptanceCounts) -> None:
         if not counts:
             return
-        key = f"{self.prefix}acceptance:{day.isoformat()}"
+        key = self.acceptance_key(day.isoformat())
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(f"{self.prefix}acceptance:days", {day.isoformat(): day.toordinal()})
+            # One slot ({acceptance}), so one MULTI/EXEC: the day and its counts or nothing.
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(self.acceptance_key("days"), {day.isoformat(): day.toordinal()})
                 for (action, segment, channel), (accepted, declined) in sorted(counts.items()):
                     field = f"{action}|{segment}|{channel}"
                     if accepted:
@@ -288,7 +410,7 @@ class RedisStore(CustomerStore):
                     if declined:
                         pipe.hincrby(key, field + "|d", declined)
                 await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis acceptance update failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -296,13 +418,13 @@ class RedisStore(CustomerStore):
     async def acceptance_before(self, day: date) -> AcceptanceCounts:
         try:
             days = await self.redis.zrangebyscore(
-                f"{self.prefix}acceptance:days", "-inf", day.toordinal() - 1
+                self.acceptance_key("days"), "-inf", day.toordinal() - 1
             )
             async with self.redis.pipeline(transaction=False) as pipe:
                 for d in days:
-                    pipe.hgetall(f"{self.prefix}acceptance:{d.decode()}")
+                    pipe.hgetall(self.acceptance_key(d.decode()))
                 hashes = await pipe.execute()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis acceptance read failed: {exc}") from exc
         finally:
             self.round_trips += 1
@@ -324,7 +446,7 @@ class RedisStore(CustomerStore):
             f"{p}timers:",
             f"{p}outbox:",
             f"{p}checkpoint:",
-            f"{p}acceptance:",
+            f"{p}{{acceptance}}:",
         )
 
     async def wipe(self) -> int:
@@ -333,6 +455,10 @@ class RedisStore(CustomerStore):
         SCAN's glob is given the prefix with its glob characters escaped, and
         every key found is checked again against the key families, so that a
         prefix ``gl`` never touches another deployment's ``gl2:`` or ``glx``.
+
+        On a cluster SCAN sees one node's keys only: redis-py's cluster
+        ``scan_iter`` runs it on every master, each with its own cursor, and
+        ``unlink`` sends one UNLINK per slot.
         """
         families = self.key_families()
         deleted = 0
@@ -347,7 +473,7 @@ class RedisStore(CustomerStore):
                         batch = []
                 if batch:
                     deleted += await self.redis.unlink(*batch)
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis wipe failed: {exc}") from exc
         return deleted
 
@@ -355,7 +481,7 @@ class RedisStore(CustomerStore):
         started = time.perf_counter()
         try:
             await self.redis.ping()
-        except RedisError as exc:
+        except _ERRORS as exc:
             raise StoreUnavailable(f"redis does not answer: {exc}") from exc
         return time.perf_counter() - started
 

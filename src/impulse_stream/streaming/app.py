@@ -380,6 +380,12 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         broker_commit_interval=1.0,
         producer_acks=-1,
         web_enabled=True,
+        # Faust's own /router and /table views (table keys, the cluster's worker URLs)
+        # and its debug pages stay off the public port: this worker has no tables.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,

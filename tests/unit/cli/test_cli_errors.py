@@ -66,6 +66,9 @@ def test_producing_a_file_that_is_not_json_lines(tmp_path):
         ("KAFKA_BOOTSTRAP_SERVERS", "no-port-here"),
         ("REDIS_URL", "http://x"),
         ("IMPULSE_STREAM_LOG_LEVEL", "LOUD"),
+        ("REDIS_URL", "redis+cluster://node-without-port"),
+        ("IMPULSE_STREAM_CORS_ORIGINS", "desk.bank.example"),
+        ("IMPULSE_STREAM_API_TOKEN_FILE", "/nonexistent/api-token"),
     ],
 )
 def test_a_worker_with_a_bad_setting_says_which(name, value):
