@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import uuid
@@ -155,13 +156,26 @@ def stack(_test_stack: _TestStack, kafka_bootstrap: str, redis_url: str) -> Stac
     return _test_stack.stack
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_cluster_port() -> int:
-    """A first port for three cluster nodes: the three and their bus ports (+10000) free."""
+    """A first port for three cluster nodes: the three and their bus ports (+10000) free.
+
+    Below Linux's ephemeral range (32768-60999), bus ports included: a client socket of
+    a busy test session cannot take a node's port between the check and the start.
+    """
+    rng = random.Random(os.getpid())
     for _ in range(200):
-        first = _free_port()
-        if first > 65535 - 10002:
-            continue
-        if not any(port_open(HOST, first + i + bus) for i in range(3) for bus in (0, 10000)):
+        first = rng.randrange(21000, 22700)
+        ports = [first + i + bus for i in range(3) for bus in (0, 10000)]
+        if all(_bindable(p) and not port_open(HOST, p) for p in ports):
             return first
     raise InfraError("found no free ports for a local Redis Cluster")
 
