@@ -19,10 +19,10 @@ COPY pyproject.toml setup.py constraints.txt README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install -c constraints.txt -r /tmp/requirements.txt
 COPY src ./src
-COPY schemas ./schemas
-# Editable on purpose: the catalogue loader reads schemas/ beside src/.
-RUN pip install --no-deps -c constraints.txt -e . \
-    && python -m compileall -q src
+# A wheel, like any install: the catalogue schema and the default catalogue are package
+# data, so /app is not needed at run time.
+RUN pip wheel --no-deps -c constraints.txt -w /tmp/wheels . \
+    && pip install --no-deps /tmp/wheels/impulse_stream-*.whl
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
@@ -33,7 +33,6 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN useradd --system --uid 10001 --user-group --create-home \
         --home-dir /var/lib/impulse-stream impulse
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
 # Faust creates its data directory in the working directory.
 WORKDIR /var/lib/impulse-stream
 USER 10001:10001

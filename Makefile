@@ -80,6 +80,8 @@ infra-status: venv
 lint: venv
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	@# The layering contracts of docs/ARCHITECTURE.md ([tool.importlinter] in pyproject.toml).
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: venv
 	$(VENV)/bin/mypy

@@ -1,4 +1,4 @@
-"""Regenerate the detector section of ``schemas/catalogue.schema.json``.
+"""Regenerate the detector section of ``src/impulse_stream/schemas/catalogue.schema.json``.
 
 The section comes from the detector registry (``core/impulses/registry.py``):
 one entry per registered kind, each the shared envelope ``$defs/detector``
@@ -19,7 +19,13 @@ from typing import Any
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY
 from impulse_stream.core.impulses.schema import with_detectors
 
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "catalogue.schema.json"
+SCHEMA = (
+    Path(__file__).resolve().parents[1]
+    / "src"
+    / "impulse_stream"
+    / "schemas"
+    / "catalogue.schema.json"
+)
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from impulse_stream.core.impulses.schema import with_detectors
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CATALOGUE = PACKAGE_DIR / "catalogue" / "default.yaml"
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "catalogue.schema.json"
+SCHEMA_PATH = PACKAGE_DIR / "schemas" / "catalogue.schema.json"
 
 
 @lru_cache(maxsize=1)

@@ -202,7 +202,7 @@ def forget(
 def catalogue_validate(
     path: Annotated[Path, typer.Argument(help="Catalogue YAML file.")],
 ) -> None:
-    """Check a catalogue against schemas/catalogue.schema.json."""
+    """Check a catalogue against the packaged catalogue schema (schemas/catalogue.schema.json)."""
     from impulse_stream.catalogue_loader import load_catalogue
 
     cat = load_catalogue(path)

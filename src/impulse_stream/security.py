@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from impulse_stream.errors import ConfigError
 
@@ -291,3 +292,42 @@ class RedisSecurity:
                 kwargs["ssl_certfile"] = self.ssl_certfile
                 kwargs["ssl_keyfile"] = self.ssl_keyfile
         return kwargs
+
+
+# --- the 360 API's token and CORS origins (read with the settings) ---------------
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """``https://desk.bank.example,http://localhost:3000`` -> the origins; ConfigError if bad."""
+    origins = []
+    for item in raw.split(","):
+        origin = item.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            raise ConfigError(
+                f"IMPULSE_STREAM_CORS_ORIGINS: {item.strip()!r} is no origin; "
+                "expected scheme://host[:port], e.g. https://desk.bank.example"
+            )
+        origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return tuple(origins)
+
+
+def read_api_token(token: str, token_file: str) -> str:
+    """The bearer token: the setting itself, or the first line of the file it names."""
+    if not token_file:
+        return token.strip()
+    try:
+        text = Path(token_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"IMPULSE_STREAM_API_TOKEN_FILE={token_file!r}: cannot read it "
+            f"({getattr(exc, 'strerror', None) or exc.__class__.__name__})"
+        ) from None
+    value = text.strip()
+    if not value or "\n" in value:
+        raise ConfigError(
+            f"IMPULSE_STREAM_API_TOKEN_FILE={token_file!r}: expected one line holding the token"
+        )
+    return value

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
 
-from impulse_stream.api.security import parse_origins, read_api_token
 from impulse_stream.errors import ConfigError
 from impulse_stream.redis_address import CLUSTER_SCHEME, is_cluster_url, parse_cluster_url
-from impulse_stream.security import KafkaSecurity, RedisSecurity
+from impulse_stream.security import KafkaSecurity, RedisSecurity, parse_origins, read_api_token
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Faust's broker_request_timeout (90 s) must not be shorter than the session timeout.

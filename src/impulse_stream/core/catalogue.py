@@ -3,7 +3,7 @@
 The catalogue is data the bank edits (``catalogue/default.yaml``): detector
 parameters, actions with their texts, bundle weights, context weights, contact
 policy and routing. ``parse_catalogue`` validates a decoded document against the
-JSON Schema (``schemas/catalogue.schema.json``) and then checks what a schema
+JSON Schema (``src/impulse_stream/schemas/catalogue.schema.json``) and then checks what a schema
 cannot express (references between sections). Every problem is a
 ``CatalogueError`` naming the file, the line when the loader knows it, and the
 JSON path of the field.

@@ -1,6 +1,6 @@
 """The catalogue schema's detector section, generated from a registry.
 
-``schemas/catalogue.schema.json`` is the committed result of
+``src/impulse_stream/schemas/catalogue.schema.json`` is the committed result of
 ``with_detectors(schema, DEFAULT_REGISTRY)`` (``scripts/gen_catalogue_schema.py``
 writes it; a unit test fails when it drifts). Every detector entry refers to the
 shared envelope ``$defs/detector`` (category, switch, lifetimes, description)
