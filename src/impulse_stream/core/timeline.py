@@ -59,3 +59,17 @@ def preferred_channels(affinity: Affinity) -> tuple[Channel, ...]:
     """Channels the customer used, most used first (ties in ``CHANNELS`` order)."""
     used = [(-affinity.uses[i], i) for i in range(len(CHANNELS)) if affinity.uses[i] > 0]
     return tuple(CHANNELS[i] for _, i in sorted(used))
+
+
+def by_affinity(
+    channels: tuple[Channel, ...], affinity: Affinity, preference: tuple[Channel, ...]
+) -> tuple[Channel, ...]:
+    """``channels`` best first: most used by the customer, then most recently used,
+    then in the order of ``preference`` (the action's channels in the catalogue)."""
+
+    def key(channel: Channel) -> tuple[int, int, int]:
+        i = CHANNELS.index(channel)
+        rank = preference.index(channel) if channel in preference else len(preference)
+        return (-affinity.uses[i], -affinity.last_day[i], rank)
+
+    return tuple(sorted(channels, key=key))
