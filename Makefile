@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 LINT_PATHS := src tests $(wildcard bench scripts)
 
-.PHONY: help venv system-deps prometheus-deps infra-up infra-down infra-status test test-unit test-integration \
+.PHONY: help venv system-deps prometheus-deps browser-deps infra-up infra-down infra-status test test-unit test-integration \
         lint typecheck demo worker bench soak clean
 
 help:
@@ -30,11 +30,18 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 # Java 17 and Maven fetch and run the Kafka broker; Prometheus checks and evaluates the
-# alert rules. All come from Debian when missing.
-system-deps: prometheus-deps
+# alert rules; Chromium and its driver run the desk's browser tests. All come from Debian
+# when missing.
+system-deps: prometheus-deps browser-deps
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 		echo "installing Java 17 and Maven from Debian"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; }
+
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing Chromium and chromedriver from Debian (the desk's browser tests)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends chromium chromium-driver; }
 
 # promtool checks and unit-tests the alert rules; the server runs in the alert test.
 # The package's own service is irrelevant: tests start their own process and port.

@@ -86,6 +86,23 @@ def worker(
 
 
 @app.command()
+def desk(
+    port: Annotated[int, typer.Option(help="Port of the desktop, teaser view and report.")] = 6070,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+) -> None:
+    """Serve the agent desktop, the online-banking teaser view and the omnichannel report."""
+    from impulse_stream.desk.server import run_desk
+    from impulse_stream.logs import configure_logging
+    from impulse_stream.settings import Settings
+
+    if not 0 < port < 65536:
+        _fail(f"--port={port}: expected a port number 1-65535")
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    run_desk(settings, host or settings.web_host, port)
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Leave Kafka, Redis and the worker running.")] = False,
 ) -> None:
