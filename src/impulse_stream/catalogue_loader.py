@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from impulse_stream.core.catalogue import Catalogue, CatalogueError, JsonPath, parse_catalogue
+from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
+from impulse_stream.core.impulses.schema import with_detectors
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CATALOGUE = PACKAGE_DIR / "catalogue" / "default.yaml"
@@ -29,15 +31,30 @@ def catalogue_schema() -> Mapping[str, Any]:
     return schema
 
 
-def load_catalogue(path: str | Path | None = None) -> Catalogue:
+def schema_for(registry: Registry) -> Mapping[str, Any]:
+    """The catalogue schema whose detector section allows exactly ``registry``'s detectors."""
+    if registry is DEFAULT_REGISTRY:
+        return catalogue_schema()
+    return with_detectors(catalogue_schema(), registry)
+
+
+def load_catalogue(
+    path: str | Path | None = None, registry: Registry = DEFAULT_REGISTRY
+) -> Catalogue:
     """Load and validate a catalogue; the package's ``default.yaml`` when ``path`` is None."""
     file = Path(path) if path is not None else DEFAULT_CATALOGUE
     text = file.read_text(encoding="utf-8")
-    return parse_catalogue_text(text, str(file))
+    return parse_catalogue_text(text, str(file), registry)
 
 
-def parse_catalogue_text(text: str, source: str) -> Catalogue:
-    """Validate catalogue YAML text; errors carry the line of the offending field."""
+def parse_catalogue_text(
+    text: str, source: str, registry: Registry = DEFAULT_REGISTRY
+) -> Catalogue:
+    """Validate catalogue YAML text; errors carry the line of the offending field.
+
+    ``registry`` names the detectors the catalogue may configure (the engine
+    that runs it must use the same registry).
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -46,7 +63,7 @@ def parse_catalogue_text(text: str, source: str) -> Catalogue:
         line = mark.line + 1 if mark is not None else None
         raise CatalogueError(source, (), f"not valid YAML: {exc}", line) from exc
     try:
-        return parse_catalogue(data, source, catalogue_schema())
+        return parse_catalogue(data, source, schema_for(registry))
     except CatalogueError as exc:
         raise exc.with_line(_line_of(node, exc.path)) from None
 

@@ -48,11 +48,15 @@ def test_the_agent_sees_timeline_processes_and_the_abandoned_order_on_top(worker
     (order,) = [p for p in view["running_processes"] if p["kind"] == "order"]
     assert (order["status"], order["step"], order["total_steps"]) == ("abandoned", 2, 4)
     assert {"retirement_provision", "financial_reserve"} <= view["predictions"].keys()
-    ranks = [o["rank"] for o in view["open_opportunities"]]
-    assert (
-        ranks == sorted(ranks)
-        and view["open_opportunities"][0]["action_id"] == desk[0]["action_id"]
-    )
+    # The cockpit's list of open opportunities has the same abandoned order on top
+    # as the call-centre desk, and the desk shows only open opportunities.
+    open_ids = [o["opportunity_id"] for o in view["open_opportunities"]]
+    assert open_ids[0] == desk[0]["opportunity_id"]
+    assert {a["opportunity_id"] for a in desk} <= set(open_ids)
+    assert "call_centre" in view["open_opportunities"][0]["channels"]
+    assert [o["opportunity_id"] for o in view["opportunities"]] == [
+        a["opportunity_id"] for a in desk
+    ]
 
 
 def test_unknown_customer_bad_channel_and_bad_limit(workers):

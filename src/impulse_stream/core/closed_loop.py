@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from impulse_stream.core.catalogue import Catalogue
+from impulse_stream.core.contact_policy import ContactPolicy
 from impulse_stream.core.events import OpportunityResponse
 from impulse_stream.core.learning import AcceptanceObservation
 from impulse_stream.core.run import DecisionRun
@@ -24,10 +26,11 @@ from impulse_stream.core.state import MAX_APPOINTMENTS, Appointment, Contact
 from impulse_stream.core.timeline import record_contact
 
 
-def on_response(run: DecisionRun, r: OpportunityResponse) -> None:
-    engine = run.engine
+def on_response(
+    run: DecisionRun, r: OpportunityResponse, catalogue: Catalogue, policy: ContactPolicy
+) -> None:
     opp = run.state.opportunity(r.opportunity_id)
-    action = engine.catalogue.action(opp.action_id) if opp is not None else None
+    action = catalogue.action(opp.action_id) if opp is not None else None
     run.state = record_contact(
         run.state,
         Contact(r.occurred_at, r.channel, r.response, action.id if action else None, r.agent_id),
@@ -35,7 +38,7 @@ def on_response(run: DecisionRun, r: OpportunityResponse) -> None:
     if opp is None or action is None:
         return
     at = max(r.occurred_at, run.state.clock or r.occurred_at)
-    cooling_until = r.occurred_at + engine.policy.cooling_off(action)
+    cooling_until = r.occurred_at + policy.cooling_off(action)
     if r.response in ("shown", "accepted", "declined"):
         run.suppress(f"action:{action.id}", cooling_until, r.response)
     if r.response in ("accepted", "declined"):
@@ -71,12 +74,12 @@ def on_response(run: DecisionRun, r: OpportunityResponse) -> None:
             )
     elif r.response == "declined":
         if action.kind == "sales":
-            rest = timedelta(days=engine.catalogue.policy.declined_product_days)
+            rest = timedelta(days=catalogue.policy.declined_product_days)
             run.suppress(f"product:{action.product}", r.occurred_at + rest, "declined")
         if opp.status == "open":
             run.close(opp, "withdrawn", "declined", at, responded_channel=r.channel)
     elif r.response in ("not_now", "no_time") and opp.status == "open":
-        days = engine.catalogue.policy.snooze_days.get(r.response, 1.0)
+        days = catalogue.policy.snooze_days.get(r.response, 1.0)
         until = r.occurred_at + timedelta(days=days)
         if until > at:
             run.revise(opp, snoozed_until=until)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from impulse_stream.core.arbitration import Arbitration, Score, explain
-from impulse_stream.core.calendar_sweep import CalendarSweep
 from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.closed_loop import on_response
 from impulse_stream.core.contact_policy import ContactPolicy
 from impulse_stream.core.dates import day_start, utc_day
+from impulse_stream.core.deadlines import Deadline, DeadlineKind
+from impulse_stream.core.detection import Detectors
 from impulse_stream.core.events import (
     Channel,
     ChannelContact,
@@ -35,13 +36,14 @@ from impulse_stream.core.events import (
     OutputRecord,
     Transaction,
 )
-from impulse_stream.core.impulses.abandoned_order import AbandonedOrderDetector
-from impulse_stream.core.impulses.offer_click import OfferClickedDetector
+from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
-from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, fire_abandonment, on_order_step
+from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
 from impulse_stream.core.profile_update import on_profile
+from impulse_stream.core.records import opportunity_record, reasons_with_evidence
 from impulse_stream.core.routing import ChannelRouting
-from impulse_stream.core.run import DecisionRun, reasons_with_evidence, to_reasons
+from impulse_stream.core.rules import Rules
+from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.scoring import BundleScoring
 from impulse_stream.core.state import (
     Contact,
@@ -49,8 +51,11 @@ from impulse_stream.core.state import (
     OpportunityState,
     new_state,
 )
-from impulse_stream.core.timeline import by_affinity, record_contact, touch_channel
-from impulse_stream.core.transactions import TransactionDetectors
+from impulse_stream.core.timeline import record_contact, touch_channel
+from impulse_stream.core.transactions import on_transaction
+
+_SNOOZE_ENDED = DeadlineKind.SNOOZE_ENDED  # enum attribute lookups cost on the hot path
+_VALIDITY_ENDED = DeadlineKind.VALIDITY_ENDED
 
 CLOSED_OPPORTUNITY_RETENTION = timedelta(days=30)
 # An idle state restored after a long pause does not replay every missed calendar day.
@@ -68,34 +73,58 @@ class Decision:
 
 
 class DecisionEngine:
-    """The brain of the product; see ``docs/core.md``."""
+    """The brain of the product; see ``docs/core.md``.
+
+    ``registry`` names the detectors the engine can run (the default: every
+    detector of ``core/impulses``); the catalogue enables them.
+    """
 
     def __init__(
-        self, catalogue: Catalogue, statistics: AcceptanceStatistics | None = None
+        self,
+        catalogue: Catalogue,
+        statistics: AcceptanceStatistics | None = None,
+        registry: Registry = DEFAULT_REGISTRY,
     ) -> None:
-        self.catalogue = catalogue
-        self.rules_version = catalogue.version
         self.statistics = statistics if statistics is not None else AcceptanceStatistics()
-        self.policy = ContactPolicy(catalogue)
-        self.scoring = BundleScoring(catalogue)
-        self.arbitration = Arbitration(catalogue, self.scoring, self.statistics)
-        self.routing = ChannelRouting(catalogue, self.policy)
-        rule = catalogue.detector("order_abandoned")
-        self.abandoned_orders = AbandonedOrderDetector(rule) if rule is not None else None
-        rule = catalogue.detector("offer_clicked_not_ordered")
-        self.offer_clicks = OfferClickedDetector(rule) if rule is not None else None
-        self.transactions = TransactionDetectors(catalogue)
-        self.calendar = CalendarSweep(catalogue)
+        self.rules = Rules.from_catalogue(catalogue, self.statistics)
+        self.registry = registry
+        self.detectors = Detectors(catalogue, registry)
+        self.calendar = self.detectors.calendar
+        self.order_flow = OrderFlow(catalogue, self.detectors)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.rules.catalogue
+
+    @property
+    def rules_version(self) -> str:
+        return self.rules.rules_version
+
+    @property
+    def policy(self) -> ContactPolicy:
+        return self.rules.policy
+
+    @property
+    def scoring(self) -> BundleScoring:
+        return self.rules.scoring
+
+    @property
+    def arbitration(self) -> Arbitration:
+        return self.rules.arbitration
+
+    @property
+    def routing(self) -> ChannelRouting:
+        return self.rules.routing
 
     def with_statistics(self, statistics: AcceptanceStatistics) -> DecisionEngine:
         """The same engine with a new snapshot of the learned acceptance statistics."""
-        return DecisionEngine(self.catalogue, statistics)
+        return DecisionEngine(self.catalogue, statistics, self.registry)
 
     # --- the runtime's interface --------------------------------------------------
 
     def apply(self, state: CustomerState | None, event: InputEvent, now: datetime) -> Decision:
         """Apply one input event; ``now`` is the event-time watermark."""
-        run = DecisionRun(self, state or new_state(event.customer_id), [], [])
+        run = DecisionRun(self.rules, state or new_state(event.customer_id), [], [])
         at = event.occurred_at
         self._advance(run, min(at, now))
         self._on_event(run, event)
@@ -106,13 +135,13 @@ class DecisionEngine:
 
     def advance(self, state: CustomerState, now: datetime) -> Decision:
         """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
-        run = DecisionRun(self, state, [], [])
+        run = DecisionRun(self.rules, state, [], [])
         self._advance(run, now)
         return Decision(run.state, tuple(run.outputs), (), tuple(run.suppressed))
 
     def next_wakeup(self, state: CustomerState) -> datetime | None:
         """The earliest event time at which ``advance`` has work, or None."""
-        due = [t for t, _, _ in self._deadlines(state)]
+        due = [d.at for d in self._deadlines(state)]
         after = self._swept_after(state)
         sweep = self.calendar.next_day(state, after) if after is not None else None
         if sweep is not None:
@@ -193,76 +222,39 @@ class DecisionEngine:
         rank: int | None,
         text: str | None,
     ) -> Opportunity | None:
-        action = self.catalogue.action(opp.action_id)
-        if action is None:
-            return None
-        if text is None:
-            if opp.status != "open":
-                text = f"{opp.status}: {opp.closed_reason}"
-            elif score is not None:
-                text = explain(reasons_with_evidence(state, opp), score, None)
-                text += f" Routed to: {', '.join(opp.channels) or 'no channel now'}."
-            else:
-                text = "revised" + (
-                    f": snoozed until {opp.snoozed_until.isoformat()}" if opp.snoozed_until else ""
-                )
-        return Opportunity(
-            opportunity_id=opp.opportunity_id,
-            revision=opp.revision,
-            customer_id=state.customer_id,
-            action_id=action.id,
-            product=action.product,
-            kind=action.kind,
-            priority=score.priority if score is not None else opp.priority,
-            rank=rank if rank is not None else opp.rank,
-            status=opp.status,  # type: ignore[arg-type]
-            reasons=to_reasons(state, opp),
-            channels=by_affinity(opp.channels, state.affinity, action.channels),
-            texts=action.texts,
-            valid_until=opp.valid_until,
-            created_at=opp.created_at,
-            rules_version=self.rules_version,
-            explanation=text,
-            handling_minutes=action.handling_minutes,
-            advisor_id=state.profile.advisor_id,
-            snoozed_until=opp.snoozed_until,
-            closed_reason=opp.closed_reason,
-        )
+        return opportunity_record(self.catalogue, state, opp, score, rank, text)
 
     # --- internals ------------------------------------------------------------------
 
     def _on_event(self, run: DecisionRun, event: InputEvent) -> None:
+        before = run.state
         if isinstance(event, OrderStep):
-            on_order_step(run, event)
+            self.order_flow.on_order_step(run, event)
         elif isinstance(event, Transaction):
-            self.transactions.on_transaction(run, event)
-        elif isinstance(event, Click):
-            self._on_click(run, event)
+            on_transaction(run, event, self.catalogue.aggregates, self.detectors)
         elif isinstance(event, CustomerProfile):
-            on_profile(run, event)
-        elif isinstance(event, ChannelContact):
-            run.state = record_contact(
-                run.state,
-                Contact(event.occurred_at, event.channel, event.kind, None, event.agent_id),
-            )
-        elif isinstance(event, OpportunityResponse):
-            on_response(run, event)
+            on_profile(run, event, self.rules, self.detectors)
+        else:
+            if isinstance(event, Click):
+                run.update(
+                    affinity=touch_channel(run.state.affinity, event.channel, event.occurred_at)
+                )
+            elif isinstance(event, ChannelContact):
+                run.state = record_contact(
+                    run.state,
+                    Contact(event.occurred_at, event.channel, event.kind, None, event.agent_id),
+                )
+            elif isinstance(event, OpportunityResponse):
+                on_response(run, event, self.catalogue, self.policy)
+            self.detectors.on_event(run, event, before)
 
-    def _on_click(self, run: DecisionRun, click: Click) -> None:
-        run.update(affinity=touch_channel(run.state.affinity, click.channel, click.occurred_at))
-        if self.offer_clicks is not None:
-            self.offer_clicks.on_click(run, click)
-
-    def _deadlines(self, state: CustomerState) -> list[tuple[datetime, int, str]]:
-        due: list[tuple[datetime, int, str]] = []
-        if self.abandoned_orders is not None:
-            due += [(o.deadline, 0, o.order_id) for o in state.orders if o.status == "open"]
-        if self.offer_clicks is not None:
-            due += [(c.deadline, 1, c.event_id) for c in state.clicks]
-        for opp in state.open_opportunities():
-            if opp.snoozed_until is not None:
-                due.append((opp.snoozed_until, 2, opp.opportunity_id))
-            due.append((opp.valid_until, 3, opp.opportunity_id))
+    def _deadlines(self, state: CustomerState) -> list[Deadline]:
+        due = self.detectors.deadlines(state)
+        for opp in state.opportunities:
+            if opp.status == "open":
+                if opp.snoozed_until is not None:
+                    due.append(Deadline(opp.snoozed_until, _SNOOZE_ENDED, opp.opportunity_id))
+                due.append(Deadline(opp.valid_until, _VALIDITY_ENDED, opp.opportunity_id))
         return due
 
     @staticmethod
@@ -277,41 +269,39 @@ class DecisionEngine:
         # Deadlines and calendar days are handled strictly in event-time order, so the
         # outcome does not depend on how often the runtime calls advance().
         for _ in range(10_000):
-            deadlines = [d for d in self._deadlines(run.state) if d[0] <= now]
+            first = min(self._deadlines(run.state), default=None)
+            due = first if first is not None and first.at <= now else None
             after = self._swept_after(run.state, now)
             sweep_day = self.calendar.next_day(run.state, after) if after is not None else None
             if sweep_day is not None and day_start(sweep_day) <= now:
                 if sweep_day < utc_day(now) - MAX_CALENDAR_CATCH_UP:
                     sweep_day = utc_day(now)
-                deadlines.append((day_start(sweep_day), 4, sweep_day.isoformat()))
-            if not deadlines:
+                sweep = Deadline(
+                    day_start(sweep_day), DeadlineKind.CALENDAR_DAY, sweep_day.isoformat()
+                )
+                due = sweep if due is None else min(due, sweep)
+            if due is None:
                 break
-            at, kind, ref = min(deadlines)
-            self._fire(run, at, kind, ref)
+            self._fire(run, due)
         if run.state.clock is None or now > run.state.clock:
             run.update(clock=now)
         self._age_out(run, now)
 
-    def _fire(self, run: DecisionRun, at: datetime, kind: int, ref: str) -> None:
-        state = run.state
-        if kind == 0:
-            order = next(o for o in state.orders if o.order_id == ref)
-            fire_abandonment(run, order, at)
-        elif kind == 1:
-            assert self.offer_clicks is not None
-            self.offer_clicks.on_deadline(run, ref, at)
-        elif kind == 2:
-            opp = state.opportunity(ref)
+    def _fire(self, run: DecisionRun, deadline: Deadline) -> None:
+        if deadline.kind is DeadlineKind.SNOOZE_ENDED:
+            opp = run.state.opportunity(deadline.ref)
             if opp is not None:
                 run.revise(opp, snoozed_until=None)
-        elif kind == 3:
-            opp = state.opportunity(ref)
+        elif deadline.kind is DeadlineKind.VALIDITY_ENDED:
+            opp = run.state.opportunity(deadline.ref)
             if opp is not None:
-                run.close(opp, "expired", "validity_ended", at)
-        else:
-            day = datetime.fromisoformat(ref).date()
+                run.close(opp, "expired", "validity_ended", deadline.at)
+        elif deadline.kind is DeadlineKind.CALENDAR_DAY:
+            day = date.fromisoformat(deadline.ref)
             self.calendar.sweep(run, day)
             run.update(swept_day=day.toordinal())
+        else:
+            self.detectors.fire(run, deadline)
 
     def _age_out(self, run: DecisionRun, now: datetime) -> None:
         s = run.state

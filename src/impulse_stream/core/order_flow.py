@@ -3,11 +3,13 @@
 An order is tracked from its first event. Its abandonment deadline is
 ``started_at + window_minutes`` (event time). When the order completes, the
 sale is credited (``attribution.py``), every open sales opportunity for the
-product is withdrawn, the product counts as held and a ``new_purchase``
-impulse follows. Lateness policy: a ``completed``/``cancelled`` step that
-arrives after the abandonment fired withdraws the "finish the order"
-opportunity (revision + 1) instead of being dropped; a late
-``started``/``step_completed`` only updates the step shown to the agent.
+product is withdrawn and the product counts as held. Then the detectors that
+listen to orders run (``new_purchase``; the clicked offer's wait ends).
+
+Lateness policy: a ``completed``/``cancelled`` step that arrives after the
+abandonment fired withdraws the "finish the order" opportunity (revision + 1)
+instead of being dropped; a late ``started``/``step_completed`` only updates
+the step shown to the agent.
 """
 
 from __future__ import annotations
@@ -17,76 +19,80 @@ from datetime import datetime, timedelta
 import msgspec
 
 from impulse_stream.core.attribution import credit_sale
+from impulse_stream.core.catalogue import Catalogue
+from impulse_stream.core.detection import Detectors
 from impulse_stream.core.events import OrderStep
-from impulse_stream.core.impulses import new_purchase
 from impulse_stream.core.impulses.abandoned_order import KIND as ABANDONED
+from impulse_stream.core.impulses.abandoned_order import AbandonedOrderDetector
 from impulse_stream.core.impulses.offer_click import KIND as CLICKED
+from impulse_stream.core.orders import find_order, keep_order
 from impulse_stream.core.run import DecisionRun
-from impulse_stream.core.state import MAX_CLICKS, MAX_ORDERS, MAX_PRODUCTS, OrderProcess
+from impulse_stream.core.state import MAX_PRODUCTS, OrderProcess
 from impulse_stream.core.timeline import touch_channel
 
 ENDED_ORDER_RETENTION = timedelta(days=30)
 
 
-def find_order(run: DecisionRun, order_id: str) -> OrderProcess | None:
-    return next((o for o in run.state.orders if o.order_id == order_id), None)
+class OrderFlow:
+    """Keeps the running orders; an order is tracked for abandonment only while
+    the ``order_abandoned`` detector is enabled (it dates the deadline)."""
 
+    def __init__(self, catalogue: Catalogue, detectors: Detectors) -> None:
+        self.catalogue = catalogue
+        self.detectors = detectors
+        self.abandonment = detectors.find(ABANDONED, AbandonedOrderDetector)
 
-def keep_order(run: DecisionRun, order: OrderProcess) -> None:
-    orders = [o for o in run.state.orders if o.order_id != order.order_id] + [order]
-    while len(orders) > MAX_ORDERS:
-        ended = [o for o in orders if o.status != "open"] or orders
-        orders.remove(min(ended, key=lambda o: (o.updated_at or o.started_at, o.order_id)))
-    run.update(orders=tuple(sorted(orders, key=lambda o: (o.started_at, o.order_id))))
+    def on_order_step(self, run: DecisionRun, step: OrderStep) -> None:
+        before = run.state
+        run.update(affinity=touch_channel(run.state.affinity, step.channel, step.occurred_at))
+        if step.status in ("started", "step_completed"):
+            self._progress(run, step)
+        elif step.status == "completed":
+            _complete(run, step, self.catalogue)
+        else:
+            _cancel(run, step, self.catalogue)
+        self.detectors.on_event(run, step, before)
 
+    def _progress(self, run: DecisionRun, step: OrderStep) -> None:
+        order = find_order(run.state, step.order_id)
+        if order is None:
+            order = self._started(step)
+        elif order.status in ("completed", "cancelled"):
+            return
+        else:
+            started = min(order.started_at, step.occurred_at)
+            newer = order.updated_at is None or step.occurred_at >= order.updated_at
+            order = msgspec.structs.replace(
+                order,
+                started_at=started,
+                deadline=self._deadline(started) if order.status == "open" else order.deadline,
+                step=max(order.step, step.step),
+                total_steps=max(order.total_steps, step.total_steps),
+                last_event_id=step.event_id if newer else order.last_event_id,
+                updated_at=max(order.updated_at or step.occurred_at, step.occurred_at),
+            )
+        if find_order(run.state, step.order_id) is None:
+            _correct_clicked_offer(run, step)
+        run.state = keep_order(run.state, order)
 
-def on_order_step(run: DecisionRun, step: OrderStep) -> None:
-    run.update(affinity=touch_channel(run.state.affinity, step.channel, step.occurred_at))
-    if step.status in ("started", "step_completed"):
-        _progress(run, step)
-    elif step.status == "completed":
-        _complete(run, step)
-    else:
-        _cancel(run, step)
+    def _deadline(self, started_at: datetime) -> datetime:
+        if self.abandonment is None:
+            return started_at
+        return self.abandonment.deadline(started_at)
 
-
-def _progress(run: DecisionRun, step: OrderStep) -> None:
-    order = find_order(run, step.order_id)
-    detector = run.engine.abandoned_orders
-    window = detector.window if detector is not None else timedelta(0)
-    if order is None:
-        order = OrderProcess(
+    def _started(self, step: OrderStep) -> OrderProcess:
+        return OrderProcess(
             order_id=step.order_id,
             product=step.product,
             channel=step.channel,
             started_at=step.occurred_at,
-            deadline=step.occurred_at + window,
-            status="open" if detector is not None else "untracked",
+            deadline=self._deadline(step.occurred_at),
+            status="open" if self.abandonment is not None else "untracked",
             step=step.step,
             total_steps=step.total_steps,
             last_event_id=step.event_id,
             updated_at=step.occurred_at,
         )
-    elif order.status in ("completed", "cancelled"):
-        return
-    else:
-        started = min(order.started_at, step.occurred_at)
-        newer = order.updated_at is None or step.occurred_at >= order.updated_at
-        order = msgspec.structs.replace(
-            order,
-            started_at=started,
-            deadline=started + window if order.status == "open" else order.deadline,
-            step=max(order.step, step.step),
-            total_steps=max(order.total_steps, step.total_steps),
-            last_event_id=step.event_id if newer else order.last_event_id,
-            updated_at=max(order.updated_at or step.occurred_at, step.occurred_at),
-        )
-    if find_order(run, step.order_id) is None:
-        _correct_clicked_offer(run, step)
-    keep_order(run, order)
-    # The clicked offer led to an order: it is no longer "clicked but never started".
-    clicks = tuple(c for c in run.state.clicks if c.product != step.product)[-MAX_CLICKS:]
-    run.update(clicks=clicks)
 
 
 def _correct_clicked_offer(run: DecisionRun, step: OrderStep) -> None:
@@ -105,8 +111,8 @@ def _correct_clicked_offer(run: DecisionRun, step: OrderStep) -> None:
             run.close(opp, "withdrawn", "order_started", at)
 
 
-def _complete(run: DecisionRun, step: OrderStep) -> None:
-    order = find_order(run, step.order_id)
+def _complete(run: DecisionRun, step: OrderStep, catalogue: Catalogue) -> None:
+    order = find_order(run.state, step.order_id)
     if order is not None and order.status == "completed":
         return  # a repeated delivery
     if order is None:
@@ -119,8 +125,8 @@ def _complete(run: DecisionRun, step: OrderStep) -> None:
             step=step.step,
             total_steps=step.total_steps,
         )
-    keep_order(
-        run,
+    run.state = keep_order(
+        run.state,
         msgspec.structs.replace(
             order,
             status="completed",
@@ -129,10 +135,10 @@ def _complete(run: DecisionRun, step: OrderStep) -> None:
             updated_at=step.occurred_at,
         ),
     )
-    attribution, _ = credit_sale(run.engine.catalogue, run.state, step)
+    attribution, _ = credit_sale(catalogue, run.state, step)
     at = max(step.occurred_at, run.state.clock or step.occurred_at)
     for opp in run.state.open_opportunities():
-        action = run.engine.catalogue.action(opp.action_id)
+        action = catalogue.action(opp.action_id)
         if action is not None and action.product == step.product and action.kind == "sales":
             run.close(opp, "withdrawn", "order_completed", at)
     run.outputs.append(attribution)
@@ -140,11 +146,10 @@ def _complete(run: DecisionRun, step: OrderStep) -> None:
     if step.product not in products:
         products = tuple(sorted((*products, step.product)))[:MAX_PRODUCTS]
         run.update(profile=msgspec.structs.replace(run.state.profile, products=products))
-    run.report(new_purchase.from_order(step))
 
 
-def _cancel(run: DecisionRun, step: OrderStep) -> None:
-    order = find_order(run, step.order_id)
+def _cancel(run: DecisionRun, step: OrderStep, catalogue: Catalogue) -> None:
+    order = find_order(run.state, step.order_id)
     if order is not None and order.status in ("completed", "cancelled"):
         return
     base = order or OrderProcess(
@@ -154,8 +159,8 @@ def _cancel(run: DecisionRun, step: OrderStep) -> None:
         started_at=step.occurred_at,
         deadline=step.occurred_at,
     )
-    keep_order(
-        run,
+    run.state = keep_order(
+        run.state,
         msgspec.structs.replace(
             base, status="cancelled", last_event_id=step.event_id, updated_at=step.occurred_at
         ),
@@ -167,17 +172,10 @@ def _cancel(run: DecisionRun, step: OrderStep) -> None:
         if i.kind == ABANDONED and ("order_id", step.order_id) in i.evidence
     }
     for opp in run.state.open_opportunities():
-        action = run.engine.catalogue.action(opp.action_id)
+        action = catalogue.action(opp.action_id)
         if (
             action is not None
             and action.product == step.product
             and any(r.impulse_id in abandoned for r in opp.reasons)
         ):
             run.close(opp, "withdrawn", "order_cancelled", at)
-
-
-def fire_abandonment(run: DecisionRun, order: OrderProcess, at: datetime) -> None:
-    keep_order(run, msgspec.structs.replace(order, status="abandoned"))
-    detector = run.engine.abandoned_orders
-    if detector is not None:
-        run.report(detector.on_deadline(order))

@@ -1,16 +1,18 @@
 """Customer master data (``customers.profile``) into the state.
 
 Besides replacing the profile part of the state, a profile change can be an
-impulse itself (a new product such as a membership: ``new_purchase``; a card
-blocked: ``card_blocked``) and ends sales opportunities for products now held.
+impulse itself (the detectors listening to profiles run: a new product such as
+a membership is a ``new_purchase``, a card blocked is ``card_blocked``) and
+ends sales opportunities for products now held.
 A withdrawn consent removes the channel from open opportunities (re-published
 with revision + 1), so no opportunity stays on a channel without consent.
 """
 
 from __future__ import annotations
 
+from impulse_stream.core.detection import Detectors
 from impulse_stream.core.events import CustomerProfile
-from impulse_stream.core.impulses import card_blocked, new_purchase
+from impulse_stream.core.rules import Rules
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.state import (
     CONSENT_BITS,
@@ -50,20 +52,16 @@ def to_profile(p: CustomerProfile) -> Profile:
     )
 
 
-def on_profile(run: DecisionRun, event: CustomerProfile) -> None:
-    old = run.state.profile
+def on_profile(
+    run: DecisionRun, event: CustomerProfile, rules: Rules, detectors: Detectors
+) -> None:
+    before = run.state
     new = to_profile(event)
     run.update(profile=new)
     at = max(event.updated_at, run.state.clock or event.updated_at)
-    if old.known:
-        for product in new.products:
-            if product not in old.products:
-                run.report(new_purchase.from_profile(product, event.updated_at))
-        for detection in card_blocked.newly_blocked(old, new, event.updated_at):
-            run.report(detection)
-    engine = run.engine
+    detectors.on_event(run, event, before)
     for opp in run.state.open_opportunities():
-        action = engine.catalogue.action(opp.action_id)
+        action = rules.catalogue.action(opp.action_id)
         if action is None:
             continue
         if action.kind == "sales" and new.holds(action.product):
@@ -72,8 +70,8 @@ def on_profile(run: DecisionRun, event: CustomerProfile) -> None:
         keep = tuple(
             c
             for c in opp.channels
-            if engine.routing.reachable(run.state, c, at)
-            and (action.kind == "service" or engine.policy.has_consent(run.state, c))
+            if rules.routing.reachable(run.state, c, at)
+            and (action.kind == "service" or rules.policy.has_consent(run.state, c))
         )
         if keep != opp.channels:
             run.revise(opp, channel_mask=channel_mask(keep))

@@ -21,10 +21,9 @@ from datetime import datetime
 from impulse_stream.core.catalogue import Action, Catalogue
 from impulse_stream.core.contact_policy import ContactPolicy
 from impulse_stream.core.events import Channel
+from impulse_stream.core.impulses.c_customer_pool import KIND as POOL_KIND
 from impulse_stream.core.state import ActiveImpulse, CustomerState, OpportunityState
 from impulse_stream.core.timeline import used_within
-
-POOL_KIND = "c_pool_contact_due"
 
 
 class ChannelRouting:

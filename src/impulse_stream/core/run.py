@@ -4,24 +4,26 @@
 afterwards; the engine's API stays pure (state in, state and outputs out).
 It owns what every handler needs: reporting a detection as an impulse (with the
 dedupe window), opening opportunities for it, and re-publishing an
-opportunity when its status changes.
+opportunity when its status changes. It knows the ``Rules`` it applies, never
+the engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from impulse_stream.core.arbitration import Score, explain
 from impulse_stream.core.catalogue import Action
 from impulse_stream.core.dates import utc_day
-from impulse_stream.core.events import Evidence, Impulse, OutputRecord, Reason
+from impulse_stream.core.events import Evidence, Impulse, OutputRecord
 from impulse_stream.core.ids import short_key, stable_id
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Detection, seen_until
 from impulse_stream.core.learning import AcceptanceObservation
+from impulse_stream.core.records import opportunity_record, reasons_with_evidence
+from impulse_stream.core.rules import Rules
 from impulse_stream.core.state import (
     MAX_IMPULSES,
     MAX_OPPORTUNITIES,
@@ -36,15 +38,12 @@ from impulse_stream.core.state import (
     channel_mask,
 )
 
-if TYPE_CHECKING:
-    from impulse_stream.core.engine import DecisionEngine
-
 MAX_REASONS = 4
 
 
 @dataclass
 class DecisionRun:
-    engine: DecisionEngine
+    rules: Rules
     state: CustomerState
     outputs: list[OutputRecord]
     observations: list[AcceptanceObservation]
@@ -64,7 +63,7 @@ class DecisionRun:
 
     def report(self, detection: Detection) -> ActiveImpulse | None:
         """Turn a detection into an impulse, unless disabled or reported recently."""
-        rule = self.engine.catalogue.detector(detection.kind)
+        rule = self.rules.catalogue.detector(detection.kind)
         if rule is None:
             return None
         impulse_id = stable_id("imp", self.customer_id, detection.kind, detection.trigger)
@@ -98,7 +97,7 @@ class DecisionRun:
                 detected_at=detection.occurred_at,
                 source_event_id=detection.source_event_id,
                 evidence=tuple(Evidence(name=k, value=v) for k, v in detection.evidence),
-                rules_version=self.engine.rules_version,
+                rules_version=self.rules.rules_version,
             )
         )
         self._open_for(impulse, detection.occurred_at)
@@ -117,8 +116,8 @@ class DecisionRun:
     # --- opportunities ----------------------------------------------------------
 
     def _open_for(self, impulse: ActiveImpulse, at: datetime) -> None:
-        engine = self.engine
-        for action in engine.catalogue.actions_triggered_by(impulse.kind, impulse.product):
+        rules = self.rules
+        for action in rules.catalogue.actions_triggered_by(impulse.kind, impulse.product):
             ref = ReasonRef(impulse.impulse_id, impulse.kind, impulse.occurred_at)
             current = next(
                 (o for o in self.state.open_opportunities() if o.action_id == action.id), None
@@ -126,11 +125,11 @@ class DecisionRun:
             if current is not None:
                 self._add_reason(current, ref, action, at)
                 continue
-            verdict = engine.policy.may_open(self.state, action, at)
+            verdict = rules.policy.may_open(self.state, action, at)
             if not verdict.allowed:
                 self.suppressed.append(verdict.rule)
                 continue
-            propensity = engine.scoring.for_action(action, self.state.impulses, at)
+            propensity = rules.scoring.for_action(action, self.state.impulses, at)
             if propensity.value < action.min_propensity:
                 continue
             self._open(action, ref, at)
@@ -141,18 +140,18 @@ class DecisionRun:
         if any(r.impulse_id == ref.impulse_id for r in opp.reasons):
             return
         reasons = (*opp.reasons, ref)[-MAX_REASONS:]
-        score = self.engine.arbitration.score(self.state, action, reasons, None, at)
+        score = self.rules.arbitration.score(self.state, action, reasons, None, at)
         self.replace_opportunity(
             msgspec.structs.replace(opp, reasons=reasons, priority=score.priority)
         )
 
     def _open(self, action: Action, ref: ReasonRef, at: datetime) -> None:
-        engine = self.engine
+        rules = self.rules
         opportunity_id = stable_id("opp", self.customer_id, action.id, ref.impulse_id)
         if self.state.opportunity(opportunity_id) is not None:
             return  # already opened by this impulse (and maybe closed since)
         reasons = (ref,)
-        score = engine.arbitration.score(self.state, action, reasons, None, at)
+        score = rules.arbitration.score(self.state, action, reasons, None, at)
         opp = OpportunityState(
             opportunity_id=opportunity_id,
             action_id=action.id,
@@ -163,12 +162,12 @@ class DecisionRun:
             rank=0,
             channel_mask=0,
         )
-        channels = engine.routing.routes(self.state, action, at, self.impulses_of(opp), opp)
+        channels = rules.routing.routes(self.state, action, at, self.impulses_of(opp), opp)
         opp = msgspec.structs.replace(
             opp, channel_mask=channel_mask(channels), rank=self._rank_of(opp)
         )
         self.replace_opportunity(opp)
-        verdict = engine.policy.may_open(self.state, action, at)
+        verdict = rules.policy.may_open(self.state, action, at)
         text = explain(reasons_with_evidence(self.state, opp), score, verdict)
         routed = ", ".join(opp.channels) or "no channel now (policy or reachability)"
         self.publish(opp, score, f"{text} Routed to: {routed}."[:2000])
@@ -230,7 +229,7 @@ class DecisionRun:
         return revised
 
     def publish(self, opp: OpportunityState, score: Score | None, text: str | None = None) -> None:
-        record = self.engine.opportunity_record(self.state, opp, score, None, text)
+        record = opportunity_record(self.rules.catalogue, self.state, opp, score, None, text)
         if record is not None:
             self.outputs.append(record)
 
@@ -244,28 +243,3 @@ class DecisionRun:
             (*kept, Suppression(subject, until, reason)), key=lambda s: (s.until, s.subject)
         )
         self.update(suppressions=tuple(items[-MAX_SUPPRESSIONS:]))
-
-
-def seen_until(state: CustomerState, kind: str, key: str) -> int:
-    """The last day (ordinal) on which this trigger key is still a repeat; 0 if never seen."""
-    k = short_key(kind, key)
-    return max((s.until_day for s in state.seen if s.key == k), default=0)
-
-
-def reasons_with_evidence(
-    state: CustomerState, opp: OpportunityState
-) -> tuple[tuple[ReasonRef, tuple[tuple[str, str], ...]], ...]:
-    by_id = {i.impulse_id: i.evidence for i in state.impulses}
-    return tuple((r, by_id.get(r.impulse_id, ())) for r in opp.reasons)
-
-
-def to_reasons(state: CustomerState, opp: OpportunityState) -> tuple[Reason, ...]:
-    return tuple(
-        Reason(
-            impulse_id=r.impulse_id,
-            kind=r.kind,
-            occurred_at=r.occurred_at,
-            evidence=tuple(Evidence(name=k, value=v) for k, v in ev),
-        )
-        for r, ev in reasons_with_evidence(state, opp)
-    )

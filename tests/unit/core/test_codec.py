@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import msgspec
 import pytest
 
 from impulse_stream.core.codec import StateDecodeError, decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.core.events import Card, Consents, InputEvent
+from impulse_stream.core.events import (
+    Card,
+    ChannelContact,
+    Click,
+    Consents,
+    CustomerProfile,
+    InputEvent,
+    OpportunityResponse,
+    OrderStep,
+    Transaction,
+)
 from impulse_stream.core.state import CustomerState, new_state
 
 from .conftest import T0, at, booking, click, contact, order, profile, replay
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def typical_customer(engine: DecisionEngine) -> CustomerState:
@@ -69,3 +83,38 @@ def test_corrupt_or_foreign_bytes_are_rejected_with_a_reason() -> None:
         decode_state(b"\x01\xc1")
     with pytest.raises(StateDecodeError, match="corrupt"):
         decode_state(b"\x02not zlib")
+
+
+def _worked_example_events() -> list[InputEvent]:
+    from impulse_stream.contract import topics
+    from impulse_stream.demo import worked_example
+
+    types: dict[str, type[InputEvent]] = {
+        topics.TRANSACTIONS: Transaction,
+        topics.CLICKS: Click,
+        topics.ORDERS: OrderStep,
+        topics.PROFILES: CustomerProfile,
+        topics.CONTACTS: ChannelContact,
+        topics.RESPONSES: OpportunityResponse,
+    }
+    return [
+        msgspec.json.decode(msgspec.json.encode(event), type=types[topic])
+        for topic, event in worked_example("c-golden", GOLDEN_NOW)
+    ]
+
+
+GOLDEN_NOW = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+
+
+def test_a_state_stored_before_the_detector_registry_decodes_and_advances_the_same(
+    engine: DecisionEngine,
+) -> None:
+    # Encoded by the engine before the detectors moved behind the registry.
+    stored = bytes.fromhex((DATA / "worked_example_state.hex").read_text(encoding="utf-8"))
+    state, _ = replay(engine, _worked_example_events(), until=GOLDEN_NOW)
+    assert decode_state(stored) == state
+    assert decode_state(encode_state(decode_state(stored))) == state
+    later = GOLDEN_NOW + timedelta(days=8)
+    old, new = engine.advance(decode_state(stored), later), engine.advance(state, later)
+    assert old.outputs and msgspec.json.encode(old.outputs) == msgspec.json.encode(new.outputs)
+    assert encode_state(old.state) == encode_state(new.state)

@@ -51,8 +51,22 @@ def test_email_and_letter_only_with_consent(engine: DecisionEngine) -> None:
 
 
 def test_call_centre_desktop_gets_three_with_instruction_texts(engine: DecisionEngine) -> None:
-    assert engine.routing.top_n("call_centre") == 3
-    assert engine.routing.top_n("app") == 1
+    from impulse_stream.core.cockpit import customer_view
+
+    from .conftest import booking
+    from .test_worked_example import _history
+
+    # The worked example's customer plus a returned debit: four actions are open.
+    events = [*_history(), booking(at(10), "250", category="returned_debit")]
+    state, _ = replay(engine, events)
+    candidates = engine.next_best_actions(state, "call_centre", at(41), limit=10)
+    assert len(candidates) == 4
+    desk = customer_view(engine, state, "call_centre", at(41)).opportunities
+    assert [o.action_id for o in desk] == [o.action_id for o in candidates[:3]]
+    assert desk[0].kind == "service"  # the service need first on the inbound call
+    assert all(o.texts.instruction and o.texts.argument and o.texts.objections for o in desk)
+    teaser = customer_view(engine, state, "app", at(41)).opportunities
+    assert [o.action_id for o in teaser] == [desk[0].action_id]  # the app's slot holds one
 
 
 def test_acceptance_statistics_follow_a_beta_posterior(engine: DecisionEngine) -> None:

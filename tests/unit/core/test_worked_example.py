@@ -123,7 +123,16 @@ def test_response_is_recorded_offer_not_repeated_online_and_the_sale_is_credited
     assert credit[0].opportunity_id == card.opportunity_id
     assert credit[0].agent_id == "agent-42"
     assert "credit_card" in done.state.profile.products
-    assert T0  # the scenario's reference time
+
+    # Every response is on the contact timeline, on the channel that recorded it.
+    responses = [(c.channel, c.kind, c.action_id) for c in done.state.contacts if c.action_id]
+    assert [r for r in responses if r[1] == "shown"] == [
+        ("call_centre", "shown", o.action_id) for o in sorted(desk, key=lambda o: o.action_id)
+    ]
+    assert [r for r in responses if r[1] == "accepted"] == [
+        ("call_centre", "accepted", card.action_id),
+        ("call_centre", "accepted", check.action_id),
+    ]
 
 
 def test_the_agents_cockpit_shows_timeline_processes_and_predictions(

@@ -7,38 +7,53 @@ at least ``min_excess`` above it, once the usual balance rests on
 
 from __future__ import annotations
 
-from impulse_stream.core.catalogue import DetectorRule
+from collections.abc import Sequence
+from typing import ClassVar
+
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.dates import month_index
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection
-from impulse_stream.core.state import Aggregates
+from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
 
 KIND = "balance_above_usual"
 
 
 class BalanceAboveUsualDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.EVENT
+    listens_to: ClassVar[Listens] = (Transaction,)
+    params: ClassVar[ParamSchemas] = {
+        "min_ratio": {"type": "number", "minimum": 1},
+        "min_excess": {"type": "number", "minimum": 0},
+        "min_samples": {"type": "integer", "minimum": 1},
+    }
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.min_ratio = rule.number("min_ratio")
         self.min_excess_cents = round(rule.number("min_excess") * 100)
         self.min_samples = rule.integer("min_samples")
 
-    def detect(self, before: Aggregates, after: Aggregates, tx: Transaction) -> Detection | None:
+    def detect(self, seen: Observed) -> Sequence[Detection]:
+        tx = seen.event
+        if not isinstance(tx, Transaction):
+            return ()
+        before = seen.before.aggregates
         usual = before.usual_balance
-        balance = after.last_balance
+        balance = seen.after.aggregates.last_balance
         if tx.balance_after is None or usual is None or balance is None:
-            return None
+            return ()
         if before.balance_samples < self.min_samples or usual <= 0:
-            return None
+            return ()
         if balance < usual * self.min_ratio or balance - usual < self.min_excess_cents:
-            return None
+            return ()
         month = month_index(tx.booked_at)
-        return Detection(
-            kind=KIND,
-            occurred_at=tx.booked_at,
-            trigger=f"tx:{tx.event_id}",
-            key=f"month:{month}",
-            source_event_id=tx.event_id,
-            evidence=(("balance", f"{balance / 100:.2f}"), ("usual", f"{usual / 100:.2f}")),
+        return (
+            Detection(
+                kind=KIND,
+                occurred_at=tx.booked_at,
+                trigger=f"tx:{tx.event_id}",
+                key=f"month:{month}",
+                source_event_id=tx.event_id,
+                evidence=(("balance", f"{balance / 100:.2f}"), ("usual", f"{usual / 100:.2f}")),
+            ),
         )

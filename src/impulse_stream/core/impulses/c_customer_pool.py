@@ -3,27 +3,40 @@ contacted every ``interval_days`` (120 days: three times a year), each time on
 the next channel of the rotation that can reach them (consent, affinity).
 
 Each customer has a fixed phase derived from a hash of the id, so the pool's
-contacts spread evenly over the days instead of all landing on one date.
+contacts spread evenly over the days instead of all landing on one date. The
+rotation's position lives in the state (``pool_turn``, ``pool_last_day``).
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
+from typing import ClassVar
 
-from impulse_stream.core.catalogue import DetectorRule
+import msgspec
+
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
+from impulse_stream.core.dates import day_start
 from impulse_stream.core.events import Channel
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Fired, Listens, ParamSchemas, Reach, Trigger
 from impulse_stream.core.impulses.calendar_base import on_day
+from impulse_stream.core.impulses.params import CHANNEL_LIST, CODES
 from impulse_stream.core.state import CustomerState
 
 KIND = "c_pool_contact_due"
 
 
 class CCustomerPoolDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.CALENDAR
+    listens_to: ClassVar[Listens] = ()
+    params: ClassVar[ParamSchemas] = {
+        "segments": CODES,
+        "interval_days": {"type": "integer", "minimum": 60, "maximum": 366},
+        "channels": CHANNEL_LIST,
+    }
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.segments = rule.strings("segments")
         self.interval = rule.integer("interval_days")
         self.channels: tuple[Channel, ...] = tuple(rule.strings("channels"))  # type: ignore[arg-type]
@@ -47,5 +60,16 @@ class CCustomerPoolDetector:
             state.customer_id
         )
 
-    def contact(self, state: CustomerState, day: date, channel: Channel) -> Detection:
-        return on_day(KIND, day, f"pool:{day.isoformat()}", (("channel", channel),))
+    def detect(self, state: CustomerState, day: date, reach: Reach) -> Fired:
+        if not self.due_on(state, day):
+            return Fired(state)
+        n = len(self.channels)
+        for k in range(n):
+            channel = self.channels[(state.pool_turn + k) % n]
+            if reach.can_contact(state, channel, day_start(day)):
+                turned = msgspec.structs.replace(
+                    state, pool_turn=(state.pool_turn + k + 1) % n, pool_last_day=day.toordinal()
+                )
+                detection = on_day(KIND, day, f"pool:{day.isoformat()}", (("channel", channel),))
+                return Fired(turned, (detection,))
+        return Fired(state)

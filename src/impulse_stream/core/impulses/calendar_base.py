@@ -1,35 +1,30 @@
-"""Shared shape of the date-based detectors run by the calendar sweep.
+"""Shared pieces of the date-based detectors run by the calendar sweep.
 
 Each one answers two questions: ``next_day(state, after)`` - the first day
 after ``after`` on which it could fire (so that ``next_wakeup`` does not wake
-every customer every day), and ``detect(state, day)``.
-
-``next_day`` may read only the customer id, ``profile``, ``seen`` and the
-aggregates' ``last_salary_on`` and ``salary_months``: ``CalendarSweep``
-memoises its answer on exactly these.
+every customer every day), and ``detect(state, day, reach)``. Detections are
+dated at the day's midnight (``on_day``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import date, timedelta
-from typing import NamedTuple, Protocol
+from typing import ClassVar, NamedTuple
 
-from impulse_stream.core.catalogue import DetectorRule
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.dates import day_start
-from impulse_stream.core.impulses.base import Detection
-from impulse_stream.core.run import seen_until
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Fired,
+    Listens,
+    Reach,
+    Trigger,
+    seen_until,
+)
 from impulse_stream.core.state import CustomerState
 
 ONE_DAY = timedelta(days=1)
-
-
-class CalendarDetector(Protocol):
-    kind: str
-
-    def next_day(self, state: CustomerState, after: date) -> date | None: ...
-
-    def detect(self, state: CustomerState, day: date) -> list[Detection]: ...
 
 
 def first_free_day(
@@ -74,10 +69,12 @@ class DaysAheadDetector(ABC):
     """Detects a due date on each of the ``days_ahead`` days before it (the
     due day itself excluded); the report drops repeats of its key."""
 
-    kind: str
-    product: str | None = None
+    kind: ClassVar[str]
+    trigger: ClassVar[Trigger] = Trigger.CALENDAR
+    listens_to: ClassVar[Listens] = ()
+    product: ClassVar[str | None] = None
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.ahead = timedelta(days=rule.integer("days_ahead"))
 
     @abstractmethod
@@ -90,9 +87,10 @@ class DaysAheadDetector(ABC):
         ]
         return min((d for d in days if d is not None), default=None)
 
-    def detect(self, state: CustomerState, day: date) -> list[Detection]:
-        return [
+    def detect(self, state: CustomerState, day: date, reach: Reach) -> Fired:
+        found = tuple(
             on_day(self.kind, day, due.key, due.evidence, product=self.product)
             for due in self.due_dates(state)
             if due.on - self.ahead <= day < due.on
-        ]
+        )
+        return Fired(state, found)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from impulse_stream.core.impulses.base import ParamSchemas
 from impulse_stream.core.impulses.calendar_base import DaysAheadDetector, DueDate
 from impulse_stream.core.state import CustomerState
 
@@ -9,8 +12,11 @@ KIND = "card_expiring"
 
 
 class CardExpiringDetector(DaysAheadDetector):
-    kind = KIND
-    product = "card_service"
+    kind: ClassVar[str] = KIND
+    params: ClassVar[ParamSchemas] = {
+        "days_ahead": {"type": "integer", "minimum": 1, "maximum": 366}
+    }
+    product: ClassVar[str | None] = "card_service"
 
     def due_dates(self, state: CustomerState) -> list[DueDate]:
         return [

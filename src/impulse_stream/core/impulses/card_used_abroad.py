@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-from impulse_stream.core.catalogue import DetectorRule
+from collections.abc import Sequence
+from typing import ClassVar
+
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
 
 KIND = "card_used_abroad"
 
 
 class CardUsedAbroadDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.EVENT
+    listens_to: ClassVar[Listens] = (Transaction,)
+    params: ClassVar[ParamSchemas] = {}
 
-    def __init__(self, rule: DetectorRule) -> None:
-        del rule  # no parameters
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
+        del rule, catalogue  # no parameters
 
-    def detect(self, home_country: str, tx: Transaction) -> Detection | None:
+    def detect(self, seen: Observed) -> Sequence[Detection]:
+        tx = seen.event
+        if not isinstance(tx, Transaction):
+            return ()
         if tx.direction != "debit" or tx.card_id is None or tx.country is None:
-            return None
-        if tx.country == home_country:
-            return None
-        return Detection(
-            kind=KIND,
-            occurred_at=tx.booked_at,
-            trigger=f"tx:{tx.event_id}",
-            key=f"country:{tx.country}",
-            source_event_id=tx.event_id,
-            evidence=(("country", tx.country), ("card_id", tx.card_id)),
+            return ()
+        if tx.country == seen.before.profile.home_country:
+            return ()
+        return (
+            Detection(
+                kind=KIND,
+                occurred_at=tx.booked_at,
+                trigger=f"tx:{tx.event_id}",
+                key=f"country:{tx.country}",
+                source_event_id=tx.event_id,
+                evidence=(("country", tx.country), ("card_id", tx.card_id)),
+            ),
         )

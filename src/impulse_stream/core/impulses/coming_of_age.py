@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import ClassVar
 
-from impulse_stream.core.catalogue import DetectorRule
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.dates import anniversary
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Fired, Listens, ParamSchemas, Reach, Trigger
 from impulse_stream.core.impulses.calendar_base import first_free_day, on_day
 from impulse_stream.core.state import CustomerState
 
@@ -14,9 +15,15 @@ KIND = "coming_of_age"
 
 
 class ComingOfAgeDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.CALENDAR
+    listens_to: ClassVar[Listens] = ()
+    params: ClassVar[ParamSchemas] = {
+        "age": {"type": "integer", "minimum": 14, "maximum": 21},
+        "window_days": {"type": "integer", "minimum": 1, "maximum": 366},
+    }
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.age = rule.integer("age")
         self.window = timedelta(days=rule.integer("window_days"))
 
@@ -33,8 +40,8 @@ class ComingOfAgeDetector:
             return None
         return first_free_day(state, KIND, KIND, after, *window)
 
-    def detect(self, state: CustomerState, day: date) -> list[Detection]:
+    def detect(self, state: CustomerState, day: date, reach: Reach) -> Fired:
         window = self._window(state)
         if window is None or not window[0] <= day <= window[1]:
-            return []
-        return [on_day(KIND, day, KIND, (("age", str(self.age)),))]
+            return Fired(state)
+        return Fired(state, (on_day(KIND, day, KIND, (("age", str(self.age)),)),))

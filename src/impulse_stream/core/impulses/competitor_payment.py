@@ -8,17 +8,41 @@ the impulse is about) and the counterparty: a configured competitor name
 
 from __future__ import annotations
 
-from impulse_stream.core.catalogue import DetectorRule
+from collections.abc import Sequence
+from typing import ClassVar
+
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.params import CODE
 
 KIND = "competitor_payment"
 
 
 class CompetitorPaymentDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.EVENT
+    listens_to: ClassVar[Listens] = (Transaction,)
+    params: ClassVar[ParamSchemas] = {
+        "names": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "uniqueItems": True,
+        },
+        "iban_prefixes": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[A-Z]{2}[0-9A-Z]*$"},
+            "uniqueItems": True,
+        },
+        "categories": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": "^[a-z0-9_]+$"},
+            "additionalProperties": CODE,
+        },
+    }
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.names = tuple((n, n.lower()) for n in rule.strings("names"))
         self.iban_prefixes = rule.strings("iban_prefixes")
         self.categories = rule.mapping("categories")
@@ -34,24 +58,29 @@ class CompetitorPaymentDetector:
                 return prefix
         return None
 
-    def detect(self, tx: Transaction) -> Detection | None:
+    def detect(self, seen: Observed) -> Sequence[Detection]:
+        tx = seen.event
+        if not isinstance(tx, Transaction):
+            return ()
         if tx.direction != "debit" or tx.category not in self.categories:
-            return None
+            return ()
         competitor = self.competitor(tx)
         if competitor is None:
-            return None
+            return ()
         product = self.categories[tx.category]
-        return Detection(
-            kind=KIND,
-            occurred_at=tx.booked_at,
-            trigger=f"tx:{tx.event_id}",
-            key=f"{tx.category}:{competitor.lower()}",
-            product=product,
-            source_event_id=tx.event_id,
-            evidence=(
-                ("competitor", competitor),
-                ("category", tx.category),
-                ("product", product),
-                ("amount", str(tx.amount)),
+        return (
+            Detection(
+                kind=KIND,
+                occurred_at=tx.booked_at,
+                trigger=f"tx:{tx.event_id}",
+                key=f"{tx.category}:{competitor.lower()}",
+                product=product,
+                source_event_id=tx.event_id,
+                evidence=(
+                    ("competitor", competitor),
+                    ("category", tx.category),
+                    ("product", product),
+                    ("amount", str(tx.amount)),
+                ),
             ),
         )

@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import ClassVar
 
-from impulse_stream.core.catalogue import DetectorRule
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
 
 KIND = "large_incoming_payment"
 
 
 class LargeIncomingPaymentDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.EVENT
+    listens_to: ClassVar[Listens] = (Transaction,)
+    params: ClassVar[ParamSchemas] = {"min_amount": {"type": "number", "exclusiveMinimum": 0}}
 
-    def __init__(self, rule: DetectorRule, income_categories: tuple[str, ...]) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.min_amount = Decimal(str(rule.number("min_amount")))
-        self.income_categories = income_categories
+        self.income_categories = catalogue.aggregates.income_categories
 
-    def detect(self, tx: Transaction) -> Detection | None:
+    def detect(self, seen: Observed) -> Sequence[Detection]:
+        tx = seen.event
+        if not isinstance(tx, Transaction):
+            return ()
         if tx.direction != "credit" or tx.category in self.income_categories:
-            return None
+            return ()
         if tx.amount < self.min_amount:
-            return None
-        return Detection(
-            kind=KIND,
-            occurred_at=tx.booked_at,
-            trigger=f"tx:{tx.event_id}",
-            key="large_incoming_payment",
-            source_event_id=tx.event_id,
-            evidence=(("amount", str(tx.amount)), ("from", tx.counterparty.name[:80])),
+            return ()
+        return (
+            Detection(
+                kind=KIND,
+                occurred_at=tx.booked_at,
+                trigger=f"tx:{tx.event_id}",
+                key="large_incoming_payment",
+                source_event_id=tx.event_id,
+                evidence=(("amount", str(tx.amount)), ("from", tx.counterparty.name[:80])),
+            ),
         )

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
-from impulse_stream.core.catalogue import DetectorRule
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
+from impulse_stream.core.impulses.base import Fired, Listens, ParamSchemas, Reach, Trigger
 from impulse_stream.core.impulses.calendar_base import first_free_day, on_day
-from impulse_stream.core.state import CustomerState
+from impulse_stream.core.state import CONSENT_BITS, CustomerState
 
 KIND = "missing_consent"
 
 
 class MissingConsentDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.CALENDAR
+    listens_to: ClassVar[Listens] = ()
+    params: ClassVar[ParamSchemas] = {
+        "consents": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"enum": list(CONSENT_BITS)},
+        }
+    }
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.consents = rule.strings("consents")
 
     def missing(self, state: CustomerState) -> tuple[str, ...]:
@@ -28,8 +39,8 @@ class MissingConsentDetector:
             return None
         return first_free_day(state, KIND, KIND, after, after, date.max)
 
-    def detect(self, state: CustomerState, day: date) -> list[Detection]:
+    def detect(self, state: CustomerState, day: date, reach: Reach) -> Fired:
         missing = self.missing(state)
         if not missing:
-            return []
-        return [on_day(KIND, day, KIND, (("missing", ",".join(missing)),))]
+            return Fired(state)
+        return Fired(state, (on_day(KIND, day, KIND, (("missing", ",".join(missing)),)),))

@@ -3,20 +3,30 @@ collection contact instead of a dunning letter (service)."""
 
 from __future__ import annotations
 
-from impulse_stream.core.catalogue import DetectorRule
+from collections.abc import Sequence
+from typing import ClassVar
+
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.params import CODES
 
 KIND = "payment_difficulty"
 
 
 class PaymentDifficultyDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.EVENT
+    listens_to: ClassVar[Listens] = (Transaction,)
+    params: ClassVar[ParamSchemas] = {"missed_instalment_categories": CODES}
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.missed_categories = rule.strings("missed_instalment_categories")
 
-    def detect(self, tx: Transaction) -> Detection | None:
+    def detect(self, seen: Observed) -> Sequence[Detection]:
+        tx = seen.event
+        if not isinstance(tx, Transaction):
+            return ()
         if tx.category in self.missed_categories:
             reason = "missed_instalment"
         elif (
@@ -26,15 +36,17 @@ class PaymentDifficultyDetector:
         ):
             reason = "overdraft_past_limit"
         else:
-            return None
+            return ()
         evidence = [("reason", reason), ("amount", str(tx.amount))]
         if tx.balance_after is not None:
             evidence.append(("balance", str(tx.balance_after)))
-        return Detection(
-            kind=KIND,
-            occurred_at=tx.booked_at,
-            trigger=f"tx:{tx.event_id}",
-            key=reason,
-            source_event_id=tx.event_id,
-            evidence=tuple(evidence),
+        return (
+            Detection(
+                kind=KIND,
+                occurred_at=tx.booked_at,
+                trigger=f"tx:{tx.event_id}",
+                key=reason,
+                source_event_id=tx.event_id,
+                evidence=tuple(evidence),
+            ),
         )

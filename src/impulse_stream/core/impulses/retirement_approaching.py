@@ -4,20 +4,29 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
-from impulse_stream.core.catalogue import DetectorRule
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.dates import age_on, anniversary
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.impulses.base import Fired, Listens, ParamSchemas, Reach, Trigger
 from impulse_stream.core.impulses.calendar_base import ONE_DAY, first_free_day, on_day
+from impulse_stream.core.impulses.params import CODES
 from impulse_stream.core.state import CustomerState
 
 KIND = "retirement_approaching"
 
 
 class RetirementApproachingDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.CALENDAR
+    listens_to: ClassVar[Listens] = ()
+    params: ClassVar[ParamSchemas] = {
+        "from_age": {"type": "integer", "minimum": 40, "maximum": 80},
+        "to_age": {"type": "integer", "minimum": 40, "maximum": 90},
+        "provision_products": CODES,
+    }
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.from_age = rule.integer("from_age")
         self.to_age = rule.integer("to_age")
         self.provision = frozenset(rule.strings("provision_products"))
@@ -37,16 +46,10 @@ class RetirementApproachingDetector:
         window = self._window(state)
         return None if window is None else first_free_day(state, KIND, KIND, after, *window)
 
-    def detect(self, state: CustomerState, day: date) -> list[Detection]:
+    def detect(self, state: CustomerState, day: date, reach: Reach) -> Fired:
         window = self._window(state)
         birth = state.profile.birth_date
         if window is None or birth is None or not window[0] <= day <= window[1]:
-            return []
-        return [
-            on_day(
-                KIND,
-                day,
-                KIND,
-                (("age", str(age_on(birth, day))), ("provision", "none held")),
-            )
-        ]
+            return Fired(state)
+        evidence = (("age", str(age_on(birth, day))), ("provision", "none held"))
+        return Fired(state, (on_day(KIND, day, KIND, evidence),))

@@ -4,9 +4,10 @@ arrived for ``missing_days`` (retention)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import ClassVar
 
-from impulse_stream.core.catalogue import DetectorRule
-from impulse_stream.core.impulses.base import Detection
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
+from impulse_stream.core.impulses.base import Fired, Listens, ParamSchemas, Reach, Trigger
 from impulse_stream.core.impulses.calendar_base import first_free_day, on_day
 from impulse_stream.core.state import CustomerState
 
@@ -14,9 +15,15 @@ KIND = "salary_stopped"
 
 
 class SalaryStoppedDetector:
-    kind = KIND
+    kind: ClassVar[str] = KIND
+    trigger: ClassVar[Trigger] = Trigger.CALENDAR
+    listens_to: ClassVar[Listens] = ()
+    params: ClassVar[ParamSchemas] = {
+        "missing_days": {"type": "integer", "minimum": 28, "maximum": 366},
+        "min_salary_months": {"type": "integer", "minimum": 1, "maximum": 6},
+    }
 
-    def __init__(self, rule: DetectorRule) -> None:
+    def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.missing = timedelta(days=rule.integer("missing_days"))
         self.min_months = rule.integer("min_salary_months")
 
@@ -30,9 +37,9 @@ class SalaryStoppedDetector:
         due = self._due(state)
         return None if due is None else first_free_day(state, KIND, due[1], after, due[0], date.max)
 
-    def detect(self, state: CustomerState, day: date) -> list[Detection]:
+    def detect(self, state: CustomerState, day: date, reach: Reach) -> Fired:
         due = self._due(state)
         if due is None or day < due[0]:
-            return []
+            return Fired(state)
         last = state.aggregates.last_salary_on
-        return [on_day(KIND, day, due[1], (("last_salary_on", str(last)),))]
+        return Fired(state, (on_day(KIND, day, due[1], (("last_salary_on", str(last)),)),))
