@@ -104,12 +104,18 @@ def desk(
 
 @app.command()
 def demo(
-    keep: Annotated[bool, typer.Option(help="Leave Kafka, Redis and the worker running.")] = False,
+    seconds: Annotated[
+        float | None, typer.Option("--for", help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+    customers: Annotated[int, typer.Option(help="Synthetic customers in the bank day.")] = 3000,
+    rate: Annotated[float, typer.Option(help="Customer moments sent per second.")] = 30.0,
 ) -> None:
-    """The worked example end to end on local Kafka + Redis."""
+    """A bank day you can watch: stack, worker and agent desktop, until Ctrl-C."""
     from impulse_stream.demo import run_demo
 
-    run_demo(keep=keep)
+    if not rate > 0:
+        _fail(f"--rate={rate:g}: expected more than 0")
+    run_demo(seconds=seconds, customers=customers, rate=rate)
 
 
 @app.command()
