@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import orjson
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -47,11 +48,37 @@ def desk(workers, redis_url, redis_prefix, tmp_path) -> Iterator[DeskProcess]:
     d.stop()
 
 
+# The live feed replaces the panel at any moment: read the page in one script call.
 def _actions(browser: WebDriver) -> list[str]:
-    return [
-        e.get_attribute("data-action-id") or ""
-        for e in browser.find_elements(By.CSS_SELECTOR, "#actions article.action")
-    ]
+    return browser.execute_script(
+        "return [...document.querySelectorAll('#actions article.action')]"
+        ".map(e => e.dataset.actionId)"
+    )
+
+
+def _first_action(browser: WebDriver) -> dict:
+    return browser.execute_script(
+        """const a = document.querySelector('#actions article.action');
+        const text = (c) => a.querySelector(c).innerText.trim();
+        return {action: a.dataset.actionId, rank: a.dataset.rank,
+                opportunity: a.dataset.opportunityId, instruction: text('.instruction'),
+                argument: text('.argument'), objections: text('.objections'),
+                minutes: text('.minutes'), info: a.querySelector('a.info').href};"""
+    )
+
+
+def _text(browser: WebDriver, element_id: str) -> str:
+    return browser.execute_script(f"return document.getElementById('{element_id}').innerText")
+
+
+def _click(browser: WebDriver, selector: str, tries: int = 10) -> None:
+    for _ in range(tries):
+        try:
+            browser.find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    raise AssertionError(f"{selector} kept being replaced")
 
 
 def _until(browser: WebDriver, what: str, check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
@@ -90,7 +117,7 @@ def test_the_agent_takes_the_worked_example_call_in_the_browser_end_to_end(
     browser.get(desk.url(f"/customers/{customer}?channel=call_centre&agent=kdc-12"))
     assert "Customer c-desk-1" in browser.find_element(By.CSS_SELECTOR, ".who h2").text
     assert CARD not in _actions(browser)
-    timeline = browser.find_element(By.ID, "timeline").text
+    timeline = _text(browser, "timeline")
     assert "advisor appointment" in timeline and "online banking message" in timeline
     _until(
         browser,
@@ -101,17 +128,14 @@ def test_the_agent_takes_the_worked_example_call_in_the_browser_end_to_end(
     # ... and the inbound call makes the worker publish the offer: it appears by itself.
     send([call])
     _until(browser, "the card order on the desktop without a reload", lambda b: CARD in _actions(b))
-    assert _actions(browser)[0] == CARD
-    first = browser.find_element(By.CSS_SELECTOR, "#actions article.action")
-    assert first.get_attribute("data-rank") == "1"
-    for part in ("instruction", "argument", "objections"):
-        assert first.find_element(By.CLASS_NAME, part).text.strip()
-    assert first.find_element(By.CSS_SELECTOR, "a.info").get_attribute("href").startswith("http")
-    assert "min" in first.find_element(By.CLASS_NAME, "minutes").text
-    processes = browser.find_element(By.ID, "processes").text
+    first = _first_action(browser)
+    assert (first["action"], first["rank"]) == (CARD, "1")
+    assert first["instruction"] and first["argument"] and first["objections"]
+    assert first["info"].startswith("http") and first["minutes"].endswith("min")
+    processes = _text(browser, "processes")
     assert "credit-card order, step 2 of 4, abandoned, no activity for" in processes
-    assert "order abandoned" in browser.find_element(By.ID, "impulses").text
-    assert CARD in browser.find_element(By.ID, "feed").text.replace(" ", "_")
+    assert "order abandoned" in _text(browser, "impulses")
+    assert CARD in _text(browser, "feed").replace(" ", "_")
     screenshot(browser, "desk")
 
     # Online banking shows the card in a teaser slot today.
@@ -123,10 +147,9 @@ def test_the_agent_takes_the_worked_example_call_in_the_browser_end_to_end(
 
     # The agent clicks "Accepted" on the first action.
     browser.get(desk.url(f"/customers/{customer}?channel=call_centre&agent=kdc-12"))
-    opportunity_id = first_id = browser.find_element(
-        By.CSS_SELECTOR, "#actions article.action"
-    ).get_attribute("data-opportunity-id")
-    browser.find_element(By.CSS_SELECTOR, "#actions article.action button[value=accepted]").click()
+    _until(browser, "the card order on the desktop", lambda b: CARD in _actions(b))
+    opportunity_id = first_id = _first_action(browser)["opportunity"]
+    _click(browser, "#actions article.action button[value=accepted]")
     _until(browser, "the desktop confirms", lambda b: b.find_elements(By.ID, "sent"))
     assert "accepted" in browser.find_element(By.ID, "sent").text
 

@@ -29,6 +29,27 @@ def label(code: str | None) -> str:
     return "" if code is None else code.replace("_", " ")
 
 
+def title(code: str) -> str:
+    text = label(code)
+    return text[:1].upper() + text[1:]
+
+
+def reasons_line(o: Opportunity, now: datetime) -> str:
+    """Why, in a few words: each impulse with its age and its telling facts."""
+    parts = []
+    for r in o.reasons:
+        facts = [
+            f"{e.name.replace('_', ' ')} {e.value}"
+            for e in r.evidence
+            if not e.name.endswith("_id")
+        ][:3]
+        parts.append(
+            f"{label(r.kind)} {ago(r.occurred_at, now)} ago"
+            + (f" ({', '.join(facts)})" if facts else "")
+        )
+    return "; ".join(parts)
+
+
 def product_label(product: str) -> str:
     return product.replace("_", "-")
 
@@ -113,9 +134,11 @@ def _action_card(
     return (
         f'<article class=action data-action-id="{escape(o.action_id)}" '
         f'data-opportunity-id="{escape(o.opportunity_id)}" data-rank="{o.rank}">'
-        f"<h3><span class=rank>{o.rank}</span> {escape(label(o.action_id))}"
+        f"<h3><span class=rank>{o.rank}</span> {escape(title(o.action_id))}"
         f"<span class=minutes>≈ {o.handling_minutes:g} min</span></h3>"
-        f"<p class=why>{escape(o.explanation)}</p>"
+        f"<p class=reasons>Why: {escape(reasons_line(o, now))}</p>"
+        f"<details class=why><summary>How the priority was computed</summary>"
+        f"{escape(o.explanation)}</details>"
         f"<dl><dt>Say</dt><dd class=instruction>{escape(t.instruction)}</dd>"
         f"<dt>Benefit</dt><dd class=argument>{escape(t.argument)}</dd>"
         f"<dt>If the customer objects</dt><dd class=objections>{escape(t.objections)}</dd></dl>"
@@ -251,7 +274,7 @@ def teaser_page(
             )
             tiles.append(
                 f'<div class="slot offer" data-action-id="{escape(o.action_id)}">'
-                f"<h3>{escape(label(o.product))}</h3><p>{escape(t.argument)}</p>{link}</div>"
+                f"<h3>{escape(title(o.product))}</h3><p>{escape(t.argument)}</p>{link}</div>"
             )
         else:
             tiles.append(
