@@ -59,6 +59,8 @@ def build(settings: Settings) -> Container:
             backlogged=backlogged,
             committed=committed,
             max_future_skew=settings.max_future_skew_seconds,
+            allowed_lateness=settings.allowed_lateness_seconds,
+            topic_idle_seconds=settings.topic_idle_seconds,
         )
 
     app, worker = create_app(settings, processor_factory)

@@ -52,6 +52,15 @@ def _mount_infra() -> None:
 
 _mount_infra()
 
+
+def _mount_datatools() -> None:
+    from impulse_stream.datatools.cli import mount
+
+    mount(app)  # generate, export, backtest
+
+
+_mount_datatools()
+
 catalogue_app = typer.Typer(no_args_is_help=True, help="The rule and action catalogue.")
 app.add_typer(catalogue_app, name="catalogue")
 
@@ -133,18 +142,6 @@ def produce(
 
 
 @app.command()
-def backtest(
-    events: Annotated[Path, typer.Argument(help="JSON Lines: {topic, partition, offset, value}.")],
-    catalogue: Annotated[Path, typer.Option(help="Catalogue to test.")],
-    baseline: Annotated[Path | None, typer.Option(help="Catalogue to compare with.")] = None,
-) -> None:
-    """Run the pure core over recorded events with two catalogues and compare."""
-    from impulse_stream.tools import backtest as run_backtest
-
-    typer.echo(run_backtest(events, catalogue, baseline))
-
-
-@app.command()
 def rebuild(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: all state is deleted.")] = False,
 ) -> None:
@@ -214,6 +211,7 @@ def catalogue_validate(
 
 def main() -> None:
     from impulse_stream.core.catalogue import CatalogueError
+    from impulse_stream.datatools.errors import Interrupted
 
     try:
         app()
@@ -222,6 +220,9 @@ def main() -> None:
     except OSError as exc:
         # A file the user named: missing, unreadable, a directory.
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+    except Interrupted as exc:
+        typer.secho(f"interrupted: {exc}", err=True, fg=typer.colors.YELLOW)
+        sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
 

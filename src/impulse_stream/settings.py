@@ -56,6 +56,8 @@ class Settings:
     faust_datadir: str = ""
     max_future_skew_seconds: float = 86400.0
     retry_blocked_seconds: float = 30.0
+    allowed_lateness_seconds: float = 0.0
+    topic_idle_seconds: float = 2.0
     startup_wait_seconds: float = 300.0
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     redis_security: RedisSecurity = field(default_factory=RedisSecurity)
@@ -118,6 +120,9 @@ class Settings:
                 f"{MAX_SESSION_TIMEOUT_MS} milliseconds (Kafka brokers allow 6000 and more "
                 "by default)"
             )
+        for key in ("allowed_lateness_seconds", "topic_idle_seconds"):
+            if not getattr(self, key) >= 0:
+                raise ConfigError(f"{name(key)}={getattr(self, key)}: expected 0 or more seconds")
         if not self.idle_advance_seconds >= 0:
             raise ConfigError(
                 f"{name('idle_advance_seconds')}={self.idle_advance_seconds}: "

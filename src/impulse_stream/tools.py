@@ -1,24 +1,22 @@
-"""Data-engineering tools: send events, export topics, backtest a catalogue.
+"""Data-engineering tools: send events, the reference model run, rebuild.
 
-A backtest runs the very batch path of the worker (``BatchProcessor``) on a
-:class:`MemoryStore` over recorded input messages, once per catalogue, and
-compares the opportunities. Because the core is deterministic, the same events
-and the same catalogue give the same opportunities with the same ids as the
-live worker did.
+The reference run is the very batch path of the worker (``BatchProcessor``) on
+a :class:`MemoryStore` over recorded input messages. Because the core is
+deterministic, the same events and the same catalogue give the same
+opportunities with the same ids as the live worker did. ``generate``,
+``export`` and ``backtest`` live in :mod:`impulse_stream.datatools`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.errors import ImpulseStreamError
@@ -137,7 +135,8 @@ async def model_run(
     """:func:`run_model` inside a running event loop."""
     store = MemoryStore()
     publisher = CollectingPublisher()
-    processor = BatchProcessor(engine, store, publisher)
+    # No topic turns idle while recorded input is read; the end of the input releases all.
+    processor = BatchProcessor(engine, store, publisher, topic_idle_seconds=float("inf"))
     batch: list[InboundMessage] = []
     for m in messages:
         batch.append(m)
@@ -146,36 +145,8 @@ async def model_run(
             batch = []
     if batch:
         await processor.process(batch)
+    await processor.flush()
     return ModelRun(publisher.messages, store)
-
-
-def opportunities_of(
-    messages: Iterable[OutboundMessage],
-) -> dict[tuple[str, int], dict[str, object]]:
-    out = {}
-    for m in messages:
-        if m.topic.endswith(contract_topics.OPPORTUNITIES) and m.value is not None:
-            o = orjson.loads(m.value)
-            out[(o["opportunity_id"], o["revision"])] = o
-    return out
-
-
-def backtest(events: Path, catalogue: Path, baseline: Path | None = None) -> str:
-    """Compare the opportunities two catalogues give for the same recorded events."""
-    messages = recorded_messages(events)
-    new = opportunities_of(run_model(DecisionEngine(load_catalogue(catalogue)), messages).messages)
-    old = opportunities_of(run_model(DecisionEngine(load_catalogue(baseline)), messages).messages)
-    lines = [f"events: {len(messages)}"]
-    for label, opps in (("baseline", old), ("candidate", new)):
-        per_action = Counter(o["action_id"] for o in opps.values() if o["status"] == "open")
-        lines.append(
-            f"{label}: {sum(per_action.values())} opportunities opened: "
-            + (", ".join(f"{a}={n}" for a, n in sorted(per_action.items())) or "none")
-        )
-    only_new = sorted({k[0] for k in new} - {k[0] for k in old})
-    only_old = sorted({k[0] for k in old} - {k[0] for k in new})
-    lines.append(f"only with candidate: {len(only_new)}; only with baseline: {len(only_old)}")
-    return "\n".join(lines)
 
 
 class RebuildRefused(ImpulseStreamError):

@@ -4,8 +4,10 @@ It is credited to the closing channel AND to the customer's assigned advisor
 and unit (branch), so that staff accept that customers choose their channel.
 The closing channel is the channel on which the customer accepted the linked
 opportunity, if they did; otherwise the channel of the completing order step.
-The linked opportunity is the newest one for the same product that is still
-open, or was created before the completion (accepted or already closed).
+The linked opportunity is the one for the same product that the customer
+accepted (the newest such, by the time of the response); without an
+acceptance, the newest one for the product that is still open. A withdrawn or
+expired opportunity is never credited.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from impulse_stream.core.state import CustomerState, OpportunityState
 def linked_opportunity(
     catalogue: Catalogue, state: CustomerState, step: OrderStep
 ) -> OpportunityState | None:
-    candidates = []
+    accepted: list[OpportunityState] = []
+    still_open: list[OpportunityState] = []
     for opp in state.opportunities:
         action = catalogue.action(opp.action_id)
         if action is None or action.product != step.product:
             continue
-        # A late completion still belongs to the opportunity that is open for it.
-        if opp.status == "open" or opp.created_at <= step.occurred_at:
-            candidates.append(opp)
-    return max(candidates, key=lambda o: (o.created_at, o.opportunity_id), default=None)
+        if opp.closed_reason == "accepted":
+            accepted.append(opp)
+        elif opp.status == "open":
+            still_open.append(opp)
+    if accepted:
+        return max(accepted, key=lambda o: (o.closed_at or o.created_at, o.opportunity_id))
+    return max(still_open, key=lambda o: (o.created_at, o.opportunity_id), default=None)
 
 
 def credit_sale(

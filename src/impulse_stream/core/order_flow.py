@@ -1,7 +1,8 @@
 """Running order processes (``orders.flow``): steps, completion, cancellation.
 
-An order is tracked from its first event. Its abandonment deadline is
-``started_at + window_minutes`` (event time). When the order completes, the
+An order is tracked from its first event. It is abandoned when there was no
+activity on it for ``window_minutes`` (event time): its deadline is the last
+step's time plus the window, not the start's. When the order completes, the
 sale is credited (``attribution.py``), every open sales opportunity for the
 product is withdrawn and the product counts as held. Then the detectors that
 listen to orders run (``new_purchase``; the clicked offer's wait ends).
@@ -62,10 +63,11 @@ class OrderFlow:
         else:
             started = min(order.started_at, step.occurred_at)
             newer = order.updated_at is None or step.occurred_at >= order.updated_at
+            last = max(order.updated_at or step.occurred_at, step.occurred_at)
             order = msgspec.structs.replace(
                 order,
                 started_at=started,
-                deadline=self._deadline(started) if order.status == "open" else order.deadline,
+                deadline=self._deadline(last) if order.status == "open" else order.deadline,
                 step=max(order.step, step.step),
                 total_steps=max(order.total_steps, step.total_steps),
                 last_event_id=step.event_id if newer else order.last_event_id,
@@ -75,10 +77,10 @@ class OrderFlow:
             _correct_clicked_offer(run, step)
         run.state = keep_order(run.state, order)
 
-    def _deadline(self, started_at: datetime) -> datetime:
+    def _deadline(self, last_activity: datetime) -> datetime:
         if self.abandonment is None:
-            return started_at
-        return self.abandonment.deadline(started_at)
+            return last_activity
+        return self.abandonment.deadline(last_activity)
 
     def _started(self, step: OrderStep) -> OrderProcess:
         return OrderProcess(

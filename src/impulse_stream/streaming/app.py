@@ -101,6 +101,8 @@ class Worker:
         self.started = time.time()
         self.lock = asyncio.Lock()
         self.blocked: dict[int, Blocked] = {}
+        # Faust events whose messages wait for their partition's event-time clock.
+        self.waiting: dict[tuple[str, int, int], Any] = {}
 
     @property
     def partitions(self) -> set[int]:
@@ -132,6 +134,32 @@ class Worker:
         each partition's part is tried alone, so that one partition's failure
         does not stop the others; a part that fails again blocks its partition.
         """
+        return self._settle(await self._process_events(events))
+
+    async def tick(self) -> list[Any]:
+        """Release held events the clocks reached (topics turned idle); returns the events
+        that are now done."""
+        async with self.lock:
+            await self.processor.tick()
+        return self._settle([])
+
+    def _settle(self, done: list[Any]) -> list[Any]:
+        """Of the processed events, those the processor does not hold any more; the held
+        ones wait (unacknowledged, so uncommitted) until their clock comes."""
+        held = self.processor.held()
+        ready = []
+        for key in [k for k in self.waiting if k not in held]:
+            ready.append(self.waiting.pop(key))
+        for e in done:
+            m = e.message
+            key = (m.topic, m.partition, m.offset)
+            if key in held:
+                self.waiting[key] = e
+            else:
+                ready.append(e)
+        return ready
+
+    async def _process_events(self, events: Sequence[Any]) -> list[Any]:
         done: list[Any] = []
         parts: dict[int, list[Any]] = {}
         for e in events:
@@ -178,6 +206,11 @@ class Worker:
                 self.settings.retry_blocked_seconds,
                 exc_info=exc,
             )
+        waiting = [k for k in self.waiting if k[1] == partition]
+        held = sorted(
+            [*held, *(self.waiting.pop(k) for k in waiting)], key=lambda e: e.message.offset
+        )
+        self.processor.clock.drop_held(partition, lambda item: False)  # retried from `held`
         self.blocked[partition] = Blocked(reason, detail, time.time(), held)
         self.processor.metrics.partition_blocked.labels(str(partition), reason).set(1)
         self.processor.metrics.batch_failures.labels(reason).inc()
@@ -201,7 +234,7 @@ class Worker:
                 blocked.since, blocked.detail = time.time(), repr(exc)
                 log.warning("partition %d still fails: %r", partition, exc)
                 continue
-            for e in blocked.held:
+            for e in self._settle(blocked.held):
                 e.ack()
             self._unblock(partition)
             log.info("partition %d resumed", partition)
@@ -256,6 +289,8 @@ class Worker:
         self.assigned -= gone
         for partition in {tp.partition for tp in gone}:
             self._unblock(partition)  # its held events stay uncommitted: the next owner reads them
+            for key in [k for k in self.waiting if k[1] == partition]:
+                del self.waiting[key]
         self.processor.on_revoked({tp.partition for tp in gone})
         lag = self.processor.metrics.consumer_lag
         for tp in gone:
@@ -389,6 +424,11 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
     async def _idle_partitions() -> None:
         await worker.retry_blocked()
         await worker.advance_idle_partitions()
+
+    @app.timer(interval=1.0)
+    async def _release_held() -> None:
+        for e in await worker.tick():
+            e.ack()
 
     @app.timer(interval=5.0)
     async def _lag_metrics() -> None:

@@ -126,6 +126,13 @@ class Metrics:
             ["partition", "reason"],
             registry=r,
         )
+        self.late_events = Counter(
+            "impulse_stream_late_events",
+            "Events older than their partition's deadline clock when they arrived (applied, "
+            "correcting what they contradict), per topic",
+            ["topic"],
+            registry=r,
+        )
         self.batch_failures = Counter(
             "impulse_stream_batch_failures",
             "Batches that failed as a whole (nothing of them committed), per reason",

@@ -68,6 +68,7 @@ from impulse_stream.store.base import (
     StoredCustomer,
     StoreUnavailable,
 )
+from impulse_stream.streaming.clock import EventClock
 from impulse_stream.streaming.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,8 @@ class BatchProcessor:
         backlogged: Callable[[str, int], bool] = lambda topic, partition: False,
         max_future_skew: float = 86400.0,
         committed: Callable[[int], Awaitable[dict[str, int]]] = _nothing_committed,
+        allowed_lateness: float = 0.0,
+        topic_idle_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -214,10 +217,16 @@ class BatchProcessor:
         self.max_timers = max_timers_per_batch
         self.retry = retry or RetryPolicy()
         self.wall_clock = wall_clock
-        self.watermarks: dict[int, int] = {}
-        self.topic_time: dict[int, dict[str, int]] = defaultdict(dict)
+        self.watermarks: dict[int, int] = {}  # the deadline clock of each partition
         self.backlogged = backlogged
         self.input_topics = tuple(topic_prefix + t for t in contract_topics.INPUT_TOPICS)
+        self.clock = EventClock(
+            self.input_topics,
+            allowed_lateness_ms=int(allowed_lateness * 1000),
+            topic_idle_seconds=topic_idle_seconds,
+            backlogged=backlogged,
+            wall_clock=wall_clock,
+        )
         self.recovered: set[int] = set()
         self.delivered: list[Delivered] = []
         self.stopping = False
@@ -237,7 +246,7 @@ class BatchProcessor:
         self.recovered -= partitions
         for p in partitions:
             self.watermarks.pop(p, None)
-            self.topic_time.pop(p, None)
+            self.clock.forget(p)
             self.marks.pop(p, None)
 
     async def recover(self, partition: int) -> int:
@@ -280,8 +289,25 @@ class BatchProcessor:
             self.recovered -= partitions
             raise
 
-    async def _process(self, batch: Sequence[InboundMessage]) -> None:
-        partitions = sorted({m.partition for m in batch})
+    async def flush(self) -> None:
+        """The input ended (a model run, a backtest): release every held event."""
+        await self._process([], everything=True)
+
+    async def tick(self) -> None:
+        """Release what the clocks reached since the last batch (topics turned idle)."""
+        if self.clock.partitions_holding():
+            await self.process([])
+
+    def held(self) -> set[tuple[str, int, int]]:
+        """(topic, partition, offset) of every event waiting for its partition's clock."""
+        return {
+            (m.topic, m.partition, m.offset)
+            for p in self.clock.partitions_holding()
+            for m, _ in self.clock.held_items(p)
+        }
+
+    async def _process(self, batch: Sequence[InboundMessage], everything: bool = False) -> None:
+        partitions = sorted({m.partition for m in batch} | set(self.clock.partitions_holding()))
         for p in partitions:
             if p not in self.recovered:
                 await self.recover(p)
@@ -290,12 +316,12 @@ class BatchProcessor:
         by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]] = defaultdict(
             list
         )
-        decoded: list[tuple[int, str, int, InboundMessage, InputEvent]] = []
         erasures: dict[str, int] = {}
         latest_ms = int(self.wall_clock() * 1000) + self.max_future_ms
         for message in batch:
             logical = self._logical(message.topic)
             self.metrics.events_in.labels(logical).inc()
+            self.clock.heard_from(message.topic, message.partition)
             try:
                 event = self.decoder.decode(logical, message.key, message.value)
                 event_ms = _ms(event.occurred_at)
@@ -332,18 +358,27 @@ class BatchProcessor:
                     )
                 )
                 continue
-            decoded.append((event_ms, message.topic, message.offset, message, event))
-        # Within a batch, a partition's events (from several topics) are applied in
-        # event-time order: the consumer hands them over grouped by topic.
-        decoded.sort(key=lambda d: (d[3].partition, d[0], d[1], d[2]))
-        for event_ms, _, _, message, event in decoded:
-            wm = self._advance_watermark(message, event_ms)
-            by_partition[message.partition].append((message, event, _dt(wm)))
-        self.metrics.batch_size.observe(len(batch))
+            if self.clock.hold(
+                message.topic, message.partition, message.offset, event_ms, (message, event)
+            ):
+                self.metrics.late_events.labels(logical).inc()
+        for cid, p in erasures.items():  # held events before the tombstone are erased with it
+            self.clock.drop_held(p, lambda item, cid=cid: item[1].customer_id != cid)
+        for p in partitions:
+            released = self.clock.release(p, everything)
+            by_partition[p] = [(m, e, e.occurred_at) for m, e in released]
+            deadline = self.clock.deadline_ms.get(p)
+            if deadline is not None:
+                self.watermarks[p] = max(self.watermarks.get(p, deadline), deadline)
+        if batch:
+            self.metrics.batch_size.observe(len(batch))
         await self._prepare_engines(
             {now.date() for items in by_partition.values() for _, _, now in items}
         )
         marks = _marks(batch, self._fence_key)
+        for p in partitions:
+            for topic, ms in self.clock.marks.get(p, {}).items():
+                marks.setdefault(p, {})["t" + fence_key(self._logical(topic), p)] = ms
         outcome = await self._decide(by_partition, set(by_partition), marks)
         await self._publish(dead + outcome.dead + outcome.messages)
         await self._learn(outcome.observations)
@@ -364,10 +399,19 @@ class BatchProcessor:
         store that kept its data every committed offset ``c`` has a checkpoint
         entry of at least ``c - 1``.
         """
+        marks = (await self._with_retry(self.store.checkpoints, [partition]))[partition]
+        self.clock.restore(
+            partition,
+            {
+                topic: marks[mark]
+                for topic in self.input_topics
+                if (mark := "t" + fence_key(self._logical(topic), partition)) in marks
+            },
+        )
         committed = await self.committed(partition)
         if not committed:
+            self.marks[partition] = marks
             return
-        marks = (await self._with_retry(self.store.checkpoints, [partition]))[partition]
         for topic, offset in sorted(committed.items()):
             fence = self._fence_key(InboundMessage(topic, partition, offset, None, None))
             stored = marks.get(fence)
@@ -395,32 +439,11 @@ class BatchProcessor:
                         f"{'none' if found is None else found}",
                     )
 
-    def _advance_watermark(self, message: InboundMessage, event_ms: int) -> int:
-        """The partition's event-time clock after ``message``.
-
-        As in Flink, the clock of an operator with several inputs is the
-        minimum over its inputs: here over the input topics of the partition
-        that still have a backlog (a replay from the start reads six topics at
-        different speeds; an abandonment deadline must not fire because the
-        contacts topic raced ahead of the order steps). Caught-up topics do not
-        hold the clock back, so live it is the largest event time seen.
-        """
-        p = message.partition
-        times = self.topic_time[p]
-        times[message.topic] = max(times.get(message.topic, event_ms), event_ms)
-        backlog = [t for t in times if self.backlogged(t, p)]
-        candidate = min(times[t] for t in backlog) if backlog else max(times.values())
-        if any(self.backlogged(t, p) for t in self.input_topics if t not in times):
-            candidate = min(times.values())  # a topic with a backlog has not spoken yet
-        wm = max(self.watermarks.get(p, candidate), candidate)
-        self.watermarks[p] = wm
-        return wm
-
     async def advance_idle(self, partition: int, now_ms: int) -> None:
         """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""
         if partition not in self.recovered:
             await self.recover(partition)
-        if now_ms <= self.watermarks.get(partition, 0):
+        if self.clock.held_count(partition) or now_ms <= self.watermarks.get(partition, 0):
             return
         self.watermarks[partition] = now_ms
         await self._prepare_engines({_dt(now_ms).date()})
@@ -461,6 +484,9 @@ class BatchProcessor:
                 await self._with_retry(self.store.commit, [], marks)
             return _Outcome()
         accepted = _Outcome()
+        # Written now, deleted from the outbox with the *next batch's* read, once published;
+        # a re-read within this batch (refused writes) must not delete them yet.
+        written: list[Delivered] = []
         todo = pending
         for attempt in range(5):
             loaded = await self._load(list(todo))
@@ -482,9 +508,7 @@ class BatchProcessor:
             marks = None  # raised with the first attempt
             for write in writes:
                 if write.customer_id not in refused and write.outbox_id:
-                    self.delivered.append(
-                        Delivered(write.customer_id, write.partition, write.outbox_id)
-                    )
+                    written.append(Delivered(write.customer_id, write.partition, write.outbox_id))
             for cid, outcome in results.items():
                 if cid not in refused:
                     accepted.extend(outcome)
@@ -499,6 +523,7 @@ class BatchProcessor:
             todo = {cid: todo[cid] for cid in refused}
         else:
             log.error("giving up on %d customers owned by another worker", len(todo))
+        self.delivered.extend(written)
         return accepted
 
     def _decide_customer(self, entry: _Pending) -> tuple[CustomerWrite | None, _Outcome]:
@@ -532,7 +557,7 @@ class BatchProcessor:
             if stored.applied(tp, message.offset):
                 self.metrics.duplicates.labels(logical).inc()
                 continue
-            fences[tp] = message.offset
+            fences[tp] = max(fences.get(tp, message.offset), message.offset)  # never lowered
             mark = fingerprint(event)
             seen = seen_before(state, mark)
             if seen is Seen.REPEAT:

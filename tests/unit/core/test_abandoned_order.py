@@ -15,12 +15,12 @@ def _started_card_order(engine: DecisionEngine) -> CustomerState:
     return engine.apply(state, order("step_completed", at(5), step=2), at(5)).state
 
 
-def test_card_order_not_finished_within_30_minutes_is_abandoned(engine: DecisionEngine) -> None:
-    state = _started_card_order(engine)
-    assert engine.next_wakeup(state) == at(30)
-    assert engine.advance(state, at(29)).outputs == ()
+def test_card_order_with_no_activity_for_30_minutes_is_abandoned(engine: DecisionEngine) -> None:
+    state = _started_card_order(engine)  # last step at minute 5
+    assert engine.next_wakeup(state) == at(35)
+    assert engine.advance(state, at(34)).outputs == ()
 
-    decision = engine.advance(state, at(30))
+    decision = engine.advance(state, at(35))
 
     impulses = [o for o in decision.outputs if isinstance(o, Impulse)]
     opportunities = [o for o in decision.outputs if isinstance(o, Opportunity)]
@@ -31,6 +31,17 @@ def test_card_order_not_finished_within_30_minutes_is_abandoned(engine: Decision
     assert finish.product == "credit_card" and finish.status == "open" and finish.revision == 0
     assert finish.texts.instruction and finish.reasons[0].impulse_id == impulses[0].impulse_id
     assert "order_abandoned" in finish.explanation
+
+
+def test_a_customer_still_filling_in_at_minute_29_is_not_abandoned_at_minute_30(
+    engine: DecisionEngine,
+) -> None:
+    state = _started_card_order(engine)
+    state = engine.apply(state, order("step_completed", at(29), step=3), at(29)).state
+    assert engine.advance(state, at(30)).outputs == ()
+    assert engine.advance(state, at(58)).outputs == ()
+    kinds = [o.kind for o in engine.advance(state, at(59)).outputs if isinstance(o, Impulse)]
+    assert kinds == ["order_abandoned"]
 
 
 def test_a_later_event_past_the_deadline_fires_the_abandonment_first(
@@ -67,7 +78,7 @@ def test_late_completion_withdraws_the_opportunity_and_credits_the_sale(
     engine: DecisionEngine,
 ) -> None:
     state = _started_card_order(engine)
-    fired = engine.advance(state, at(31))
+    fired = engine.advance(state, at(36))
     finish = next(
         o
         for o in fired.outputs

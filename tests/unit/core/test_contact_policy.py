@@ -26,7 +26,7 @@ def _abandoned_card_order(
         order("step_completed", at(3), step=2),
         *extra,
     ]
-    state, outputs = replay(engine, events, until=at(31))
+    state, outputs = replay(engine, events, until=at(34))  # no activity since minute 3
     card = next(o for o in opportunities(outputs) if o.action_id == "finish_credit_card_order")
     return state, card.opportunity_id
 

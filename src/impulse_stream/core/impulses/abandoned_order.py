@@ -1,9 +1,10 @@
-"""Abandoned order or application: started, not finished within the window.
+"""Abandoned order or application: no activity on it for the window.
 
-Detected on event time: an order that is neither completed nor cancelled
-``window_minutes`` after it started is abandoned when the watermark passes the
-deadline. The order flow (``order_flow.py``) keeps the running orders and
-dates their deadline with ``deadline()``; this detector fires on it. Lateness
+Detected on event time: an order that is neither completed nor cancelled and
+had no step for ``window_minutes`` is abandoned when the clock passes that
+deadline (the last step's time plus the window). The order flow
+(``order_flow.py``) keeps the running orders and dates their deadline with
+``deadline()``; this detector fires on it. Lateness
 policy: a ``completed`` or ``cancelled`` step that arrives after the deadline
 fired is not dropped; it corrects the outcome (the opportunity is withdrawn, a
 completed order is credited).
@@ -46,8 +47,8 @@ class AbandonedOrderDetector:
     def __init__(self, rule: DetectorRule, catalogue: Catalogue) -> None:
         self.window = timedelta(minutes=rule.integer("window_minutes"))
 
-    def deadline(self, started_at: datetime) -> datetime:
-        return started_at + self.window
+    def deadline(self, last_activity: datetime) -> datetime:
+        return last_activity + self.window
 
     def observe(self, seen: Observed) -> CustomerState:
         return seen.after  # the order flow has already dated the order's deadline

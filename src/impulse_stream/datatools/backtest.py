@@ -1,0 +1,407 @@
+"""Backtest: the same recorded events through the worker's batch path with two
+catalogues, and what changes between the two runs.
+
+Each run is the reference model of the worker (``BatchProcessor`` on a
+``MemoryStore``, outputs collected): the core is deterministic, so a run gives
+the opportunities, with the same ids, that a live worker with that catalogue
+would have published.
+
+What the comparison counts:
+
+- an opportunity is *opened* by its first message (revision 0); its *channel*
+  is the best of its eligible channels (the first of ``channels``), ``none``
+  when no channel may play it now; its *day* is the UTC day of ``created_at``;
+- *added*: opened only with the candidate; *removed*: opened only with the
+  baseline (the same id means the same action for the same impulse);
+- *shifts*: opened by both, with a different rank or priority;
+- *contacts per channel and day*: opened opportunities per best channel and
+  day, beside the catalogue's ``daily_capacity`` of the channel;
+- *suppressions*: actions the contact policy held back, per rule (the
+  worker's ``impulse_stream_policy_suppressions_total``);
+- *customers affected*: customers with an added, removed or shifted opportunity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from impulse_stream.contract import topics as contract_topics
+from impulse_stream.core.catalogue import Catalogue
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.datatools.errors import Interrupted
+from impulse_stream.datatools.progress import Bar, progress_bar
+from impulse_stream.pseudonym import pseudonym
+from impulse_stream.store.memory import MemoryStore
+from impulse_stream.streaming.metrics import Metrics
+from impulse_stream.streaming.processor import (
+    BatchProcessor,
+    CollectingPublisher,
+    InboundMessage,
+    OutboundMessage,
+)
+
+BATCH = 500
+SUPPRESSION_RULES = (
+    "channel_not_eligible",
+    "no_consent",
+    "product_held",
+    "product_declined",
+    "cooling_off",
+    "snoozed",
+    "not_open",
+    "frequency_cap",
+)
+
+
+@dataclass(frozen=True)
+class CatalogueRun:
+    """What one catalogue decided over the recording."""
+
+    rules_version: str
+    messages: list[OutboundMessage]
+    suppressions: dict[str, int]
+
+
+def run_catalogue(
+    catalogue: Catalogue,
+    messages: Sequence[InboundMessage],
+    label: str,
+    bar: Bar | None = None,
+    warm_up: int = 0,
+) -> CatalogueRun:
+    """The worker's batch path over ``messages`` on an in-memory store; suppressions are
+    counted after the first ``warm_up`` messages."""
+    return asyncio.run(_run(catalogue, messages, label, bar, warm_up))
+
+
+def _suppressions(metrics: Metrics) -> dict[str, int]:
+    found = {}
+    for rule in SUPPRESSION_RULES:
+        value = metrics.registry.get_sample_value(
+            "impulse_stream_policy_suppressions_total", {"rule": rule}
+        )
+        if value:
+            found[rule] = int(value)
+    return found
+
+
+async def _run(
+    catalogue: Catalogue,
+    messages: Sequence[InboundMessage],
+    label: str,
+    bar: Bar | None,
+    warm_up: int,
+) -> CatalogueRun:
+    metrics = Metrics()
+    publisher = CollectingPublisher()
+    processor = BatchProcessor(DecisionEngine(catalogue), MemoryStore(), publisher, metrics=metrics)
+    done = 0
+    before: dict[str, int] = {}
+    # A batch ends at the warm-up boundary, so that the suppressions after it are known.
+    bounds = sorted({warm_up, len(messages)} | set(range(0, len(messages), BATCH)))
+    try:
+        for start, stop in itertools.pairwise(bounds):
+            if start == warm_up:
+                before = _suppressions(metrics)
+            batch = messages[start:stop]
+            await processor.process(batch)
+            done += len(batch)
+            await asyncio.sleep(0)  # the in-memory path never waits: let Ctrl-C's cancel in
+            if bar is not None:
+                bar.advance(len(batch), len(batch))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise Interrupted(
+            f"stopped during the {label} run after {done:,} of {len(messages):,} events; "
+            "no report written"
+        ) from None
+    if warm_up >= len(messages):
+        before = _suppressions(metrics)
+    after = _suppressions(metrics)
+    counted = {r: n - before.get(r, 0) for r, n in after.items() if n > before.get(r, 0)}
+    return CatalogueRun(catalogue.version, publisher.messages, counted)
+
+
+@dataclass
+class Side:
+    """One catalogue's totals."""
+
+    rules_version: str
+    opened: int
+    per_action: dict[str, int]
+    per_product: dict[str, int]
+    per_channel: dict[str, int]
+    suppressions: dict[str, int]
+    contacts_per_day: dict[str, dict[str, int]]  # day -> channel -> opened
+    daily_capacity: dict[str, int]
+    over_capacity: list[dict[str, Any]]  # {day, channel, contacts, capacity}
+    impulses: dict[str, int]
+
+
+@dataclass
+class Delta:
+    """Added or removed opportunities, counted three ways."""
+
+    total: int
+    per_action: dict[str, int]
+    per_product: dict[str, int]
+    per_channel: dict[str, int]
+
+
+@dataclass
+class Shift:
+    action: str
+    opportunities: int
+    rank_up: int
+    rank_down: int
+    mean_priority_change: float
+
+
+@dataclass
+class ChangedDecision:
+    change: str  # added | removed | shifted
+    customer: str  # a pseudonym, never the customer id
+    action: str
+    channel: str
+    baseline: str  # the baseline's explanation, or what it opened instead
+    candidate: str
+    opportunity_id: str = ""
+
+
+@dataclass
+class BacktestReport:
+    events: int
+    customers: int
+    baseline: Side
+    candidate: Side
+    added: Delta
+    removed: Delta
+    shifts: list[Shift]
+    customers_affected: int
+    samples: list[ChangedDecision]
+    days: list[str]
+    baseline_source: str = ""
+    candidate_source: str = ""
+    report_from: str = ""
+    added_ids: list[str] = field(default_factory=list)
+    removed_ids: list[str] = field(default_factory=list)
+
+
+def compare(
+    messages: Sequence[InboundMessage],
+    baseline: Catalogue,
+    candidate: Catalogue,
+    samples: int = 10,
+    warm_up: int = 0,
+    report_from: str = "",
+) -> BacktestReport:
+    """Run both catalogues over ``messages`` (with a progress bar) and compare.
+
+    With ``report_from`` (an ISO day) only opportunities and impulses from that day
+    on count, and the suppressions after the first ``warm_up`` messages (those
+    before the day): the earlier events only warm the customers' state up.
+    """
+    runs = []
+    for label, catalogue in (("baseline", baseline), ("candidate", candidate)):
+        with progress_bar(f"backtest {label}", len(messages), "events") as bar:
+            runs.append(run_catalogue(catalogue, messages, label, bar, warm_up))
+    customers = {m.key for m in messages if m.key is not None}
+    return compare_runs(
+        runs[0],
+        runs[1],
+        baseline,
+        candidate,
+        len(messages),
+        len(customers),
+        samples,
+        report_from,
+    )
+
+
+def _opened(
+    run: CatalogueRun, report_from: str = ""
+) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
+    first: dict[str, dict[str, Any]] = {}
+    impulses: Counter[str] = Counter()
+    for m in run.messages:
+        if m.value is None:
+            continue
+        if m.topic == contract_topics.OPPORTUNITIES:
+            o = orjson.loads(m.value)
+            if o["created_at"][:10] < report_from:
+                continue
+            seen = first.get(o["opportunity_id"])
+            if seen is None or o["revision"] < seen["revision"]:
+                first[o["opportunity_id"]] = o
+        elif m.topic == contract_topics.IMPULSES:
+            impulse = orjson.loads(m.value)
+            if impulse["detected_at"][:10] >= report_from:
+                impulses[impulse["kind"]] += 1
+    return first, impulses
+
+
+def _channel(o: dict[str, Any]) -> str:
+    channels = o.get("channels") or ()
+    return str(channels[0]) if channels else "none"
+
+
+def _count(opps: Sequence[dict[str, Any]]) -> Delta:
+    return Delta(
+        total=len(opps),
+        per_action=_sorted(Counter(o["action_id"] for o in opps)),
+        per_product=_sorted(Counter(o["product"] for o in opps)),
+        per_channel=_sorted(Counter(_channel(o) for o in opps)),
+    )
+
+
+def _sorted(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _side(
+    run: CatalogueRun,
+    opened: dict[str, dict[str, Any]],
+    impulses: Counter[str],
+    catalogue: Catalogue,
+) -> Side:
+    per_day: dict[str, Counter[str]] = defaultdict(Counter)
+    for o in opened.values():
+        per_day[o["created_at"][:10]][_channel(o)] += 1
+    capacity = {str(k): int(v) for k, v in catalogue.policy.daily_capacity.items()}
+    over = [
+        {"day": day, "channel": ch, "contacts": n, "capacity": capacity[ch]}
+        for day, counts in sorted(per_day.items())
+        for ch, n in sorted(counts.items())
+        if ch in capacity and n > capacity[ch]
+    ]
+    counted = _count(list(opened.values()))
+    return Side(
+        rules_version=run.rules_version,
+        opened=len(opened),
+        per_action=counted.per_action,
+        per_product=counted.per_product,
+        per_channel=counted.per_channel,
+        suppressions=dict(sorted(run.suppressions.items())),
+        contacts_per_day={d: dict(sorted(c.items())) for d, c in sorted(per_day.items())},
+        daily_capacity=capacity,
+        over_capacity=over,
+        impulses=_sorted(impulses),
+    )
+
+
+def compare_runs(
+    old_run: CatalogueRun,
+    new_run: CatalogueRun,
+    old_catalogue: Catalogue,
+    new_catalogue: Catalogue,
+    events: int,
+    customers: int,
+    samples: int = 10,
+    report_from: str = "",
+) -> BacktestReport:
+    """The comparison of two finished runs (see the module docstring for the terms)."""
+    old, old_impulses = _opened(old_run, report_from)
+    new, new_impulses = _opened(new_run, report_from)
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    shifted: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
+    for oid in sorted(set(old) & set(new)):
+        a, b = old[oid], new[oid]
+        if a["rank"] != b["rank"] or a["priority"] != b["priority"]:
+            shifted[a["action_id"]].append((a, b))
+    shifts = [
+        Shift(
+            action=action,
+            opportunities=len(pairs),
+            rank_up=sum(1 for a, b in pairs if b["rank"] < a["rank"]),
+            rank_down=sum(1 for a, b in pairs if b["rank"] > a["rank"]),
+            mean_priority_change=round(
+                sum(b["priority"] - a["priority"] for a, b in pairs) / len(pairs), 6
+            ),
+        )
+        for action, pairs in sorted(shifted.items())
+    ]
+    by_customer: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for label, opps in (("old", old), ("new", new)):
+        for o in opps.values():
+            by_customer[o["customer_id"]][label].append(o["action_id"])
+    changes: list[ChangedDecision] = []
+    for oid in added:
+        o = new[oid]
+        had = sorted(by_customer[o["customer_id"]]["old"])
+        changes.append(
+            ChangedDecision(
+                "added",
+                o["customer_id"],
+                o["action_id"],
+                _channel(o),
+                "not opened" + (f"; opened {', '.join(had)}" if had else "; nothing opened"),
+                o["explanation"],
+                o["opportunity_id"],
+            )
+        )
+    for oid in removed:
+        o = old[oid]
+        has = sorted(by_customer[o["customer_id"]]["new"])
+        changes.append(
+            ChangedDecision(
+                "removed",
+                o["customer_id"],
+                o["action_id"],
+                _channel(o),
+                o["explanation"],
+                "not opened" + (f"; opened {', '.join(has)}" if has else "; nothing opened"),
+                o["opportunity_id"],
+            )
+        )
+    for pairs in shifted.values():
+        for a, b in pairs:
+            changes.append(
+                ChangedDecision(
+                    "shifted",
+                    a["customer_id"],
+                    a["action_id"],
+                    _channel(b),
+                    f"rank {a['rank']}, priority {a['priority']:.4f}: {a['explanation']}",
+                    f"rank {b['rank']}, priority {b['priority']:.4f}: {b['explanation']}",
+                    a["opportunity_id"],
+                )
+            )
+    affected = {c.customer for c in changes}
+    changes.sort(key=lambda c: c.opportunity_id)  # a hash: a fair, reproducible mix
+    sample = [
+        ChangedDecision(
+            c.change,
+            pseudonym(c.customer),
+            c.action,
+            c.channel,
+            c.baseline,
+            c.candidate,
+            c.opportunity_id,
+        )
+        for c in changes[: max(0, samples)]
+    ]
+    baseline = _side(old_run, old, old_impulses, old_catalogue)
+    candidate = _side(new_run, new, new_impulses, new_catalogue)
+    days = sorted(set(baseline.contacts_per_day) | set(candidate.contacts_per_day))
+    return BacktestReport(
+        events=events,
+        customers=customers,
+        baseline=baseline,
+        candidate=candidate,
+        added=_count([new[i] for i in added]),
+        removed=_count([old[i] for i in removed]),
+        shifts=shifts,
+        customers_affected=len(affected),
+        samples=sample,
+        days=days,
+        added_ids=added,
+        removed_ids=removed,
+        report_from=report_from,
+    )

@@ -1,0 +1,181 @@
+"""Event time: one clock per partition over the six input topics, and the events it holds.
+
+The model (the way Flink's watermarks with idleness and Kafka Streams'
+``max.task.idle.ms`` work):
+
+* each input topic of a partition has a **watermark**: the largest event time
+  read from it. A topic's records are taken to arrive in event-time order;
+* the partition's **clock** is the minimum over the topics that are not
+  idle. A topic is idle when the consumer has no lag on it and no record
+  arrived on it for ``topic_idle_seconds``; a topic that is not idle and has
+  not spoken yet holds the clock (it is unknown). When every topic is idle the
+  clock is the largest watermark;
+* an event is **held** until the clock reaches its event time, then
+  **released**: all released events of the partition are applied in event-time
+  order (ties by topic, then offset), each at its own event time. Whatever
+  order the topics' records arrive in, every event with a time at or before
+  the clock has arrived, so the same events give the same outputs;
+* deadlines (timers) fire when the clock has passed them by
+  ``allowed_lateness``: the **deadline clock** is the clock minus the
+  lateness;
+* an event older than the deadline clock when it arrives is **late**: it is
+  still applied at once (and corrects what it contradicts), and counted.
+
+The watermarks are persisted with the partition's checkpoint (raised only),
+so a restarted or new owner starts from them. Held events are not
+acknowledged: their offsets are not committed, and the partition's next owner
+reads them again.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+HELD_LIMIT = 200_000  # held events per partition before the clock is forced forward
+
+
+@dataclass(order=True, frozen=True)
+class Held:
+    """An event waiting for the clock; ordered by (event time, topic number, offset)."""
+
+    event_ms: int
+    topic_index: int
+    offset: int
+    topic: str = field(compare=False)
+    item: Any = field(compare=False)  # what the processor needs to apply it
+
+
+class EventClock:
+    """The clocks and held events of the partitions one worker owns."""
+
+    def __init__(
+        self,
+        topics: Iterable[str],
+        *,
+        allowed_lateness_ms: int = 0,
+        topic_idle_seconds: float = 2.0,
+        backlogged: Callable[[str, int], bool] = lambda topic, partition: False,
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.topics = tuple(topics)
+        self.index = {t: n for n, t in enumerate(self.topics)}
+        self.lateness = allowed_lateness_ms
+        self.idle_after = topic_idle_seconds
+        self.backlogged = backlogged
+        self.wall_clock = wall_clock
+        self.marks: dict[int, dict[str, int]] = defaultdict(dict)  # topic -> watermark
+        self.heard: dict[int, dict[str, float]] = defaultdict(dict)  # topic -> wall time
+        self.since: dict[int, float] = {}  # when the partition was first seen
+        self.held: dict[int, dict[str, list[Held]]] = defaultdict(lambda: defaultdict(list))
+        self.deadline_ms: dict[int, int] = {}  # the deadline clock, never goes back
+
+    # --- life cycle -------------------------------------------------------------
+
+    def restore(self, partition: int, marks: Mapping[str, int]) -> None:
+        """Watermarks of a partition read back from its checkpoint."""
+        known = self.marks[partition]
+        for topic, ms in marks.items():
+            known[topic] = max(known.get(topic, ms), ms)
+
+    def forget(self, partition: int) -> None:
+        """A revoked partition: its held events stay uncommitted for the next owner."""
+        for table in (self.marks, self.heard, self.since, self.held, self.deadline_ms):
+            table.pop(partition, None)
+
+    # --- reading ------------------------------------------------------------------
+
+    def heard_from(self, topic: str, partition: int) -> None:
+        """A record (valid or not) arrived on ``topic``: it is not idle."""
+        now = self.wall_clock()
+        self.since.setdefault(partition, now)
+        self.heard[partition][topic] = now
+
+    def hold(self, topic: str, partition: int, offset: int, event_ms: int, item: Any) -> bool:
+        """Hold an event until the clock reaches it; True when it is late.
+
+        A topic's held events stay in offset order, whatever order they were
+        delivered in (a rebalance redelivers what a consumer had buffered), and
+        a redelivered offset is held once.
+        """
+        marks = self.marks[partition]
+        marks[topic] = max(marks.get(topic, event_ms), event_ms)
+        held = Held(event_ms, self.index.get(topic, len(self.topics)), offset, topic, item)
+        queue = self.held[partition][topic]
+        if not queue or queue[-1].offset < offset:
+            queue.append(held)
+        else:
+            at = bisect.bisect_left([h.offset for h in queue], offset)
+            if at == len(queue) or queue[at].offset != offset:
+                queue.insert(at, held)
+        deadline = self.deadline_ms.get(partition)
+        return deadline is not None and event_ms < deadline
+
+    def clock(self, partition: int) -> int | None:
+        """The partition's clock (ms), or None while a topic that is not idle is unheard."""
+        marks = self.marks.get(partition, {})
+        now = self.wall_clock()
+        start = self.since.setdefault(partition, now)
+        heard = self.heard.get(partition, {})
+        active: list[int] = []
+        for topic in self.topics:
+            idle = (
+                not self.backlogged(topic, partition)
+                and now - heard.get(topic, start) >= self.idle_after
+            )
+            if idle:
+                continue
+            mark = marks.get(topic)
+            if mark is None:
+                return None
+            active.append(mark)
+        if active:
+            return min(active)
+        return max(marks.values()) if marks else None
+
+    def release(self, partition: int, everything: bool = False) -> list[Any]:
+        """The held events the clock has reached, in event-time order, and move the
+        deadline clock. ``everything``: the input ended (a model run, a backtest)."""
+        clock = self.clock(partition)
+        queues = self.held.get(partition, {})
+        if everything or sum(len(q) for q in queues.values()) > HELD_LIMIT:
+            marks = self.marks.get(partition, {})
+            clock = max(marks.values()) if marks else clock
+        if clock is None:
+            return []
+        ready: list[list[Held]] = []
+        for topic, queue in queues.items():
+            n = 0
+            while n < len(queue) and queue[n].event_ms <= clock:  # a topic's order is kept
+                n += 1
+            if n:
+                ready.append(queue[:n])
+                queues[topic] = queue[n:]
+        deadline = clock - self.lateness
+        if deadline > self.deadline_ms.get(partition, deadline - 1):
+            self.deadline_ms[partition] = deadline
+        return [h.item for h in heapq.merge(*ready)]
+
+    def held_count(self, partition: int | None = None) -> int:
+        parts = [partition] if partition is not None else list(self.held)
+        return sum(len(q) for p in parts for q in self.held.get(p, {}).values())
+
+    def held_items(self, partition: int) -> list[Any]:
+        return [h.item for q in self.held.get(partition, {}).values() for h in q]
+
+    def drop_held(self, partition: int, keep: Callable[[Any], bool]) -> list[Any]:
+        """Remove the held events ``keep`` refuses (an erased customer's); returns them."""
+        dropped: list[Any] = []
+        queues = self.held.get(partition, {})
+        for topic, queue in queues.items():
+            kept = [h for h in queue if keep(h.item)]
+            dropped += [h.item for h in queue if not keep(h.item)]
+            queues[topic] = kept
+        return dropped
+
+    def partitions_holding(self) -> list[int]:
+        return sorted(p for p in self.held if self.held_count(p))
