@@ -8,17 +8,20 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+# gcc compiles the decision core with mypyc (setup.py); the image has the Python headers.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 # Dependencies first (pinned by constraints.txt), so that a code change reuses this layer.
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml setup.py constraints.txt README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install -c constraints.txt -r /tmp/requirements.txt
 COPY src ./src
 COPY schemas ./schemas
 # Editable on purpose: the catalogue loader reads schemas/ beside src/.
-RUN pip install --no-deps -e . \
+RUN pip install --no-deps -c constraints.txt -e . \
     && python -m compileall -q src
 
 FROM ${PYTHON_IMAGE}

@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -29,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from bench import processes
+from bench import builds, processes
 from bench.broker import create_topic, delete_topics_with_prefix, end_offsets, produce
 from bench.progress import DrainClock
 from bench.redis_probe import RedisProbe
@@ -47,6 +48,7 @@ from bench.report import (
     table,
     targets,
 )
+from bench.stages import stage_table
 from bench.worker_run import DrainTimeout, drain_worker, worker_env, worker_figures
 from bench.workload import build_workload
 from impulse_stream.contract import topics as contract_topics
@@ -60,7 +62,10 @@ GROUPS = {
     "noop": (NOOP_FAUST, NOOP_FAST),
     "processor": (PROCESSOR,),
     "worker": (WORKER_FAST, WORKER_FAUST),
+    # CPU per stage, interpreted and compiled core, old and new state codec (bench/stages.py)
+    "stages": tuple(f"stages/{b}" for b in builds.BUILDS),
 }
+STAGE_RUNS = GROUPS["stages"]
 # Stack variables of the caller's shell that must not leak into the bench stack.
 _STACK_ENV = (
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -185,6 +190,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="give up on a contender after this long (default 120 + events/300)",
     )
     add(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        metavar="DIR",
+        help="directory of latest.json and the --record file (default bench/results)",
+    )
+    add(
         "--record",
         action="store_true",
         help="also write bench/results/<date>.json (the file to commit) besides latest.json",
@@ -256,7 +268,7 @@ class Bench:
             )
         log(f"produced in {produce_seconds:.1f}s")
 
-        runs: dict[str, list[Measurement]] = {c: [] for c in self.args.only}
+        runs: dict[str, list[Measurement]] = {c: [] for c in self.args.only if c not in STAGE_RUNS}
         for r, contender in self.schedule():
             log(f"{contender}: {DESCRIPTIONS[contender]}")
             m = self.measure(contender, r)
@@ -265,10 +277,13 @@ class Bench:
                 log(f"{contender} FAILED: {m.error}")
             elif m.events_per_second is not None:
                 log(f"{contender}: {m.events_per_second:,.0f} events/s")
+        stages = [self.stages(c) for c in STAGE_RUNS if c in self.args.only]
         by = {c: median_run(ms) for c, ms in runs.items()}
         ratio_rows = ratios(by)
         goals = targets(by)
         return {
+            "stages": stages,
+            "stages_table": stage_table(stages) if stages else "",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": self.machine(load_before),
             "workload": {
@@ -341,6 +356,40 @@ class Bench:
         args = ["--events", str(self.expect), "--partitions", str(PARTITIONS),
                 "--batch", str(self.batch_max), "--result", str(result)]  # fmt: skip
         return self._drain_helper("bench.in_process", args, result, name)
+
+    def stages(self, contender: str) -> dict[str, Any]:
+        """One ``bench.stages`` process on the build named by ``contender``."""
+        build = contender.split("/")[1]
+        log(f"{contender}: CPU per stage of the decision path, {build} core")
+        sink = f"{self.prefix}stages.{build}"
+        asyncio.run(create_topic(self.bootstrap, sink, PARTITIONS))
+        result = self.run_dir / f"stages-{build}.json"
+        log_path = self.run_dir / f"stages-{build}.log"
+        env = _helper_env()
+        tree = None
+        if build == "interpreted":
+            tree = builds.interpreted_tree(self.run_dir / "interpreted")
+        env.update(builds.environment(build, tree))
+        args = ["--build", build, "--events", str(self.expect), "--bootstrap", self.bootstrap,
+                "--sink", sink, "--redis", self.stack.redis_url, "--prefix", f"st{build[0]}:",
+                "--batch", str(self.batch_max), "--result", str(result)]  # fmt: skip
+        proc = processes.python_module("bench.stages", args, env, log_path)
+        try:
+            code: int | None = proc.wait(timeout=self.args.drain_timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            processes.stop(proc)
+        if code != 0 or not result.exists():
+            error = (
+                f"bench.stages --build {build} "
+                + (f"exited with code {code}" if code is not None else "timed out")
+                + f"; log {log_path}:\n{processes.log_tail(log_path)}"
+            )
+            log(f"{contender} FAILED: {error}")
+            return {"build": build, "error": error}
+        figures: dict[str, Any] = orjson.loads(result.read_bytes())
+        return figures
 
     def _drain_helper(self, module: str, args: list[str], result: Path, name: str) -> DrainClock:
         """Run a helper process until it has written ``result`` (its drain clock)."""
@@ -459,12 +508,12 @@ def _helper_env() -> dict[str, str]:
     return env
 
 
-def write_results(results: dict[str, Any], record: bool) -> list[Path]:
-    RESULTS.mkdir(exist_ok=True)
+def write_results(results: dict[str, Any], record: bool, directory: Path = RESULTS) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
     body = orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n"
-    paths = [RESULTS / "latest.json"]
+    paths = [directory / "latest.json"]
     if record:
-        paths.append(RESULTS / f"{results['date'][:10]}.json")
+        paths.append(directory / f"{results['date'][:10]}.json")
     for path in paths:
         path.write_bytes(body)
     return paths
@@ -497,9 +546,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.close()
     print(results["table"])
-    for path in write_results(results, args.record):
+    if results["stages_table"]:
+        print()
+        print(results["stages_table"])
+    for path in write_results(results, args.record, args.results):
         log(f"wrote {path}")
-    failed = any(c["error"] for c in results["contenders"].values())
+    failed = any(c["error"] for c in results["contenders"].values()) or any(
+        "error" in s for s in results["stages"]
+    )
     missed = not all(t["met"] for t in results["targets"])
     return EXIT_MISSED if failed or missed else 0
 

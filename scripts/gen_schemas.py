@@ -53,11 +53,13 @@ from impulse_stream.core.events import (
     Opportunity,
     OpportunityResponse,
     OrderStep,
+    OutboundContact,
     Reason,
     Record,
     Texts,
     Transaction,
 )
+from impulse_stream.core.outbound import contact_id
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = Path("schemas/topics")
@@ -89,6 +91,9 @@ CEST = timezone(timedelta(hours=2))
 CUSTOMER = "c-1001"
 
 # --- what each topic and field means ----------------------------------------------
+
+# Topics the project publishes: the worker's outputs and the outbound selector's contacts.
+PUBLISHED: tuple[str, ...] = (*topics.OUTPUT_TOPICS, topics.OUTBOUND)
 
 TOPICS: dict[str, dict[str, str]] = {
     topics.TRANSACTIONS: {
@@ -149,6 +154,13 @@ TOPICS: dict[str, dict[str, str]] = {
         "summary": "A completed sale credited to the closing channel and to the customer's "
         "advisor.",
         "producer": "impulse-stream",
+    },
+    topics.OUTBOUND: {
+        "channel": "outboundContacts",
+        "message": "outboundContact",
+        "summary": "An opportunity admitted to an outbound channel for one day within its daily "
+        "capacity: a call-list row, a letter, an e-mail or an SMS, with the texts.",
+        "producer": "impulse-stream (outbound selector)",
     },
 }
 
@@ -240,7 +252,15 @@ FIELDS: dict[str, dict[str, str]] = {
         "kind": "What kind of contact.",
         "occurred_at": "When the contact happened (started).",
         "agent_id": "The agent or advisor, if any.",
-        "subject": "Short subject, no free-text notes.",
+        "subject": (
+            "Short subject, no free-text notes; a bank send may name the action id here "
+            "instead of `action_id`."
+        ),
+        "action_id": (
+            "The catalogue action a bank send (`email_sent`, `letter_sent`, `sms_sent`, "
+            "`outbound_call`) was about: it cools off on every channel and counts for the "
+            "customer's contact cap."
+        ),
     },
     "OpportunityResponse": {
         "event_id": "Unique id of the response event.",
@@ -305,6 +325,28 @@ FIELDS: dict[str, dict[str, str]] = {
         "snoozed_until": "Not shown again before this time (response `not_now`, `no_time`).",
         "closed_reason": "Why it was closed, e.g. `accepted`, `declined`, `order_completed`, "
         "`validity_ended`.",
+        "preferred_channel": (
+            "Service opportunities: the routed channel the customer uses most (`channels` "
+            "are ordered so, too); tell it there proactively. Absent for sales."
+        ),
+    },
+    "OutboundContact": {
+        "contact_id": "Stable id from the opportunity and the day: a replay of the day repeats it.",
+        "opportunity_id": "The admitted opportunity.",
+        "customer_id": "The customer; equals the message key.",
+        "action_id": "The catalogue action to carry out.",
+        "product": "Product of the action.",
+        "kind": "`sales` or `service`.",
+        "channel": "The outbound channel that admitted it: `call_centre`, `letter`, `email`, "
+        "`sms`.",
+        "day": "The day (UTC) whose capacity it uses.",
+        "priority": "The opportunity's priority; the day's contacts are admitted by priority, "
+        "then opportunity id.",
+        "texts": "Instruction, argument, objection handling and link for the channel.",
+        "advisor_id": "The customer's advisor, if any.",
+        "fallback": "True when an earlier channel of the opportunity had no capacity left.",
+        "carried_over": "Days it waited for capacity before this one.",
+        "rules_version": "The catalogue version that opened the opportunity.",
     },
     "Attribution": {
         "attribution_id": "Stable id of the credit.",
@@ -552,6 +594,22 @@ def examples() -> dict[str, list[Record]]:
         ],
         topics.IMPULSES: [impulse],
         topics.OPPORTUNITIES: [opened, accepted],
+        topics.OUTBOUND: [
+            OutboundContact(
+                contact_id=contact_id(opened.opportunity_id, date(2026, 11, 24)),
+                opportunity_id=opened.opportunity_id,
+                customer_id=CUSTOMER,
+                action_id=opened.action_id,
+                product=opened.product,
+                kind=opened.kind,
+                channel="call_centre",
+                day=date(2026, 11, 24),
+                priority=opened.priority,
+                texts=opened.texts,
+                advisor_id=opened.advisor_id,
+                rules_version=opened.rules_version,
+            )
+        ],
         topics.ATTRIBUTIONS: [
             Attribution(
                 attribution_id="att-439ab1165fd7dc7a4999",
@@ -657,7 +715,7 @@ def topic_schema(topic: str, cls: type[Record], records: Iterable[Record]) -> di
         for node in prop.get("anyOf", [prop]):
             if node.get("pattern") == DECIMAL_PATTERN:
                 node["pattern"] = codec.UNSIGNED_AMOUNT
-    direction = "output" if topic in topics.OUTPUT_TOPICS else "input"
+    direction = "output" if topic in PUBLISHED else "input"
     schema: dict[str, Any] = {
         "$schema": DRAFT,
         "$id": ID_BASE + f"{topic}.schema.json",
@@ -730,7 +788,8 @@ def schema_files() -> dict[str, dict[str, Any]]:
     """File name in ``schemas/topics/`` -> schema."""
     recs = examples()
     files = {}
-    for topic, cls in {**codec.INPUT_RECORDS, **codec.OUTPUT_RECORDS}.items():
+    records = {**codec.INPUT_RECORDS, **codec.OUTPUT_RECORDS, topics.OUTBOUND: OutboundContact}
+    for topic, cls in records.items():
         files[f"{topic}.schema.json"] = topic_schema(topic, cls, recs[topic])
     outputs = [recs[t][0] for t in topics.OUTPUT_TOPICS]
     files[CE_HEADERS_FILE] = cloudevents_schema(outputs)
@@ -797,7 +856,7 @@ def asyncapi(files: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         # Inline, not a $ref: the 3.0 meta-schema cannot tell a $ref key from a schema.
         body["bindings"] = {"kafka": {"key": dict(CUSTOMER_ID), "bindingVersion": "0.5.0"}}
         body["examples"] = [example]
-        action = "send" if topic in topics.OUTPUT_TOPICS else "receive"
+        action = "send" if topic in PUBLISHED else "receive"
         add(topic, info["channel"], info["message"], action, body)
 
     dlq = files[f"{topics.DEAD_LETTERS}.schema.json"]
@@ -939,7 +998,7 @@ def topics_doc(files: Mapping[str, dict[str, Any]]) -> str:
         "| --- | --- | --- | --- |",
     ]
     for topic, info in TOPICS.items():
-        direction = "output" if topic in topics.OUTPUT_TOPICS else "input"
+        direction = "output" if topic in PUBLISHED else "input"
         name = files[f"{topic}.schema.json"]["title"].split(" ")[0]
         out.append(
             f"| [`{topic}`](#{topic.replace('.', '')}) | {direction} | {name} | "

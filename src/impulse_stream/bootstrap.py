@@ -19,6 +19,7 @@ from impulse_stream.settings import Settings
 from impulse_stream.store.redis import RedisStore
 from impulse_stream.streaming.app import KafkaPublisher, Worker, create_app
 from impulse_stream.streaming.metrics import Metrics
+from impulse_stream.streaming.outbound import OutboundFeed
 from impulse_stream.streaming.processor import BatchProcessor
 
 
@@ -67,3 +68,34 @@ def build(settings: Settings) -> Container:
     container = Container(settings, engine, store, metrics, app, worker)
     register_views(container)
     return container
+
+
+def build_outbound(settings: Settings) -> tuple[faust.App, OutboundFeed]:
+    """The outbound selector as its own Faust app (consumer group ``<app_id>-outbound``)
+    on the ``opportunities`` topic, with the catalogue's daily capacities in Redis."""
+    from impulse_stream.store.redis import redis_client
+    from impulse_stream.streaming.outbound import (
+        DailyCapacity,
+        OutboundSelector,
+        register_outbound,
+    )
+
+    engine = build_engine(settings)
+    app = faust.App(
+        settings.app_id + "-outbound",
+        broker=settings.kafka_url,
+        broker_credentials=settings.kafka_security.faust_credentials(),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+    )
+    client = redis_client(settings.redis_url, settings.redis_security)
+    capacity = DailyCapacity(
+        client, engine.catalogue.policy.daily_capacity, prefix=settings.redis_prefix
+    )
+    feed = OutboundFeed(OutboundSelector(capacity), KafkaPublisher(app), settings.topic_prefix)
+    register_outbound(app, feed, settings.topic_prefix)
+    return app, feed

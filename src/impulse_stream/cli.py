@@ -95,6 +95,29 @@ def worker(
 
 
 @app.command()
+def outbound(
+    topic_prefix: Annotated[str | None, typer.Option(help="Prefix of every topic name.")] = None,
+) -> None:
+    """Run the outbound selector: the day's call list, letters, e-mails and SMS within capacity."""
+    import faust
+
+    from impulse_stream.bootstrap import build_outbound
+    from impulse_stream.logs import configure_logging
+    from impulse_stream.settings import Settings
+    from impulse_stream.startup import wait_for_dependencies_blocking
+
+    settings = Settings.from_env(topic_prefix=topic_prefix)
+    configure_logging(settings.log_level)
+    outbound_app, _ = build_outbound(settings)
+    wait_for_dependencies_blocking(settings)
+    runner = faust.Worker(
+        outbound_app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False
+    )
+    runner.spinner = None
+    runner.execute_from_commandline()
+
+
+@app.command()
 def desk(
     port: Annotated[int, typer.Option(help="Port of the desktop, teaser view and report.")] = 6070,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,

@@ -35,6 +35,8 @@ def test_rebuild_from_the_topics_gives_the_same_state_and_outputs(workers, redis
     read(workers, "opportunities", lambda r: len(card_offers(r)) >= 3)
     before, _ = asyncio.run(states(redis_url, redis_prefix))
     assert all(before.values())
+    views = {cid: w.get(f"/customers/{cid}?at=2026-11-24T09:00:00Z") for cid in CUSTOMERS}
+    assert all(status == 200 for status, _ in views.values())
     assert w.stop() == 0
 
     result = subprocess.run(
@@ -49,7 +51,7 @@ def test_rebuild_from_the_topics_gives_the_same_state_and_outputs(workers, redis
     emptied, _ = asyncio.run(states(redis_url, redis_prefix))
     assert not any(emptied.values())
 
-    workers.start("w2")
+    w2 = workers.start("w2")
     records = read(workers, "opportunities", lambda r: len(card_offers(r)) >= 6, timeout=90)
     by_id: dict[str, set[bytes]] = {}
     for r in records:
@@ -57,6 +59,8 @@ def test_rebuild_from_the_topics_gives_the_same_state_and_outputs(workers, redis
     assert all(len(values) == 1 for values in by_id.values())  # republished byte for byte
     after, _ = asyncio.run(states(redis_url, redis_prefix))
     assert after == before
+    for cid in CUSTOMERS:  # every customer's 360 view as before the wipe
+        assert w2.get(f"/customers/{cid}?at=2026-11-24T09:00:00Z") == views[cid]
 
 
 def test_rebuild_asks_for_confirmation(workers):

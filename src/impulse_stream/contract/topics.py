@@ -20,6 +20,7 @@ IMPULSES = "impulses"
 OPPORTUNITIES = "opportunities"
 ATTRIBUTIONS = "attributions"
 DEAD_LETTERS = "impulse-stream.dlq"
+OUTBOUND = "opportunities.outbound"  # the outbound selector's admitted contacts
 
 # Append only: a topic's position names its offset fence in the stored customer records.
 INPUT_TOPICS: tuple[str, ...] = (TRANSACTIONS, CLICKS, ORDERS, PROFILES, CONTACTS, RESPONSES)
@@ -48,6 +49,7 @@ def topic_specs(
         if name == PROFILES:
             config["cleanup.policy"] = "compact"
         specs.append(TopicSpec(prefix + name, partitions, config))
+    specs.append(TopicSpec(prefix + OUTBOUND, partitions))
     specs.append(
         TopicSpec(prefix + DEAD_LETTERS, partitions, {"retention.ms": str(30 * 86400_000)})
     )

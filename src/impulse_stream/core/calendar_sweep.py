@@ -17,13 +17,42 @@ from impulse_stream.core.state import CustomerState, Profile, Seen
 
 _MEMO_SIZE = 8192  # customers' answers kept; cleared when full (a batch's worth)
 
+MemoKey = tuple[str, Profile, tuple[Seen, ...], date | None, int]
+
+
+class CalendarMemo:
+    """``next_day`` answers per customer, valid over an interval of ``after``.
+
+    A calendar detector answers "the first day after ``after`` on which I
+    could fire" from the memo key's fields alone, so an answer ``d`` found for
+    ``after = a`` holds for every ``a <= after < d`` (and ``None`` for every
+    ``after >= a``): the moving clock re-asks with later days and hits until
+    the answer's day has come. One memo serves every engine built from the
+    same detectors (``DecisionEngine.with_statistics`` shares it).
+    """
+
+    def __init__(self) -> None:
+        self.answers: dict[MemoKey, tuple[date, date | None]] = {}
+
+    def get(self, key: MemoKey, after: date) -> tuple[bool, date | None]:
+        found = self.answers.get(key)
+        if found is None:
+            return False, None
+        asked, day = found
+        if asked <= after and (day is None or after < day):
+            return True, day
+        return False, None
+
+    def put(self, key: MemoKey, after: date, day: date | None) -> None:
+        if len(self.answers) >= _MEMO_SIZE:
+            self.answers.clear()
+        self.answers[key] = (after, day)
+
 
 class CalendarSweep:
     def __init__(self, detectors: tuple[CalendarDetector, ...]) -> None:
         self.detectors = detectors
-        self._next_days: dict[
-            tuple[str, Profile, tuple[Seen, ...], date | None, int, date], date | None
-        ] = {}
+        self.memo = CalendarMemo()
 
     def next_day(self, state: CustomerState, after: date) -> date | None:
         """The first day after ``after`` on which some date rule could fire.
@@ -35,22 +64,12 @@ class CalendarSweep:
         if not state.profile.known:
             return None
         agg = state.aggregates
-        key = (
-            state.customer_id,
-            state.profile,
-            state.seen,
-            agg.last_salary_on,
-            agg.salary_months,
-            after,
-        )
-        try:
-            return self._next_days[key]
-        except KeyError:
-            pass
-        if len(self._next_days) >= _MEMO_SIZE:
-            self._next_days.clear()
+        key = (state.customer_id, state.profile, state.seen, agg.last_salary_on, agg.salary_months)
+        hit, day = self.memo.get(key, after)
+        if hit:
+            return day
         day = self._next_day(state, after)
-        self._next_days[key] = day
+        self.memo.put(key, after, day)
         return day
 
     def _next_day(self, state: CustomerState, after: date) -> date | None:

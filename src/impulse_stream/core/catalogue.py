@@ -135,6 +135,14 @@ class FrequencyCap:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerCap:
+    """At most ``max_contacts`` sales contacts per customer across all channels and period."""
+
+    max_contacts: int
+    period_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ContactPolicyRules:
     cooling_off_days: int
     declined_product_days: int
@@ -143,6 +151,7 @@ class ContactPolicyRules:
     consent_for_channel: Mapping[Channel, str | None]
     service_first_channels: tuple[Channel, ...]
     daily_capacity: Mapping[Channel, int]
+    customer_cap: CustomerCap | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +183,57 @@ class AggregateRules:
 
 
 @dataclass(frozen=True, slots=True)
+class JourneyEntry:
+    """Who enters a journey, and when (all given conditions must hold)."""
+
+    segments: tuple[str, ...] = ()
+    min_age: int | None = None
+    max_age: int | None = None
+    holds: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    contract: str | None = None  # a held contract of this product with a maturity date
+    within_months: int = 0  # ... that matures within this many months
+    impulse: str | None = None  # entered only when an impulse of this kind is reported
+    has_advisor: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyExit:
+    bought: tuple[str, ...] = ()
+    consent_withdrawn: bool = False
+    declined: int | None = None
+    advisor_assigned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyStep:
+    """One contact of a journey: when, what, and on which channels in order of preference."""
+
+    id: str
+    action: str
+    channels: tuple[Channel, ...]
+    wait_days: int = 0  # after the previous step (or the entry)
+    wait_months: int = 0
+    at_age: int | None = None  # on the birthday of this age
+    months_before_maturity: int | None = None  # of the entry contract; 0 = at maturity
+    retry_days: int = 30  # no channel passes the policy: try again daily this long
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    """An automated sequence of contacts for a segment over weeks or years."""
+
+    id: str
+    version: int
+    entry: JourneyEntry
+    steps: tuple[JourneyStep, ...]
+    exit: JourneyExit
+    reentry_after_days: int | None = None  # None: never again after an exit or the end
+    repeat: bool = False  # the last step repeats while the customer stays (the C-customer pool)
+    rotate_channels: bool = False  # never the same channel twice in a row
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     """The validated, immutable rule and action catalogue (one ``version``)."""
 
@@ -186,6 +246,7 @@ class Catalogue:
     routing: RoutingRules
     weights: ContextWeights
     aggregates: AggregateRules
+    journeys: tuple[Journey, ...] = ()
 
     _actions_by_id: Mapping[str, Action] = field(init=False, repr=False, compare=False)
     _bundles_by_product: Mapping[str, Bundle] = field(init=False, repr=False, compare=False)
@@ -208,6 +269,9 @@ class Catalogue:
     def detector(self, kind: str) -> DetectorRule | None:
         rule = self.detectors.get(kind)
         return rule if rule is not None and rule.enabled else None
+
+    def journey(self, journey_id: str) -> Journey | None:
+        return next((j for j in self.journeys if j.id == journey_id), None)
 
     def actions_triggered_by(self, kind: str, product: str | None) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if any(t.matches(kind, product) for t in a.triggers))
@@ -262,6 +326,14 @@ class _Builder:
             daily_capacity=_frozen(
                 {_channel(k): int(v) for k, v in pol.get("daily_capacity", {}).items()}
             ),
+            customer_cap=(
+                CustomerCap(
+                    int(pol["customer_cap"]["max_contacts"]),
+                    int(pol["customer_cap"]["period_days"]),
+                )
+                if "customer_cap" in pol
+                else None
+            ),
         )
         rt = doc["routing"]
         routing = RoutingRules(
@@ -282,7 +354,13 @@ class _Builder:
             balance_smoothing=float(ag["balance_smoothing"]),
             income_months=int(ag["income_months"]),
         )
+        journeys = tuple(
+            self._journey(raw, ("journeys", i), known_kinds, actions)
+            for i, raw in enumerate(doc.get("journeys", ()))
+        )
+        _unique([j.id for j in journeys], ("journeys",), "journey id", self.fail)
         return Catalogue(
+            journeys=journeys,
             version=str(doc["version"]),
             source=self.source,
             actions=actions,
@@ -344,6 +422,77 @@ class _Builder:
             prior_accepted=float(prior["accepted"]),
             prior_declined=float(prior["declined"]),
             cooling_off_days=(int(raw["cooling_off_days"]) if "cooling_off_days" in raw else None),
+        )
+
+    def _journey(
+        self,
+        raw: Mapping[str, Any],
+        path: JsonPath,
+        known: set[str],
+        actions: tuple[Action, ...],
+    ) -> Journey:
+        en = raw["entry"]
+        age = en.get("age", {})
+        contract = en.get("contract", {})
+        if "impulse" in en and en["impulse"] not in known:
+            raise self.fail(
+                (*path, "entry", "impulse"),
+                f"unknown impulse kind {en['impulse']!r}; define it under detectors",
+            )
+        entry = JourneyEntry(
+            segments=tuple(en.get("segments", ())),
+            min_age=age.get("min"),
+            max_age=age.get("max"),
+            holds=tuple(en.get("holds", ())),
+            missing=tuple(en.get("missing", ())),
+            contract=contract.get("product"),
+            within_months=int(contract.get("within_months", 0)),
+            impulse=en.get("impulse"),
+            has_advisor=en.get("has_advisor"),
+        )
+        by_id = {a.id: a for a in actions}
+        steps = []
+        for i, st in enumerate(raw["steps"]):
+            where = (*path, "steps", i)
+            action = by_id.get(st["action"])
+            if action is None:
+                raise self.fail((*where, "action"), f"unknown action {st['action']!r}")
+            for k, c in enumerate(st["channels"]):
+                if c not in action.channels:
+                    raise self.fail(
+                        (*where, "channels", k), f"action {action.id!r} does not run on {c}"
+                    )
+            when = st["when"]
+            if "before_maturity_months" in when and entry.contract is None:
+                raise self.fail((*where, "when"), "before_maturity_months needs an entry contract")
+            steps.append(
+                JourneyStep(
+                    id=st["id"],
+                    action=action.id,
+                    channels=tuple(st["channels"]),
+                    wait_days=int(when.get("wait_days", 0)),
+                    wait_months=int(when.get("wait_months", 0)),
+                    at_age=when.get("at_age"),
+                    months_before_maturity=when.get("before_maturity_months"),
+                    retry_days=int(st.get("retry_days", 30)),
+                )
+            )
+        _unique([s.id for s in steps], (*path, "steps"), "step id", self.fail)
+        ex = raw.get("exit", {})
+        return Journey(
+            id=raw["id"],
+            version=int(raw["version"]),
+            entry=entry,
+            steps=tuple(steps),
+            exit=JourneyExit(
+                bought=tuple(ex.get("bought", ())),
+                consent_withdrawn=bool(ex.get("consent_withdrawn", False)),
+                declined=ex.get("declined"),
+                advisor_assigned=bool(ex.get("advisor_assigned", False)),
+            ),
+            reentry_after_days=raw.get("reentry_after_days"),
+            repeat=bool(raw.get("repeat", False)),
+            rotate_channels=bool(raw.get("rotate_channels", False)),
         )
 
     def _bundle(self, raw: Mapping[str, Any], path: JsonPath, known: set[str]) -> Bundle:

@@ -19,8 +19,10 @@ from datetime import timedelta
 
 from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.contact_policy import ContactPolicy
+from impulse_stream.core.dates import utc_day
 from impulse_stream.core.events import OpportunityResponse
 from impulse_stream.core.learning import AcceptanceObservation
+from impulse_stream.core.outbound_contacts import record_outreach
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.state import MAX_APPOINTMENTS, Appointment, Contact
 from impulse_stream.core.timeline import record_contact
@@ -37,6 +39,8 @@ def on_response(
     )
     if opp is None or action is None:
         return
+    if action.kind == "sales":
+        run.state = record_outreach(run.state, utc_day(r.occurred_at).toordinal(), action.id)
     at = max(r.occurred_at, run.state.clock or r.occurred_at)
     cooling_until = r.occurred_at + policy.cooling_off(action)
     if r.response in ("shown", "accepted", "declined"):

@@ -7,13 +7,13 @@ channel. Pure, like the rest of the core; the API serialises it with msgspec.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import msgspec
 
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import Channel, Opportunity
-from impulse_stream.core.state import CustomerState
+from impulse_stream.core.state import CustomerState, JourneyProgress
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +42,22 @@ class ActiveImpulseView(msgspec.Struct, frozen=True, kw_only=True):
     evidence: dict[str, str]
 
 
+class JourneyView(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the customer stands in one journey."""
+
+    journey: str
+    version: int
+    status: str  # active | completed | exited
+    entered_on: date
+    next_step: str | None  # the step due next (active journeys)
+    due_on: date | None
+    contacts: int
+    last_channel: str | None
+    last_contact_on: date | None
+    declines: int
+    reason: str | None  # why it ended
+
+
 class CustomerView(msgspec.Struct, frozen=True, kw_only=True):
     customer_id: str
     advisor_id: str | None
@@ -53,6 +69,7 @@ class CustomerView(msgspec.Struct, frozen=True, kw_only=True):
     predictions: dict[str, float]
     opportunities: tuple[Opportunity, ...]
     rules_version: str
+    journeys: tuple[JourneyView, ...] = ()
 
 
 def customer_view(
@@ -113,4 +130,24 @@ def customer_view(
         predictions=dict(engine.bundle_predictions(state, now)),
         opportunities=tuple(engine.next_best_actions(state, channel, now, minutes=minutes)),
         rules_version=engine.rules_version,
+        journeys=tuple(_journey_view(engine, p) for p in state.journeys),
+    )
+
+
+def _journey_view(engine: DecisionEngine, p: JourneyProgress) -> JourneyView:
+    journey = engine.catalogue.journey(p.journey)
+    active = p.status == "active"
+    step = journey.steps[p.step].id if active and journey is not None else None
+    return JourneyView(
+        journey=p.journey,
+        version=p.version,
+        status=p.status,
+        entered_on=date.fromordinal(p.entered_day),
+        next_step=step,
+        due_on=date.fromordinal(p.due_day) if active else None,
+        contacts=p.contacts,
+        last_channel=p.last_channel,
+        last_contact_on=date.fromordinal(p.last_day) if p.last_day else None,
+        declines=p.declines,
+        reason=p.reason,
     )

@@ -14,7 +14,15 @@ Rules, in the order they are checked (the first failing rule blocks):
 6. snooze: an opportunity answered "not now" / "no time" rests for
    ``snooze_days``;
 7. frequency cap: at most ``max_offers`` different sales actions shown per
-   customer, channel and ``period_days``.
+   customer, channel and ``period_days``;
+8. customer cap: at most ``customer_cap.max_contacts`` sales contacts per
+   customer across *all* channels and ``customer_cap.period_days``. A contact
+   is a day on which one action was shown, answered or sent (``email_sent``,
+   ``letter_sent``, ``sms_sent``, ``outbound_call`` naming the action); the
+   state keeps them in ``CustomerState.outreach``.
+
+The bank's own sends about an action cool that action off on every channel,
+just like a shown offer (``outbound_contacts.py``).
 
 Service before sales on an inbound call is an ordering rule, applied by the
 arbitration. Global daily volumes per channel are cross-customer and live in
@@ -27,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from impulse_stream.core.catalogue import Action, Catalogue, FrequencyCap
+from impulse_stream.core.dates import utc_day
 from impulse_stream.core.events import Channel
 from impulse_stream.core.state import CustomerState, OpportunityState
 
@@ -84,6 +93,32 @@ class ContactPolicy:
         if cap is None:
             return None
         return max(0, cap.max_offers - self.sales_offers_shown(state, channel, now))
+
+    def customer_contacts(self, state: CustomerState, now: datetime) -> int:
+        """Sales contacts (days x actions) on any channel within the customer cap's period."""
+        cap = self.rules.customer_cap
+        if cap is None:
+            return 0
+        today = utc_day(now).toordinal()
+        return sum(1 for o in state.outreach if today - cap.period_days < o.day <= today)
+
+    def remaining_customer_contacts(self, state: CustomerState, now: datetime) -> int | None:
+        cap = self.rules.customer_cap
+        if cap is None:
+            return None
+        return max(0, cap.max_contacts - self.customer_contacts(state, now))
+
+    def remaining_sales(self, state: CustomerState, channel: Channel, now: datetime) -> int | None:
+        """How many more sales actions may be shown now: channel cap and customer cap."""
+        left = [
+            n
+            for n in (
+                self.remaining_sales_offers(state, channel, now),
+                self.remaining_customer_contacts(state, now),
+            )
+            if n is not None
+        ]
+        return min(left) if left else None
 
     def suppressed_until(
         self, state: CustomerState, subject: str, now: datetime
@@ -164,4 +199,16 @@ class ContactPolicy:
                         "frequency_cap",
                     )
                 passed.append(f"cap {shown}/{cap.max_offers}")
+            customer_cap = self.rules.customer_cap
+            if customer_cap is not None:
+                contacts = self.customer_contacts(state, now)
+                if contacts >= customer_cap.max_contacts:
+                    return PolicyVerdict(
+                        False,
+                        tuple(passed),
+                        f"customer cap {contacts}/{customer_cap.max_contacts} contacts per "
+                        f"{customer_cap.period_days} days on all channels",
+                        "customer_cap",
+                    )
+                passed.append(f"customer cap {contacts}/{customer_cap.max_contacts}")
         return PolicyVerdict(True, tuple(passed))

@@ -24,6 +24,7 @@ class DeadlineKind(IntEnum):
     SNOOZE_ENDED = 2  # a snoozed opportunity wakes up
     VALIDITY_ENDED = 3  # an open opportunity expires
     CALENDAR_DAY = 4  # the calendar sweep of a day (ref: the ISO date)
+    JOURNEY_DUE = 5  # a journey step is due, or a time-based entry (ref: the journey id)
 
 
 class Deadline(msgspec.Struct, frozen=True, order=True, gc=False):

@@ -29,6 +29,7 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
+    Impulse,
     InputEvent,
     Opportunity,
     OpportunityResponse,
@@ -37,8 +38,10 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
+from impulse_stream.core.journeys import Journeys
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
+from impulse_stream.core.outbound_contacts import on_contact
 from impulse_stream.core.profile_update import on_profile
 from impulse_stream.core.records import opportunity_record, reasons_with_evidence
 from impulse_stream.core.routing import ChannelRouting
@@ -46,12 +49,12 @@ from impulse_stream.core.rules import Rules
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.scoring import BundleScoring
 from impulse_stream.core.state import (
-    Contact,
     CustomerState,
     OpportunityState,
+    OrderProcess,
     new_state,
 )
-from impulse_stream.core.timeline import record_contact, touch_channel
+from impulse_stream.core.timeline import touch_channel
 from impulse_stream.core.transactions import on_transaction
 
 _SNOOZE_ENDED = DeadlineKind.SNOOZE_ENDED  # enum attribute lookups cost on the hot path
@@ -84,13 +87,17 @@ class DecisionEngine:
         catalogue: Catalogue,
         statistics: AcceptanceStatistics | None = None,
         registry: Registry = DEFAULT_REGISTRY,
+        *,
+        detectors: Detectors | None = None,
     ) -> None:
         self.statistics = statistics if statistics is not None else AcceptanceStatistics()
         self.rules = Rules.from_catalogue(catalogue, self.statistics)
         self.registry = registry
-        self.detectors = Detectors(catalogue, registry)
+        # Detectors depend on the catalogue only; sharing them shares the calendar memo.
+        self.detectors = detectors if detectors is not None else Detectors(catalogue, registry)
         self.calendar = self.detectors.calendar
         self.order_flow = OrderFlow(catalogue, self.detectors)
+        self.journeys = Journeys(self.rules)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -117,8 +124,12 @@ class DecisionEngine:
         return self.rules.routing
 
     def with_statistics(self, statistics: AcceptanceStatistics) -> DecisionEngine:
-        """The same engine with a new snapshot of the learned acceptance statistics."""
-        return DecisionEngine(self.catalogue, statistics, self.registry)
+        """The same engine with a new snapshot of the learned acceptance statistics.
+
+        It shares this engine's detectors, and with them the calendar memo: the
+        runtime builds one per event-time day and must not start from an empty memo.
+        """
+        return DecisionEngine(self.catalogue, statistics, self.registry, detectors=self.detectors)
 
     # --- the runtime's interface --------------------------------------------------
 
@@ -129,6 +140,8 @@ class DecisionEngine:
         self._advance(run, min(at, now))
         self._on_event(run, event)
         self._advance(run, now)
+        if self.journeys.journeys and self._enter_journeys(run, 0):
+            self._advance(run, now)
         return Decision(
             run.state, tuple(run.outputs), tuple(run.observations), tuple(run.suppressed)
         )
@@ -137,6 +150,8 @@ class DecisionEngine:
         """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
         run = DecisionRun(self.rules, state, [], [])
         self._advance(run, now)
+        if self.journeys.journeys and self._enter_journeys(run, 0):
+            self._advance(run, now)
         return Decision(run.state, tuple(run.outputs), (), tuple(run.suppressed))
 
     def next_wakeup(self, state: CustomerState) -> datetime | None:
@@ -185,7 +200,7 @@ class DecisionEngine:
             text = explain(reasons_with_evidence(state, opp), score, verdict)
             candidates.append((key, opp, score, text))
         candidates.sort(key=lambda c: c[0])
-        sales_left = self.policy.remaining_sales_offers(state, channel, now)
+        sales_left = self.policy.remaining_sales(state, channel, now)
         chosen: list[Opportunity] = []
         for _, opp, score, text in candidates:
             if len(chosen) >= limit:
@@ -234,22 +249,28 @@ class DecisionEngine:
             on_transaction(run, event, self.catalogue.aggregates, self.detectors)
         elif isinstance(event, CustomerProfile):
             on_profile(run, event, self.rules, self.detectors)
+            self.journeys.on_profile(run, event.occurred_at)
         else:
             if isinstance(event, Click):
                 run.update(
                     affinity=touch_channel(run.state.affinity, event.channel, event.occurred_at)
                 )
             elif isinstance(event, ChannelContact):
-                run.state = record_contact(
-                    run.state,
-                    Contact(event.occurred_at, event.channel, event.kind, None, event.agent_id),
-                )
+                on_contact(run, event, self.catalogue, self.policy)
             elif isinstance(event, OpportunityResponse):
                 on_response(run, event, self.catalogue, self.policy)
+                self.journeys.on_response(run, event)
             self.detectors.on_event(run, event, before)
+
+    def _enter_journeys(self, run: DecisionRun, start: int) -> bool:
+        """Journeys entered on the impulses reported in this call; True when one was."""
+        before = run.state.journeys
+        self.journeys.on_impulses(run, (o for o in run.outputs[start:] if isinstance(o, Impulse)))
+        return run.state.journeys != before
 
     def _deadlines(self, state: CustomerState) -> list[Deadline]:
         due = self.detectors.deadlines(state)
+        due += self.journeys.deadlines(state)
         for opp in state.opportunities:
             if opp.status == "open":
                 if opp.snoozed_until is not None:
@@ -296,6 +317,8 @@ class DecisionEngine:
             opp = run.state.opportunity(deadline.ref)
             if opp is not None:
                 run.close(opp, "expired", "validity_ended", deadline.at)
+        elif deadline.kind is DeadlineKind.JOURNEY_DUE:
+            self.journeys.fire(run, deadline)
         elif deadline.kind is DeadlineKind.CALENDAR_DAY:
             day = date.fromisoformat(deadline.ref)
             self.calendar.sweep(run, day)
@@ -304,26 +327,44 @@ class DecisionEngine:
             self.detectors.fire(run, deadline)
 
     def _age_out(self, run: DecisionRun, now: datetime) -> None:
+        # Called twice per event; most calls find nothing expired, so each list is
+        # scanned first and rebuilt (and the state replaced) only when it shrinks.
         s = run.state
-        today = utc_day(now).toordinal()
-        referenced = {r.impulse_id for o in s.open_opportunities() for r in o.reasons}
-        run.update(
-            impulses=tuple(
+        changes: dict[str, object] = {}
+        if any(i.expires_at <= now for i in s.impulses):
+            referenced = {r.impulse_id for o in s.open_opportunities() for r in o.reasons}
+            impulses = tuple(
                 i for i in s.impulses if i.expires_at > now or i.impulse_id in referenced
-            ),
-            suppressions=tuple(x for x in s.suppressions if x.until > now),
-            seen=tuple(x for x in s.seen if x.until_day >= today),
-            orders=tuple(
-                o
-                for o in s.orders
-                if o.status == "open"
-                or (o.updated_at or o.started_at) + ENDED_ORDER_RETENTION > now
-            ),
-            opportunities=tuple(
-                o
-                for o in s.opportunities
-                if o.status == "open"
-                or (o.closed_at or o.created_at) + CLOSED_OPPORTUNITY_RETENTION > now
-            ),
-            appointments=tuple(a for a in s.appointments if a.at + timedelta(days=1) > now),
-        )
+            )
+            if len(impulses) != len(s.impulses):
+                changes["impulses"] = impulses
+        if any(x.until <= now for x in s.suppressions):
+            changes["suppressions"] = tuple(x for x in s.suppressions if x.until > now)
+        today = utc_day(now).toordinal()
+        if any(x.until_day < today for x in s.seen):
+            changes["seen"] = tuple(x for x in s.seen if x.until_day >= today)
+        if any(_order_ended(o, now) for o in s.orders):
+            changes["orders"] = tuple(o for o in s.orders if not _order_ended(o, now))
+        if any(_opportunity_ended(o, now) for o in s.opportunities):
+            changes["opportunities"] = tuple(
+                o for o in s.opportunities if not _opportunity_ended(o, now)
+            )
+        if any(a.at + _ONE_DAY <= now for a in s.appointments):
+            changes["appointments"] = tuple(a for a in s.appointments if a.at + _ONE_DAY > now)
+        if changes:
+            run.update(**changes)
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _order_ended(o: OrderProcess, now: datetime) -> bool:
+    """An ended order past its retention: no longer kept for late events."""
+    return o.status != "open" and (o.updated_at or o.started_at) + ENDED_ORDER_RETENTION <= now
+
+
+def _opportunity_ended(o: OpportunityState, now: datetime) -> bool:
+    """A closed opportunity past its retention: no longer kept for attribution."""
+    return (
+        o.status != "open" and (o.closed_at or o.created_at) + CLOSED_OPPORTUNITY_RETENTION <= now
+    )

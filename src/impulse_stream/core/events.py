@@ -30,7 +30,21 @@ Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
 Iban = Annotated[str, Meta(max_length=34, pattern=r"^[A-Z]{2}[0-9A-Z]{0,32}$")]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 
-Channel = Literal["call_centre", "branch", "online_banking", "app", "email", "letter", "advisor"]
+Channel = Literal[
+    "call_centre",
+    "branch",
+    "online_banking",
+    "app",
+    "email",
+    "letter",
+    "advisor",
+    "sms",
+    "atm",
+    "kiosk",
+    "social",
+]
+# The order is part of the stored state (channel bit masks, affinity tuples):
+# a new channel is appended at the end, never inserted.
 CHANNELS: tuple[Channel, ...] = (
     "call_centre",
     "branch",
@@ -39,6 +53,10 @@ CHANNELS: tuple[Channel, ...] = (
     "email",
     "letter",
     "advisor",
+    "sms",
+    "atm",
+    "kiosk",
+    "social",
 )
 Direction = Literal["credit", "debit"]
 ClickKind = Literal["login", "page_view", "banner_view", "banner_click"]
@@ -51,6 +69,7 @@ ContactKind = Literal[
     "email_sent",
     "letter_sent",
     "banner_shown",
+    "sms_sent",
 ]
 ResponseKind = Literal["shown", "accepted", "declined", "not_now", "no_time"]
 OpportunityStatus = Literal["open", "withdrawn", "expired"]
@@ -102,7 +121,7 @@ class Click(Record, frozen=True):
     kind: ClickKind
     page: ShortText = ""
     product: Code | None = None
-    channel: Literal["online_banking", "app"] = "online_banking"
+    channel: Literal["online_banking", "app", "atm", "kiosk", "social"] = "online_banking"
 
 
 class OrderStep(Record, frozen=True):
@@ -175,6 +194,11 @@ class ChannelContact(Record, frozen=True):
     occurred_at: Timestamp
     agent_id: Id | None = None
     subject: ShortText = ""
+    action_id: Code | None = None  # the catalogue action a bank send was about
+
+    def about_action(self) -> str | None:
+        """The action this contact was about: ``action_id``, else a ``subject`` naming one."""
+        return self.action_id if self.action_id is not None else (self.subject or None)
 
 
 class OpportunityResponse(Record, frozen=True):
@@ -263,6 +287,7 @@ class Opportunity(Record, frozen=True):
     advisor_id: Id | None = None
     snoozed_until: Timestamp | None = None
     closed_reason: Code | None = None
+    preferred_channel: Channel | None = None
 
 
 class Attribution(Record, frozen=True):
@@ -281,3 +306,27 @@ class Attribution(Record, frozen=True):
 
 
 OutputRecord = Impulse | Opportunity | Attribution
+
+
+class OutboundContact(Record, frozen=True):
+    """An opportunity admitted to an outbound channel for one day (topic
+    ``opportunities.outbound``): a row of the call list, a letter, an e-mail or an SMS.
+
+    ``contact_id`` is derived from the opportunity and the day, so a replay of the
+    same day yields the same message.
+    """
+
+    contact_id: Id
+    opportunity_id: Id
+    customer_id: CustomerId
+    action_id: Code
+    product: Code
+    kind: ActionKind
+    channel: Channel
+    day: date
+    priority: float
+    texts: Texts
+    advisor_id: Id | None = None
+    fallback: bool = False  # a channel after the first choice (capacity was used up)
+    carried_over: Annotated[int, Meta(ge=0)] = 0  # days it waited for capacity
+    rules_version: ShortText = ""

@@ -7,6 +7,7 @@ from ``uuid4``, ``random`` or the salted built-in ``hash()``.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -15,6 +16,10 @@ def stable_id(prefix: str, *parts: str) -> str:
     return f"{prefix}-{digest.hexdigest()}"
 
 
+@lru_cache(maxsize=16384)
 def short_key(*parts: str) -> str:
-    """A compact 8-hex-char key for bounded dedupe memories in the state."""
+    """A compact 8-hex-char key for bounded dedupe memories in the state.
+
+    Cached: the repeat checks ask for the same few (kind, key) pairs all the time.
+    """
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=4).hexdigest()

@@ -40,7 +40,13 @@ def opportunity_record(
     action = catalogue.action(opp.action_id)
     if action is None:
         return None
-    channels = by_affinity(opp.channels, state.affinity, action.channels)
+    # Best first: the customer's most used, most recent on a tie, then the catalogue's order.
+    routed = opp.channels
+    channels = by_affinity(
+        state.affinity,
+        tuple(c for c in action.channels if c in routed)
+        + tuple(c for c in routed if c not in action.channels),
+    )
     if text is None:
         if opp.status != "open":
             text = f"{opp.status}: {opp.closed_reason}"
@@ -51,6 +57,11 @@ def opportunity_record(
             text = "revised" + (
                 f": snoozed until {opp.snoozed_until.isoformat()}" if opp.snoozed_until else ""
             )
+    preferred = None
+    if action.kind == "service" and channels:
+        # Told proactively where the customer is: the most used of the routed channels
+        # (an app-only customer hears of a blocked card in the app, not by a call).
+        preferred = channels[0]
     return Opportunity(
         opportunity_id=opp.opportunity_id,
         revision=opp.revision,
@@ -72,4 +83,5 @@ def opportunity_record(
         advisor_id=state.profile.advisor_id,
         snoozed_until=opp.snoozed_until,
         closed_reason=opp.closed_reason,
+        preferred_channel=preferred,
     )

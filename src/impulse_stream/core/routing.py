@@ -7,6 +7,10 @@
 - advisor: an advisor task, for customers with an assigned advisor who are
   *not* digital-affine;
 - e-mail and letter: only with the matching consent, for service too;
+- SMS: only with the phone consent, for service too;
+- ATM and kiosk: always reachable (the customer stands at the bank's machine);
+- social (the bank's messenger inbox): only for customers who used it within
+  ``routing.digital_affinity_days``;
 - the C-customer pool journey names its channel in the impulse (rotation), and
   its opportunity goes to that channel only.
 
@@ -48,6 +52,10 @@ class ChannelRouting:
             return state.profile.has_consent("email")
         if channel == "letter":
             return state.profile.has_consent("letter")
+        if channel == "sms":
+            return state.profile.has_consent("phone")
+        if channel == "social":
+            return used_within(state.affinity, ("social",), now, self.rules.digital_affinity_days)
         return True
 
     def routes(

@@ -18,7 +18,7 @@ import msgspec
 from impulse_stream.core.arbitration import Score, explain
 from impulse_stream.core.catalogue import Action
 from impulse_stream.core.dates import utc_day
-from impulse_stream.core.events import Evidence, Impulse, OutputRecord
+from impulse_stream.core.events import Channel, Evidence, Impulse, OutputRecord
 from impulse_stream.core.ids import short_key, stable_id
 from impulse_stream.core.impulses.base import Detection, seen_until
 from impulse_stream.core.learning import AcceptanceObservation
@@ -171,6 +171,31 @@ class DecisionRun:
         text = explain(reasons_with_evidence(self.state, opp), score, verdict)
         routed = ", ".join(opp.channels) or "no channel now (policy or reachability)"
         self.publish(opp, score, f"{text} Routed to: {routed}."[:2000])
+
+    def open_on(
+        self, action: Action, ref: ReasonRef, at: datetime, channel: Channel, note: str
+    ) -> OpportunityState | None:
+        """Open an opportunity for ``action`` on ``channel`` only (a journey step's contact)."""
+        opportunity_id = stable_id("opp", self.customer_id, action.id, ref.impulse_id)
+        if self.state.opportunity(opportunity_id) is not None:
+            return None
+        score = self.rules.arbitration.score(self.state, action, (ref,), None, at)
+        opp = OpportunityState(
+            opportunity_id=opportunity_id,
+            action_id=action.id,
+            created_at=at,
+            valid_until=at + timedelta(days=action.validity_days),
+            reasons=(ref,),
+            priority=score.priority,
+            rank=0,
+            channel_mask=channel_mask((channel,)),
+        )
+        opp = msgspec.structs.replace(opp, rank=self._rank_of(opp))
+        self.replace_opportunity(opp)
+        verdict = self.rules.policy.check(self.state, action, channel, at)
+        text = f"{note} {score.describe().capitalize()}. Policy: {verdict.describe()}."
+        self.publish(opp, score, f"{text} Routed to: {channel}."[:2000])
+        return opp
 
     def _rank_of(self, opp: OpportunityState) -> int:
         others = [

@@ -31,6 +31,7 @@ MAX_OVERDRAFT_DAYS = 31
 MAX_PRODUCTS = 24
 MAX_CONTRACTS = 6
 MAX_CARDS = 4
+MAX_OUTREACH = 16  # sales contacts kept for the customer cap (the schema caps it below)
 
 CONSENT_BITS = {"phone": 1, "email": 2, "letter": 4, "online_banking": 8}
 
@@ -142,7 +143,12 @@ class Contact(_S, frozen=True):
 
 
 class Affinity(_S, frozen=True):
-    """Per channel (in ``events.CHANNELS`` order): last day used (ordinal) and uses."""
+    """Per channel (in ``events.CHANNELS`` order): last day used (ordinal) and uses.
+
+    The tuples grow only when a channel appended later (SMS, ATM, kiosk,
+    social) is used, so a state that never used one is stored exactly as before
+    those channels existed; missing entries read as never used (``timeline.py``).
+    """
 
     last_day: tuple[int, ...] = (0, 0, 0, 0, 0, 0, 0)
     uses: tuple[int, ...] = (0, 0, 0, 0, 0, 0, 0)
@@ -223,6 +229,31 @@ class RecentEvent(_S, frozen=True):
     content: int
 
 
+class Outreach(_S, frozen=True):
+    """A sales contact about an action on any channel (a send, or a shown offer)."""
+
+    day: int  # UTC day ordinal
+    action_id: str
+
+
+class JourneyProgress(_S, frozen=True):
+    """Where one customer stands in one journey (``journeys.py``)."""
+
+    journey: str
+    version: int
+    entered_day: int  # UTC day ordinals
+    step: int  # index of the next step
+    due_day: int  # when the next step is due; the finish day once ended
+    status: str = "active"  # active | completed | exited
+    reason: str | None = None  # why it ended: bought, declined, consent_withdrawn, ...
+    declines: int = 0
+    last_channel: str | None = None
+    last_day: int = 0  # the last step's day
+    opportunity_id: str | None = None  # the last step's opportunity (declines count on it)
+    trying_since: int = 0  # the due step found no channel since this day
+    contacts: int = 0
+
+
 class CustomerState(_S, frozen=True):
     customer_id: str
     clock: datetime | None = None
@@ -241,6 +272,9 @@ class CustomerState(_S, frozen=True):
     pool_last_day: int = 0
     pool_turn: int = 0
     recent: tuple[RecentEvent, ...] = ()  # the last MAX_RECENT_EVENTS events (recent_events.py)
+    outreach: tuple[Outreach, ...] = ()  # sales contacts of the last days (contact_policy.py)
+    journeys: tuple[JourneyProgress, ...] = ()  # one per catalogue journey at most
+    journeys_checked_day: int = 0  # time-based journey entries are checked up to this day
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")

@@ -37,15 +37,26 @@ def touch_channel(affinity: Affinity, channel: str, at: datetime) -> Affinity:
         return affinity
     i = CHANNELS.index(channel)
     day = utc_day(at).toordinal()
-    last = list(affinity.last_day)
-    uses = list(affinity.uses)
+    last = _padded(affinity.last_day, i + 1)
+    uses = _padded(affinity.uses, i + 1)
     last[i] = max(last[i], day)
     uses[i] = min(_AFFINITY_CAP, uses[i] + 1)
     return Affinity(tuple(last), tuple(uses))
 
 
+def _padded(values: tuple[int, ...], size: int) -> list[int]:
+    """Per-channel values, at least ``size`` long (later channels start unused)."""
+    return [*values, *(0,) * (size - len(values))]
+
+
 def last_used(affinity: Affinity, channel: Channel) -> int:
-    return affinity.last_day[CHANNELS.index(channel)]
+    i = CHANNELS.index(channel)
+    return affinity.last_day[i] if i < len(affinity.last_day) else 0
+
+
+def uses_of(affinity: Affinity, channel: Channel) -> int:
+    i = CHANNELS.index(channel)
+    return affinity.uses[i] if i < len(affinity.uses) else 0
 
 
 def used_within(
@@ -57,19 +68,15 @@ def used_within(
 
 def preferred_channels(affinity: Affinity) -> tuple[Channel, ...]:
     """Channels the customer used, most used first (ties in ``CHANNELS`` order)."""
-    used = [(-affinity.uses[i], i) for i in range(len(CHANNELS)) if affinity.uses[i] > 0]
+    used = [(-n, i) for i, n in enumerate(affinity.uses[: len(CHANNELS)]) if n > 0]
     return tuple(CHANNELS[i] for _, i in sorted(used))
 
 
-def by_affinity(
-    channels: tuple[Channel, ...], affinity: Affinity, preference: tuple[Channel, ...]
-) -> tuple[Channel, ...]:
-    """``channels`` best first: most used by the customer, then most recently used,
-    then in the order of ``preference`` (the action's channels in the catalogue)."""
-
-    def key(channel: Channel) -> tuple[int, int, int]:
-        i = CHANNELS.index(channel)
-        rank = preference.index(channel) if channel in preference else len(preference)
-        return (-affinity.uses[i], -affinity.last_day[i], rank)
-
-    return tuple(sorted(channels, key=key))
+def by_affinity(affinity: Affinity, channels: tuple[Channel, ...]) -> tuple[Channel, ...]:
+    """``channels`` with the customer's most used first, most recent on a tie, then as given."""
+    return tuple(
+        sorted(
+            channels,
+            key=lambda c: (-uses_of(affinity, c), -last_used(affinity, c), channels.index(c)),
+        )
+    )

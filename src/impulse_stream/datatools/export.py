@@ -172,6 +172,7 @@ async def _read(
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=4 * 1024 * 1024,
+        **settings.kafka_security.aiokafka_kwargs(),
     )
     rows: list[dict[str, Any]] = []
     ranges: dict[str, tuple[int, int]] = {}

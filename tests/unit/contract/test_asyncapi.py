@@ -162,7 +162,12 @@ def test_every_ref_resolves(doc: dict[str, Any]) -> None:
 
 def test_every_contract_topic_is_a_channel(doc: dict[str, Any]) -> None:
     addresses = {c["address"] for c in doc["channels"].values()}
-    assert addresses == {*topics.INPUT_TOPICS, *topics.OUTPUT_TOPICS, topics.DEAD_LETTERS}
+    assert addresses == {
+        *topics.INPUT_TOPICS,
+        *topics.OUTPUT_TOPICS,
+        topics.OUTBOUND,
+        topics.DEAD_LETTERS,
+    }
 
 
 def test_the_worker_receives_inputs_and_sends_outputs(doc: dict[str, Any]) -> None:
@@ -177,7 +182,7 @@ def test_the_worker_receives_inputs_and_sends_outputs(doc: dict[str, Any]) -> No
             assert resolve(doc, ref["$ref"]) in channel_messages
     assert actions == {
         **dict.fromkeys(topics.INPUT_TOPICS, "receive"),
-        **dict.fromkeys((*topics.OUTPUT_TOPICS, topics.DEAD_LETTERS), "send"),
+        **dict.fromkeys((*topics.OUTPUT_TOPICS, topics.OUTBOUND, topics.DEAD_LETTERS), "send"),
     }
 
 

@@ -155,7 +155,9 @@ def booking(
     )
 
 
-def contact(when: datetime, channel: str, kind: str, subject: str = "") -> ChannelContact:
+def contact(
+    when: datetime, channel: str, kind: str, subject: str = "", action_id: str | None = None
+) -> ChannelContact:
     return ChannelContact(
         event_id=_eid("ct"),
         customer_id=CUSTOMER,
@@ -163,6 +165,7 @@ def contact(when: datetime, channel: str, kind: str, subject: str = "") -> Chann
         kind=kind,  # type: ignore[arg-type]
         occurred_at=when,
         subject=subject,
+        action_id=action_id,
     )
 
 

@@ -1,14 +1,25 @@
-"""The state codec: compact msgpack, a round trip, a clear error on bad bytes."""
+"""The state codec: compact msgpack, a round trip, a clear error on bad bytes, and
+every format ever written still read."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from impulse_stream.core.codec import StateDecodeError, decode_state, encode_state
+from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.core.catalogue import Catalogue
+from impulse_stream.core.codec import (
+    STATE_FORMAT,
+    ZLIB_FORMAT,
+    ZSTD_FORMAT,
+    StateDecodeError,
+    decode_state,
+    encode_state,
+)
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import (
     Card,
@@ -66,12 +77,16 @@ def test_state_round_trips(engine: DecisionEngine) -> None:
 
 
 def test_a_typical_customer_fits_in_one_kilobyte(engine: DecisionEngine) -> None:
-    size = len(encode_state(typical_customer(engine)))
-    assert size <= 700, size  # compressed: leaves room for the record's fences in Redis
+    blob = encode_state(typical_customer(engine))
+    assert blob[:2] == bytes([ZSTD_FORMAT, 1])  # zstd with dictionary 1
+    assert len(blob) <= 450, len(blob)  # zlib needed 626: room for the fences in Redis
 
 
-def test_a_small_state_is_stored_uncompressed() -> None:
-    assert encode_state(new_state("c-1"))[0] == 1
+def test_even_a_new_customer_is_stored_smaller_with_the_dictionary() -> None:
+    blob = encode_state(new_state("c-1"))
+    assert blob[0] == ZSTD_FORMAT
+    assert len(blob) < 1 + len(msgspec.msgpack.encode(new_state("c-1")))
+    assert decode_state(blob) == new_state("c-1")
 
 
 def test_corrupt_or_foreign_bytes_are_rejected_with_a_reason() -> None:
@@ -83,6 +98,12 @@ def test_corrupt_or_foreign_bytes_are_rejected_with_a_reason() -> None:
         decode_state(b"\x01\xc1")
     with pytest.raises(StateDecodeError, match="corrupt"):
         decode_state(b"\x02not zlib")
+    with pytest.raises(StateDecodeError, match="corrupt"):
+        decode_state(b"\x03\x01not zstd")
+    with pytest.raises(StateDecodeError, match="unknown state dictionary 9"):
+        decode_state(b"\x03\x09" + encode_state(new_state("c-1"))[2:])
+    with pytest.raises(StateDecodeError, match="unknown state dictionary None"):
+        decode_state(b"\x03")
 
 
 def _worked_example_events() -> list[InputEvent]:
@@ -107,11 +128,14 @@ GOLDEN_NOW = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 
 
 def test_a_state_stored_by_an_earlier_release_decodes_re_encodes_and_advances(
-    engine: DecisionEngine,
+    catalogue: Catalogue,
 ) -> None:
-    """Encoded by the engine before the detector registry (and before abandonment was
-    dated from an order's last step): it still decodes, survives a round trip unchanged,
-    and the engine advances it like any state of its own."""
+    """Encoded by the engine before the detector registry, before abandonment was dated
+    from an order's last step and before journeys existed (compared with an engine
+    running the catalogue without them; test_journeys.py shows a stored state entering
+    its journeys): it still decodes, survives a round trip unchanged, and the engine
+    advances it like any state of its own."""
+    engine = DecisionEngine(dataclasses.replace(catalogue, journeys=()))
     stored = bytes.fromhex((DATA / "worked_example_state.hex").read_text(encoding="utf-8"))
     old = decode_state(stored)
     assert old.customer_id == "c-golden" and old.clock == GOLDEN_NOW
@@ -128,3 +152,42 @@ def test_a_state_stored_by_an_earlier_release_decodes_re_encodes_and_advances(
     )
     state, _ = replay(engine, _worked_example_events(), until=GOLDEN_NOW)
     assert {i.impulse_id for i in old.impulses} == {i.impulse_id for i in state.impulses}
+
+
+def _stored_before_zstd() -> dict[str, bytes]:
+    """States encoded by the codec before zstd (formats 1 and 2), by name."""
+    lines = (DATA / "states_v1_v2.txt").read_text(encoding="utf-8").splitlines()
+    return {name: bytes.fromhex(blob) for name, blob in (line.split() for line in lines)}
+
+
+def _reference_states() -> dict[str, CustomerState]:
+    """The same states, computed again (the generator in tests/unit/core/data/README.md)."""
+    from bench.reference import written_states
+
+    engine = DecisionEngine(load_catalogue())
+    demo, _ = replay(engine, _worked_example_events(), until=GOLDEN_NOW)
+    states = {
+        "new_state": new_state("c-1"),
+        "demo_worked_example": demo,
+        "demo_worked_example_8_days_later": engine.advance(
+            demo, GOLDEN_NOW + timedelta(days=8)
+        ).state,
+    }
+    for n, state in enumerate(written_states(3000, seed=5)):
+        if n % 60 == 0:
+            states[f"bench_3000_seed_5_state_{n}"] = state
+    return states
+
+
+def test_states_written_by_the_zlib_codec_decode_to_the_same_state() -> None:
+    stored = _stored_before_zstd()
+    assert {blob[0] for blob in stored.values()} == {STATE_FORMAT, ZLIB_FORMAT}
+    expected = _reference_states()
+    assert sorted(stored) == sorted(expected)
+    for name, blob in stored.items():
+        state = decode_state(blob)
+        assert state == expected[name], name
+        rewritten = encode_state(state)
+        assert decode_state(rewritten) == state, name
+        if blob[0] == ZLIB_FORMAT:
+            assert rewritten[0] == ZSTD_FORMAT and len(rewritten) < len(blob), name

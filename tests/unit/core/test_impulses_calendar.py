@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+import pytest
+
+from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import Card, Consents, Contract, InputEvent
 
@@ -124,9 +128,19 @@ def test_regular_salary_is_no_sign_of_leaving(engine: DecisionEngine) -> None:
     assert "salary_stopped" not in _sweep(engine, start, 160, *salaries)
 
 
+@pytest.fixture(scope="module")
+def pool_engine(catalogue: Catalogue) -> DecisionEngine:
+    """The default catalogue with the pool detector on (the c_customer_pool journey replaces
+    it there) and without journeys."""
+    rule = dataclasses.replace(catalogue.detectors["c_pool_contact_due"], enabled=True)
+    detectors = {**catalogue.detectors, "c_pool_contact_due": rule}
+    return DecisionEngine(dataclasses.replace(catalogue, detectors=detectors, journeys=()))
+
+
 def test_c_customer_pool_is_reached_2_to_4_times_a_year_on_changing_channels(
-    engine: DecisionEngine,
+    pool_engine: DecisionEngine,
 ) -> None:
+    engine = pool_engine
     start = _day(2026, 1, 1)
     _, outputs = replay(
         engine, [profile(start, advisor=None, consents=ALL)], until=start + timedelta(days=365)
@@ -137,8 +151,8 @@ def test_c_customer_pool_is_reached_2_to_4_times_a_year_on_changing_channels(
     assert all(a != b for a, b in pairwise(channels))
 
 
-def test_customers_with_an_advisor_are_not_in_the_pool(engine: DecisionEngine) -> None:
-    assert "c_pool_contact_due" not in _sweep(engine, _day(2026, 1, 1), 365, consents=ALL)
+def test_customers_with_an_advisor_are_not_in_the_pool(pool_engine: DecisionEngine) -> None:
+    assert "c_pool_contact_due" not in _sweep(pool_engine, _day(2026, 1, 1), 365, consents=ALL)
 
 
 def test_next_wakeup_is_the_next_date_with_work_not_every_midnight(engine: DecisionEngine) -> None:

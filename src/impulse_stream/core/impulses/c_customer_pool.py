@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import ClassVar
 
 import msgspec
@@ -24,6 +25,12 @@ from impulse_stream.core.impulses.params import CHANNEL_LIST, CODES
 from impulse_stream.core.state import CustomerState
 
 KIND = "c_pool_contact_due"
+
+
+@lru_cache(maxsize=8192)
+def _id_hash(customer_id: str) -> int:
+    """A stable number per customer (cached: asked on every sweep and wake-up)."""
+    return int.from_bytes(hashlib.blake2b(customer_id.encode(), digest_size=4).digest(), "big")
 
 
 class CCustomerPoolDetector:
@@ -46,8 +53,7 @@ class CCustomerPoolDetector:
         return p.known and p.advisor_id is None and p.segment in self.segments
 
     def phase(self, customer_id: str) -> int:
-        digest = hashlib.blake2b(customer_id.encode(), digest_size=4).digest()
-        return int.from_bytes(digest, "big") % self.interval
+        return _id_hash(customer_id) % self.interval
 
     def next_day(self, state: CustomerState, after: date) -> date | None:
         if not self.in_pool(state):

@@ -1,0 +1,93 @@
+"""The state codec before zstd next to today's: bytes per state and CPU per call.
+
+``zlib_encode_state`` is the encoder the codec had until format 3 (plain
+msgpack up to 256 bytes, zlib level 1 above); ``decode_state`` still reads
+what it wrote. Both encode the states the store writes for the reference
+workload (``bench/reference.py``), measured in one process, side by side:
+
+    python -m bench.codec --events 40000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import msgspec
+import orjson
+
+from bench.reference import written_states
+from impulse_stream.core.codec import decode_state, encode_state
+from impulse_stream.core.state import CustomerState
+
+_packer = msgspec.msgpack.Encoder()
+
+
+def zlib_encode_state(state: CustomerState) -> bytes:
+    """The state codec's encoder before format 3 (formats 1 and 2)."""
+    packed = _packer.encode(state)
+    if len(packed) > 256:
+        return b"\x02" + zlib.compress(packed, 1)
+    return b"\x01" + packed
+
+
+CODECS: dict[str, Callable[[CustomerState], bytes]] = {
+    "zlib (format 2)": zlib_encode_state,
+    "zstd+dictionary (format 3)": encode_state,
+}
+
+
+@dataclass
+class CodecFigures:
+    codec: str
+    states: int
+    mean_bytes: float
+    encode_us: float  # CPU per state
+    decode_us: float  # CPU per state, msgpack decoding included
+
+
+def _cpu_per_item(fn: Callable[[object], object], items: list[object]) -> float:
+    start = time.process_time()
+    for item in items:
+        fn(item)
+    return (time.process_time() - start) / len(items) * 1e6
+
+
+def measure(states: list[CustomerState], rounds: int = 3) -> list[CodecFigures]:
+    """Each codec in turn, ``rounds`` times interleaved; the best round of each."""
+    best: dict[str, CodecFigures] = {}
+    for _ in range(rounds):
+        for name, encode in CODECS.items():
+            blobs = [encode(s) for s in states]
+            if [decode_state(b) for b in blobs[:200]] != states[:200]:
+                raise AssertionError(f"{name}: a state does not round-trip")
+            figures = CodecFigures(
+                codec=name,
+                states=len(states),
+                mean_bytes=sum(map(len, blobs)) / len(blobs),
+                encode_us=_cpu_per_item(encode, states),  # type: ignore[arg-type]
+                decode_us=_cpu_per_item(decode_state, blobs),  # type: ignore[arg-type]
+            )
+            old = best.get(name)
+            if old is None or figures.encode_us + figures.decode_us < old.encode_us + old.decode_us:
+                best[name] = figures
+    return list(best.values())
+
+
+def states_of(events: int) -> list[CustomerState]:
+    return list(written_states(events))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.codec")
+    parser.add_argument("--events", type=int, default=40_000)
+    args = parser.parse_args()
+    for figures in measure(states_of(args.events)):
+        print(orjson.dumps(asdict(figures)).decode())
+
+
+if __name__ == "__main__":
+    main()
