@@ -10,7 +10,7 @@ CORE_BUILT := $(VENV)/.core-built
 # The compiled core (mypyc, setup.py) is rebuilt whenever a core source changes.
 CORE_SOURCES := $(shell find src/impulse_stream/core -name '*.py') setup.py
 
-.PHONY: help venv system-deps build-deps prometheus-deps infra-up infra-down infra-status test test-unit test-integration \
+.PHONY: help venv system-deps build-deps prometheus-deps browser-deps infra-up infra-down infra-status test test-unit test-integration \
         lint typecheck demo worker bench soak clean
 
 help:
@@ -55,11 +55,18 @@ build-deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-dev; }
 
 # Java 17 and Maven fetch and run the Kafka broker; Prometheus checks and evaluates the
-# alert rules. All come from Debian when missing.
-system-deps: prometheus-deps build-deps
+# alert rules; Chromium and its driver run the desk's browser tests. All come from Debian
+# when missing.
+system-deps: prometheus-deps build-deps browser-deps
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 		echo "installing Java 17 and Maven from Debian"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; }
+
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing Chromium and chromedriver from Debian (the desk's browser tests)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends chromium chromium-driver; }
 
 # promtool checks and unit-tests the alert rules; the server runs in the alert test.
 # The package's own service is irrelevant: tests start their own process and port.

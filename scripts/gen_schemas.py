@@ -311,7 +311,10 @@ FIELDS: dict[str, dict[str, str]] = {
         "rank": "Rank among the customer's open opportunities (1 = top).",
         "status": "`open`, `withdrawn` (closed by a response or an event) or `expired`.",
         "reasons": "The impulses behind it, with their evidence.",
-        "channels": "Channels it may be shown in, preferred first.",
+        "channels": (
+            "Channels it may be shown in, best first: the ones the customer uses most, then "
+            "most recently, then the action's order in the catalogue."
+        ),
         "texts": "Texts for the agent or channel.",
         "valid_until": "End of validity.",
         "created_at": "When it was first opened (the same for every revision).",

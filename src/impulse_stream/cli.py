@@ -118,13 +118,36 @@ def outbound(
 
 
 @app.command()
-def demo(
-    keep: Annotated[bool, typer.Option(help="Leave Kafka, Redis and the worker running.")] = False,
+def desk(
+    port: Annotated[int, typer.Option(help="Port of the desktop, teaser view and report.")] = 6070,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
 ) -> None:
-    """The worked example end to end on local Kafka + Redis."""
+    """Serve the agent desktop, the online-banking teaser view and the omnichannel report."""
+    from impulse_stream.desk.server import run_desk
+    from impulse_stream.logs import configure_logging
+    from impulse_stream.settings import Settings
+
+    if not 0 < port < 65536:
+        _fail(f"--port={port}: expected a port number 1-65535")
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    run_desk(settings, host or settings.web_host, port)
+
+
+@app.command()
+def demo(
+    seconds: Annotated[
+        float | None, typer.Option("--for", help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+    customers: Annotated[int, typer.Option(help="Synthetic customers in the bank day.")] = 3000,
+    rate: Annotated[float, typer.Option(help="Customer moments sent per second.")] = 30.0,
+) -> None:
+    """A bank day you can watch: stack, worker and agent desktop, until Ctrl-C."""
     from impulse_stream.demo import run_demo
 
-    run_demo(keep=keep)
+    if not rate > 0:
+        _fail(f"--rate={rate:g}: expected more than 0")
+    run_demo(seconds=seconds, customers=customers, rate=rate)
 
 
 @app.command()

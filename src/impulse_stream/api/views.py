@@ -3,9 +3,13 @@
 * ``GET /customers/{id}?channel=advisor`` - the customer 360 (profile,
   timeline, running processes, impulses, bundle predictions, open
   opportunities in rank order);
-* ``GET /customers/{id}/next-best-actions?channel=call_centre&limit=3`` - what
-  the channel shows now (the call-centre desktop on an inbound call).
-  Both take ``at=<RFC 3339>`` to evaluate at another moment than now;
+* ``GET /customers/{id}/next-best-actions?channel=call_centre`` - what
+  the channel shows now (the call-centre desktop on an inbound call): as many
+  as the channel has slots (catalogue ``routing.top_n``) unless ``limit`` says
+  otherwise, and with ``minutes=<time left in the call>`` only actions whose
+  handling times together fit. Both take ``at=<RFC 3339>`` to evaluate at
+  another moment than now, and rank with the acceptance statistics the worker
+  learned (:mod:`impulse_stream.learned`);
 * ``GET /healthz`` - liveness: fails when assigned partitions have lag and no
   batch was processed for ``stall_seconds`` (a consumer that silently stopped
   fetching, faust-streaming #175, #523), or while a partition is blocked
@@ -34,6 +38,7 @@ from impulse_stream.api.customer_view import customer_360
 from impulse_stream.api.openapi import openapi_document
 from impulse_stream.core.codec import decode_state
 from impulse_stream.core.events import CHANNELS, CustomerId
+from impulse_stream.learned import LearnedEngine
 from impulse_stream.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -47,6 +52,7 @@ def register_views(c: Container) -> None:
     app = c.app
     security.install(app.web.web_app, c.settings.api_bearer_token(), c.settings.allowed_origins)
     openapi = _JSON.encode(openapi_document())
+    learned = LearnedEngine(c.engine, c.store)
 
     def json(view: View, value: Any, status: int = 200) -> Response:
         return view.bytes(_JSON.encode(value), content_type="application/json", status=status)
@@ -93,7 +99,11 @@ def register_views(c: Container) -> None:
             state, error = await load_state(self, customer_id)
             if error is not None:
                 return error
-            return json(self, customer_360(c.engine, state, at, channel))
+            try:
+                engine = await learned.on(at)
+            except StoreUnavailable:
+                return json(self, {"error": "state store unavailable"}, 503)
+            return json(self, customer_360(engine, state, at, channel))
 
     @app.page("/customers/{customer_id}/next-best-actions")
     class NextBestActions(View):
@@ -101,16 +111,30 @@ def register_views(c: Container) -> None:
             channel, at, error = query(self, request, "call_centre")
             if error is not None:
                 return error
+            limit: int | None = None
             try:
-                limit = int(request.query.get("limit", "3"))
-                if not 1 <= limit <= 20:
-                    raise ValueError
+                if "limit" in request.query:
+                    limit = int(request.query["limit"])
+                    if not 1 <= limit <= 20:
+                        raise ValueError
             except ValueError:
                 return json(self, {"error": "limit must be a whole number from 1 to 20"}, 400)
+            minutes: float | None = None
+            try:
+                if "minutes" in request.query:
+                    minutes = float(request.query["minutes"])
+                    if not 0 <= minutes <= 600:
+                        raise ValueError
+            except ValueError:
+                return json(self, {"error": "minutes must be a number from 0 to 600"}, 400)
             state, error = await load_state(self, customer_id)
             if error is not None:
                 return error
-            actions = c.engine.next_best_actions(state, channel, at, limit)
+            try:
+                engine = await learned.on(at)
+            except StoreUnavailable:
+                return json(self, {"error": "state store unavailable"}, 503)
+            actions = engine.next_best_actions(state, channel, at, limit, minutes)
             return json(self, {"customer_id": customer_id, "channel": channel, "actions": actions})
 
     @app.page("/healthz")

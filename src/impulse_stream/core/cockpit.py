@@ -73,9 +73,14 @@ class CustomerView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def customer_view(
-    engine: DecisionEngine, state: CustomerState, channel: Channel, now: datetime
+    engine: DecisionEngine,
+    state: CustomerState,
+    channel: Channel,
+    now: datetime,
+    minutes: float | None = None,
 ) -> CustomerView:
-    """Everything the cockpit on ``channel`` shows for this customer at ``now``."""
+    """Everything the cockpit on ``channel`` shows for this customer at ``now``;
+    with ``minutes`` left in the call, only the actions that fit into them."""
     processes = [
         RunningProcess(
             kind="order",
@@ -123,9 +128,7 @@ def customer_view(
             if i.expires_at > now
         ),
         predictions=dict(engine.bundle_predictions(state, now)),
-        opportunities=tuple(
-            engine.next_best_actions(state, channel, now, engine.routing.top_n(channel))
-        ),
+        opportunities=tuple(engine.next_best_actions(state, channel, now, minutes=minutes)),
         rules_version=engine.rules_version,
         journeys=tuple(_journey_view(engine, p) for p in state.journeys),
     )

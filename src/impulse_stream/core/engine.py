@@ -164,15 +164,27 @@ class DecisionEngine:
         return min(due, default=None)
 
     def next_best_actions(
-        self, state: CustomerState, channel: Channel, now: datetime, limit: int = 3
+        self,
+        state: CustomerState,
+        channel: Channel,
+        now: datetime,
+        limit: int | None = None,
+        minutes: float | None = None,
     ) -> list[Opportunity]:
         """The ranked, policy-filtered opportunities to show on ``channel`` now.
 
         A pure query (the call-centre desktop, the teaser slot): service before
         sales on ``service_first_channels``, sales limited to what the
-        frequency cap still allows. ``priority``, ``rank`` and ``explanation``
-        are for this channel and moment; the other fields are the published ones.
+        frequency cap still allows. ``limit`` defaults to the channel's slots
+        (``routing.top_n``). With ``minutes`` (the time left in the call) the
+        actions' ``handling_minutes`` together fit into it: in rank order, an
+        action that no longer fits is passed over for a shorter one below it.
+        ``priority``, ``rank`` and ``explanation`` are for this channel and
+        moment; the other fields are the published ones.
         """
+        if limit is None:
+            limit = self.routing.top_n(channel)
+        time_left = minutes
         candidates: list[tuple[tuple[int, float, str, str], OpportunityState, Score, str]] = []
         if channel in ("email", "letter") and not self.routing.reachable(state, channel, now):
             return []  # e-mail and letter only with consent, for service too
@@ -194,10 +206,16 @@ class DecisionEngine:
             if len(chosen) >= limit:
                 break
             action = self.catalogue.action(opp.action_id)
-            if action is not None and action.kind == "sales" and sales_left is not None:
+            if action is None:
+                continue
+            if time_left is not None and action.handling_minutes > time_left:
+                continue
+            if action.kind == "sales" and sales_left is not None:
                 if sales_left <= 0:
                     continue
                 sales_left -= 1
+            if time_left is not None:
+                time_left -= action.handling_minutes
             record = self.opportunity_record(state, opp, score, len(chosen) + 1, text)
             if record is not None:
                 chosen.append(record)

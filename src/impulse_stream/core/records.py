@@ -40,22 +40,27 @@ def opportunity_record(
     action = catalogue.action(opp.action_id)
     if action is None:
         return None
+    # Best first: the customer's most used, most recent on a tie, then the catalogue's order.
+    routed = opp.channels
+    channels = by_affinity(
+        state.affinity,
+        tuple(c for c in action.channels if c in routed)
+        + tuple(c for c in routed if c not in action.channels),
+    )
     if text is None:
         if opp.status != "open":
             text = f"{opp.status}: {opp.closed_reason}"
         elif score is not None:
             text = explain(reasons_with_evidence(state, opp), score, None)
-            text += f" Routed to: {', '.join(opp.channels) or 'no channel now'}."
+            text += f" Routed to: {', '.join(channels) or 'no channel now'}."
         else:
             text = "revised" + (
                 f": snoozed until {opp.snoozed_until.isoformat()}" if opp.snoozed_until else ""
             )
-    channels = opp.channels
     preferred = None
     if action.kind == "service" and channels:
         # Told proactively where the customer is: the most used of the routed channels
-        # first (an app-only customer hears of a blocked card in the app, not by a call).
-        channels = by_affinity(state.affinity, channels)
+        # (an app-only customer hears of a blocked card in the app, not by a call).
         preferred = channels[0]
     return Opportunity(
         opportunity_id=opp.opportunity_id,

@@ -44,6 +44,13 @@ class Metrics:
             ["action", "status"],
             registry=r,
         )
+        # accepted and declined both end as status "withdrawn"; the reason tells them apart
+        self.opportunities_closed = Counter(
+            "impulse_stream_opportunities_closed",
+            "Opportunities closed, per action and reason (accepted, declined, validity_ended, ...)",
+            ["action", "reason"],
+            registry=r,
+        )
         self.attributions = Counter(
             "impulse_stream_attributions",
             "Sales credited, per closing channel",

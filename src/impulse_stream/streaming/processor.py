@@ -767,6 +767,8 @@ class BatchProcessor:
         for r in outcome.records:
             if isinstance(r, Opportunity):
                 m.opportunities.labels(r.action_id, r.status).inc()
+                if r.status != "open" and r.closed_reason:
+                    m.opportunities_closed.labels(r.action_id, r.closed_reason).inc()
                 at = r.created_at
             elif isinstance(r, Impulse):
                 m.impulses.labels(r.kind).inc()

@@ -80,7 +80,7 @@ def test_a_longer_abandonment_window_removes_exactly_the_offer_of_the_late_finis
         "total": 1,
         "per_action": {"finish_credit_card_order": 1},
         "per_product": {"credit_card": 1},
-        "per_channel": {"call_centre": 1},
+        "per_channel": {"online_banking": 1},  # c2's best channel: the order was online
     }
     assert report["added"]["total"] == 0
     assert report["customers_affected"] == 1

@@ -23,6 +23,7 @@ METRICS = frozenset(
         "impulse_stream_events_in_total",
         "impulse_stream_impulses_total",
         "impulse_stream_opportunities_total",
+        "impulse_stream_opportunities_closed_total",
         "impulse_stream_policy_suppressions_total",
         "impulse_stream_dead_letters_total",
         "impulse_stream_processing_latency_seconds",

@@ -58,6 +58,7 @@ def test_every_metric_the_alerts_rely_on_is_registered() -> None:
     m.events_in.labels("orders.flow")
     m.impulses.labels("order_abandoned")
     m.opportunities.labels("finish_credit_card_order", "open")
+    m.opportunities_closed.labels("finish_credit_card_order", "accepted")
     m.suppressions.labels("cooling_off")
     m.dead_letters.labels("invalid_json", "orders.flow")
     m.consumer_lag.labels("orders.flow", "0")

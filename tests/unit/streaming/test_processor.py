@@ -220,6 +220,9 @@ def test_responses_feed_the_next_days_acceptance_statistics():
         "agent_id": "kdc-1",
     }
     run(p.process(messages("opportunities.responses", [answer])))
+    closed = p.metrics.opportunities_closed
+    assert closed.labels("finish_credit_card_order", "accepted")._value.get() == 1
+    assert closed.labels("finish_credit_card_order", "declined")._value.get() == 0
     assert store.acceptance == {
         T0.date(): {("finish_credit_card_order", "retail", "call_centre"): (1, 0)}
     }
