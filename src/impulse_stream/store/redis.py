@@ -318,18 +318,25 @@ class RedisStore(CustomerStore):
             self.round_trips += 1
         return [m.decode() for m in members]
 
+    async def _hgetall_many(self, keys: Sequence[str], what: str) -> list[dict[bytes, bytes]]:
+        """Every hash of ``keys`` in one pipelined round trip."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                replies: list[dict[bytes, bytes]] = await pipe.execute()
+        except _ERRORS as exc:
+            raise StoreUnavailable(f"redis {what} read failed: {exc}") from exc
+        finally:
+            self.round_trips += 1
+        return replies
+
     async def outboxes(self, customer_ids: Sequence[str]) -> dict[str, dict[str, bytes]]:
         if not customer_ids:
             return {}
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for cid in customer_ids:
-                    pipe.hgetall(self.outbox_entries_key(cid))
-                replies = await pipe.execute()
-        except _ERRORS as exc:
-            raise StoreUnavailable(f"redis outbox read failed: {exc}") from exc
-        finally:
-            self.round_trips += 1
+        replies = await self._hgetall_many(
+            [self.outbox_entries_key(cid) for cid in customer_ids], "outbox"
+        )
         return {
             cid: {k.decode(): v for k, v in h.items()}
             for cid, h in zip(customer_ids, replies, strict=True)
@@ -381,15 +388,9 @@ class RedisStore(CustomerStore):
     async def checkpoints(self, partitions: Sequence[int]) -> dict[int, dict[str, int]]:
         if not partitions:
             return {}
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for p in partitions:
-                    pipe.hgetall(self.checkpoint_key(p))
-                replies = await pipe.execute()
-        except _ERRORS as exc:
-            raise StoreUnavailable(f"redis checkpoint read failed: {exc}") from exc
-        finally:
-            self.round_trips += 1
+        replies = await self._hgetall_many(
+            [self.checkpoint_key(p) for p in partitions], "checkpoint"
+        )
         return {
             p: {k.decode(): int(v) for k, v in h.items()}
             for p, h in zip(partitions, replies, strict=True)
