@@ -60,6 +60,7 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.outbound import contact_id
+from impulse_stream.errors import DecodeFailure
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = Path("schemas/topics")
@@ -642,7 +643,7 @@ def dead_letter_examples() -> list[dict[str, str]]:
     for topic, partition, offset, key, value in cases:
         try:
             codec.decode(topic, key, value)
-        except codec.DecodeFailure as failure:
+        except DecodeFailure as failure:
             headers = dead_letter_headers(
                 reason=failure.reason,
                 detail=str(failure),

@@ -43,14 +43,10 @@ import orjson
 from rich.console import Console
 
 from impulse_stream.contract import topics
-from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.errors import DemoFailed
 from impulse_stream.infra.stack import Stack
 
 console = Console(highlight=False)
-
-
-class DemoFailed(ImpulseStreamError):
-    """The demo did not see what it expected; the message says where to look."""
 
 
 def _free_port() -> int:
@@ -322,7 +318,9 @@ class BankDay:
             )
         ]
 
-    def answer(self, opportunity: dict[str, Any], now: datetime) -> list[tuple[str, dict]]:
+    def answer(
+        self, opportunity: dict[str, Any], now: datetime
+    ) -> list[tuple[str, dict[str, Any]]]:
         """A simulated channel's response to a new opportunity, or nothing."""
         r = self.rng
         if r.random() > ANSWER_SHARE or not opportunity["channels"]:
@@ -416,7 +414,9 @@ class BankDay:
         )
 
     @staticmethod
-    def _salary(cid: str, now: datetime, months_back: int, amount: float) -> tuple[str, dict]:
+    def _salary(
+        cid: str, now: datetime, months_back: int, amount: float
+    ) -> tuple[str, dict[str, Any]]:
         year, month = divmod(now.year * 12 + now.month - 1 - months_back, 12)
         booked = datetime(year, month + 1, 1, 0, 5, tzinfo=UTC)
         return (

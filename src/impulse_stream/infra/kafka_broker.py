@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from impulse_stream.errors import InfraError, PortInUseError
 from impulse_stream.infra.admin import probe_kafka
-from impulse_stream.infra.errors import InfraError, PortInUseError
 from impulse_stream.infra.install import ensure_kafka_jars, java_binary
 from impulse_stream.infra.processes import (
     PidFile,

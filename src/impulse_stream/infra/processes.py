@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from impulse_stream.infra.errors import ServerStartError
+from impulse_stream.errors import ServerStartError
 
 
 def spawn_detached(argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 from redis.exceptions import RedisError
 
-from impulse_stream.infra.errors import PortInUseError
+from impulse_stream.errors import PortInUseError
 from impulse_stream.infra.install import ensure_redis_server
 from impulse_stream.infra.processes import (
     PidFile,

@@ -41,16 +41,11 @@ import faust
 from faust.types import TP
 
 from impulse_stream.contract import topics as contract_topics
+from impulse_stream.errors import PublishFailed, StateLost
 from impulse_stream.logs import batch_context, offset_ranges
 from impulse_stream.settings import Settings
 from impulse_stream.streaming import transport  # noqa: F401 - registers the impulse:// transport
-from impulse_stream.streaming.processor import (
-    BatchProcessor,
-    InboundMessage,
-    OutboundMessage,
-    PublishFailed,
-    StateLost,
-)
+from impulse_stream.streaming.processor import BatchProcessor, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
 

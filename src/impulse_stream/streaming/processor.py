@@ -52,7 +52,7 @@ import msgspec
 
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.contract.cloudevents import cloudevent_headers
-from impulse_stream.contract.codec import DecodeFailure, Decoder, Tombstone, encode
+from impulse_stream.contract.codec import Decoder, encode
 from impulse_stream.contract.deadletter import dead_letter_headers
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
@@ -60,14 +60,15 @@ from impulse_stream.core.events import Impulse, InputEvent, Opportunity, OutputR
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.recent_events import Seen, fingerprint, remember, seen_before
 from impulse_stream.core.state import CustomerState
-from impulse_stream.pseudonym import pseudonym
-from impulse_stream.store.base import (
-    CustomerStore,
-    CustomerWrite,
-    Delivered,
-    StoredCustomer,
+from impulse_stream.errors import (
+    DecodeFailure,
+    PublishFailed,
+    StateLost,
     StoreUnavailable,
+    Tombstone,
 )
+from impulse_stream.pseudonym import pseudonym
+from impulse_stream.store.base import CustomerStore, CustomerWrite, Delivered, StoredCustomer
 from impulse_stream.streaming.clock import EventClock
 from impulse_stream.streaming.metrics import Metrics
 
@@ -80,22 +81,6 @@ _ENGINE_DAYS = 4  # event-time days whose statistics snapshot stays cached
 Headers = tuple[tuple[str, bytes], ...]
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class PublishFailed(Exception):
-    """Kafka did not acknowledge a publish; the batch is retried, the outbox keeps the outputs."""
-
-
-class StateLost(Exception):
-    """The state store lost data it had acknowledged for ``partition``; rebuild it."""
-
-    def __init__(self, partition: int, detail: str) -> None:
-        super().__init__(
-            f"partition {partition}: the state store lost data it had written ({detail}); "
-            "the partition is stopped: run `impulse-stream rebuild`"
-        )
-        self.partition = partition
-        self.detail = detail
 
 
 async def _nothing_committed(partition: int) -> dict[str, int]:
@@ -363,7 +348,11 @@ class BatchProcessor:
             ):
                 self.metrics.late_events.labels(logical).inc()
         for cid, p in erasures.items():  # held events before the tombstone are erased with it
-            self.clock.drop_held(p, lambda item, cid=cid: item[1].customer_id != cid)
+
+            def keep(item: tuple[InboundMessage, InputEvent], cid: str = cid) -> bool:
+                return item[1].customer_id != cid
+
+            self.clock.drop_held(p, keep)
         for p in partitions:
             released = self.clock.release(p, everything)
             by_partition[p] = [(m, e, e.occurred_at) for m, e in released]

@@ -15,6 +15,7 @@ from impulse_stream.contract import codec, topics
 from impulse_stream.contract.cloudevents import cloudevent_headers
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import Opportunity, OutputRecord
+from impulse_stream.errors import SchemaViolation
 
 from .conftest import ROOT, SCHEMAS, committed_schema
 
@@ -131,7 +132,7 @@ def test_invalid_messages_are_rejected_by_schema_and_decoder(
 ) -> None:
     message = _mutate(topic, **changes)
     assert not topic_validator(topic).is_valid(message)
-    with pytest.raises(codec.SchemaViolation):
+    with pytest.raises(SchemaViolation):
         decode_any(topic, message)
 
 
@@ -140,7 +141,7 @@ def test_the_decoder_refuses_json_numbers_for_amounts_as_the_schema_does() -> No
     for amount in (3250.5, 1e308, 15):
         message = _mutate(topics.TRANSACTIONS, amount=amount)
         assert not topic_validator(topics.TRANSACTIONS).is_valid(message)
-        with pytest.raises(codec.SchemaViolation) as failure:
+        with pytest.raises(SchemaViolation) as failure:
             decode_any(topics.TRANSACTIONS, message)
         assert failure.value.path == "$.amount"
 

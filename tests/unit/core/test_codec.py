@@ -16,7 +16,6 @@ from impulse_stream.core.codec import (
     STATE_FORMAT,
     ZLIB_FORMAT,
     ZSTD_FORMAT,
-    StateDecodeError,
     decode_state,
     encode_state,
 )
@@ -33,6 +32,7 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.state import CustomerState, new_state
+from impulse_stream.errors import StateDecodeError
 
 from .conftest import T0, at, booking, click, contact, order, profile, replay
 

@@ -10,12 +10,12 @@ import pytest
 
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.errors import PublishFailed
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.processor import (
     BatchProcessor,
     CollectingPublisher,
     InboundMessage,
-    PublishFailed,
     RetryPolicy,
 )
 from tests.support.scenarios import T0, abandoned_card_order, inbound_call, order_step, profile
