@@ -228,7 +228,7 @@ def test_responses_feed_the_next_days_acceptance_statistics():
     }
     tomorrow = p.engine_for(T0 + timedelta(days=1))
     assert tomorrow is p.engine_for(T0)  # not loaded yet: yesterday's snapshot
-    run(p._prepare_engines({(T0 + timedelta(days=1)).date()}))
+    run(p.learning.prepare({(T0 + timedelta(days=1)).date()}))
     learned = p.engine_for(T0 + timedelta(days=1)).statistics
     assert learned.counts("finish_credit_card_order", "retail", "call_centre") == (1, 0)
 
