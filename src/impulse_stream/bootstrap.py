@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import faust
 
 from impulse_stream import __version__
-from impulse_stream.api.views import register_views
+from impulse_stream.api.views import ApiPorts, register_views
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.learned import LearnedEngine
 from impulse_stream.settings import Settings
 from impulse_stream.store.redis import RedisStore
 from impulse_stream.streaming.app import KafkaPublisher, Worker, create_app
@@ -66,7 +67,18 @@ def build(settings: Settings) -> Container:
 
     app, worker = create_app(settings, processor_factory)
     container = Container(settings, engine, store, metrics, app, worker)
-    register_views(container)
+    register_views(
+        app,
+        ApiPorts(
+            reads=store,
+            learned=LearnedEngine(engine, store),
+            health=worker,
+            metrics=metrics,
+            stall_seconds=settings.stall_seconds,
+            bearer_token=settings.api_bearer_token(),
+            allowed_origins=settings.allowed_origins,
+        ),
+    )
     return container
 
 

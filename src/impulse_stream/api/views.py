@@ -21,14 +21,22 @@
 
 Served from Redis: one round trip per request. The bearer token, CORS and the
 request logs are in :mod:`impulse_stream.api.security`.
+
+The views get the narrow ports they use (:class:`ApiPorts`: state reads, the
+learned engine, the worker's health, the metrics and three settings), built by
+the composition root (``bootstrap.py``); they know neither the worker nor the
+settings object.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sized
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
+import faust
 import msgspec
 from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
@@ -41,20 +49,66 @@ from impulse_stream.core.codec import decode_state
 from impulse_stream.core.events import CHANNELS, CustomerId
 from impulse_stream.errors import StoreUnavailable
 from impulse_stream.learned import LearnedEngine
-
-if TYPE_CHECKING:
-    from impulse_stream.bootstrap import Container
+from impulse_stream.store.base import StoredCustomer
 
 _JSON = msgspec.json.Encoder()
 _valid_id = msgspec.json.Decoder(CustomerId)
 
 
-def register_views(c: Container) -> None:
-    app = c.app
+class StateReads(Protocol):
+    """The store reads the views make: one customer, and a ping for readiness."""
+
+    async def get(self, customer_id: str) -> StoredCustomer: ...
+
+    async def ping(self) -> float: ...
+
+
+class WorkerHealth(Protocol):
+    """What liveness and readiness read of the worker."""
+
+    started: float
+    last_progress: float | None
+
+    @property
+    def assigned(self) -> Sized: ...
+
+    def lag(self) -> Mapping[Any, int]: ...
+
+    def problems(self) -> list[str]: ...
+
+
+class RoundTrips(Protocol):
+    def observe(self, amount: float) -> None: ...
+
+
+class ApiMetrics(Protocol):
+    """The metrics the views read (``/metrics``) and feed (Redis round trips)."""
+
+    @property
+    def redis_rtt(self) -> RoundTrips: ...
+
+    def exposition(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ApiPorts:
+    """Everything the views use, built by the composition root."""
+
+    reads: StateReads
+    learned: LearnedEngine
+    health: WorkerHealth
+    metrics: ApiMetrics
+    stall_seconds: float
+    bearer_token: str
+    allowed_origins: tuple[str, ...]
+
+
+def register_views(app: faust.App, ports: ApiPorts) -> None:
     web = cast(AiohttpWeb, app.web)  # the aiohttp driver: faust's Web names no web_app
-    security.install(web.web_app, c.settings.api_bearer_token(), c.settings.allowed_origins)
+    security.install(web.web_app, ports.bearer_token, ports.allowed_origins)
     openapi = _JSON.encode(openapi_document())
-    learned = LearnedEngine(c.engine, c.store)
+    learned = ports.learned
+    health = ports.health
 
     def json(view: View, value: Any, status: int = 200) -> Response:
         return view.bytes(_JSON.encode(value), content_type="application/json", status=status)
@@ -87,7 +141,7 @@ def register_views(c: Container) -> None:
         except msgspec.ValidationError:
             return None, json(view, {"error": "invalid customer id"}, 400)
         try:
-            stored = await c.store.get(customer_id)
+            stored = await ports.reads.get(customer_id)
         except StoreUnavailable:
             return None, json(view, {"error": "state store unavailable"}, 503)
         if stored.state is None:
@@ -144,10 +198,10 @@ def register_views(c: Container) -> None:
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            lagging = sum(c.worker.lag().values())
-            idle = time.time() - (c.worker.last_progress or c.worker.started)
-            stalled = lagging > 0 and idle > c.settings.stall_seconds
-            problems = c.worker.problems()
+            lagging = sum(health.lag().values())
+            idle = time.time() - (health.last_progress or health.started)
+            stalled = lagging > 0 and idle > ports.stall_seconds
+            problems = health.problems()
             status = "blocked" if problems else "stalled" if stalled else "ok"
             body = {"status": status, "lag": lagging, "idle_seconds": idle, "problems": problems}
             return json(self, body, 503 if stalled or problems else 200)
@@ -155,11 +209,11 @@ def register_views(c: Container) -> None:
     @app.page("/readyz")
     class Ready(View):
         async def get(self, request: Request) -> Response:
-            problems = c.worker.problems()
-            if not c.worker.assigned:
+            problems = health.problems()
+            if not health.assigned:
                 problems.append("no partitions assigned")
             try:
-                c.metrics.redis_rtt.observe(await c.store.ping())
+                ports.metrics.redis_rtt.observe(await ports.reads.ping())
             except StoreUnavailable as exc:
                 problems.append(str(exc))
             status = 503 if problems else 200
@@ -169,7 +223,9 @@ def register_views(c: Container) -> None:
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             # aiohttp refuses a charset inside content_type; the header carries it.
-            return self.bytes(c.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            return self.bytes(
+                ports.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
 
     @app.page("/openapi.json")
     class OpenApi(View):
