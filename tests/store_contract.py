@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import pytest
+
+from impulse_stream.errors import StateLost
 from impulse_stream.store.base import EMPTY, CustomerWrite, Delivered
 
 
@@ -145,6 +148,18 @@ async def test_checkpoints_are_raised_with_a_write_and_never_go_back(store):
     await store.commit([write()], {0: {"2:0": 10, "3:0": 4}})
     await store.commit([], {0: {"2:0": 7, "3:0": 9}, 1: {"2:1": 3}})  # a zombie's late 7
     assert await store.checkpoints([0, 1]) == {0: {"2:0": 10, "3:0": 9}, 1: {"2:1": 3}}
+
+
+async def test_a_checkpoint_the_caller_expects_is_raised_only_while_it_exists(store):
+    await store.commit([], {0: {"2:0": 10}})
+    await store.commit([], {0: {"2:0": 11}}, expected={0})
+    assert await store.checkpoints([0]) == {0: {"2:0": 11}}
+    await store.wipe()  # Redis back without its data
+    with pytest.raises(StateLost, match=r"partition 0: .*rebuild"):
+        await store.commit([], {0: {"2:0": 12}}, expected={0})
+    assert await store.checkpoints([0]) == {0: {}}  # not created again: the loss stays visible
+    await store.commit([], {0: {"2:0": 12}})  # a caller that expects nothing creates it
+    assert await store.checkpoints([0]) == {0: {"2:0": 12}}
 
 
 async def test_wipe_deletes_every_record_index_statistic_and_checkpoint(store):

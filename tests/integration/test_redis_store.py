@@ -1,12 +1,28 @@
 """The store contract suite on a real redis-server and on a real Redis Cluster of three
 masters, plus Redis-only behaviour on both."""
 
+import shutil
+from datetime import timedelta
+from typing import Any
+
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.errors import StateLost, StoreUnavailable
+from impulse_stream.infra import Stack
 from impulse_stream.store.redis import RedisStore
+from impulse_stream.streaming.processor import (
+    BatchProcessor,
+    CollectingPublisher,
+    InboundMessage,
+    RetryPolicy,
+)
 from tests.store_contract import *  # noqa: F403
 from tests.store_contract import write
+from tests.support.scenarios import T0, abandoned_card_order
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +149,57 @@ async def test_wipe_deletes_only_its_own_prefix_whatever_glob_characters_it_hold
     finally:
         await base.redis.delete(*neighbours)
         await base.close()
+
+
+class _RestartedEmptyAfterTheCommit(RedisStore):
+    """A real Redis that, once armed, dies right after it ran a commit pipeline and
+    comes back without its data: the worker sees an error and sends the commit again."""
+
+    def __init__(self, url: str, prefix: str, stack: Stack) -> None:
+        super().__init__(url, prefix=prefix)
+        self.stack = stack
+        self.armed = False
+        self.restarts = 0
+
+    async def _run_commit(self, *args: Any) -> Any:
+        replies = await super()._run_commit(*args)
+        if self.armed:
+            self.armed = False
+            self.stack.kill_redis(hard=True)
+            shutil.rmtree(self.stack.settings.data_dir / "redis" / "appendonlydir")
+            self.stack.start_redis()
+            self.restarts += 1
+            raise StoreUnavailable("redis commit failed: connection lost before the reply")
+        return replies
+
+
+def _orders(events: list[dict[str, Any]], start: int) -> list[InboundMessage]:
+    return [
+        InboundMessage("orders.flow", 0, start + n, e["customer_id"].encode(), orjson.dumps(e))
+        for n, e in enumerate(events)
+    ]
+
+
+async def test_redis_back_empty_during_the_commit_stops_the_partition_on_the_retried_commit(
+    stack, redis_url, redis_prefix
+):
+    # One input topic on the partition: the retried pipeline would raise every entry of
+    # the checkpoint again, and the next check would find nothing missing.
+    store = _RestartedEmptyAfterTheCommit(redis_url, redis_prefix, stack)
+    processor = BatchProcessor(
+        DecisionEngine(load_catalogue()),
+        store,
+        CollectingPublisher(),
+        retry=RetryPolicy(first_delay=0.05, max_delay=0.2),
+        wall_clock=lambda: (T0 + timedelta(days=2)).timestamp(),
+    )
+    events = abandoned_card_order("c1")
+    try:
+        await processor.process(_orders(events[:2], 0))
+        store.armed = True
+        with pytest.raises(StateLost, match=r"partition 0: .*is gone.*rebuild"):
+            await processor.process(_orders(events[2:], 2))
+        assert store.restarts == 1
+        assert await store.checkpoints([0]) == {0: {}}  # not created again
+    finally:
+        await store.close()

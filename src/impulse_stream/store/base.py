@@ -28,7 +28,7 @@ and ``tests/integration/test_redis_store.py`` (the same suite on real Redis).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -88,10 +88,18 @@ class CustomerStore(abc.ABC):
 
     @abc.abstractmethod
     async def commit(
-        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+        self,
+        writes: Sequence[CustomerWrite],
+        marks: Mapping[int, Mapping[str, int]] | None = None,
+        expected: Collection[int] = (),
     ) -> set[str]:
         """Apply writes and raise the checkpoints to ``marks`` (an entry never goes back);
-        return the ids of customers whose write was refused by the fence."""
+        return the ids of customers whose write was refused by the fence.
+
+        ``expected``: partitions whose checkpoint the caller wrote or read before. A
+        checkpoint of one of them that is gone is not created again (that would hide
+        the loss): nothing of it is written and the call raises :class:`StateLost`.
+        """
 
     @abc.abstractmethod
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:

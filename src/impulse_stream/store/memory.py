@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from impulse_stream.errors import StateLost
 from impulse_stream.store.base import (
     EMPTY,
     AcceptanceCounts,
@@ -52,9 +53,15 @@ class MemoryStore(CustomerStore):
         return out
 
     async def commit(
-        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+        self,
+        writes: Sequence[CustomerWrite],
+        marks: Mapping[int, Mapping[str, int]] | None = None,
+        expected: Collection[int] = (),
     ) -> set[str]:
         self.round_trips += 1
+        for p in sorted(marks or {}):
+            if p in expected and not self.marks.get(p):
+                raise StateLost(p, f"checkpoint of partition {p} was written and is gone")
         for p, entries in (marks or {}).items():
             known = self.marks.setdefault(p, {})
             for tp, offset in entries.items():

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any, cast
@@ -50,7 +50,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from impulse_stream.errors import StoreUnavailable
+from impulse_stream.errors import StateLost, StoreUnavailable
 from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 from impulse_stream.store.base import (
     AcceptanceCounts,
@@ -175,38 +175,48 @@ class RedisStore(CustomerStore):
         return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}
 
     async def commit(
-        self, writes: Sequence[CustomerWrite], marks: Mapping[int, Mapping[str, int]] | None = None
+        self,
+        writes: Sequence[CustomerWrite],
+        marks: Mapping[int, Mapping[str, int]] | None = None,
+        expected: Collection[int] = (),
     ) -> set[str]:
         if not writes and not marks:
             return set()
         nonces = self.nonces.assign(writes)
+        marks = marks or {}
         try:
-            results = await self._run_commit(writes, marks or {}, nonces)
+            results, raised = await self._run_commit(writes, marks, expected, nonces)
         except NoScriptError:
             # A new or restarted Redis has no script cache: load the script and send again.
             # No customer was written (every EVALSHA failed); the index commands that ran
             # are idempotent and run again.
             try:
                 await self.redis.script_load(COMMIT_SCRIPT)
-                results = await self._run_commit(writes, marks or {}, nonces)
+                results, raised = await self._run_commit(writes, marks, expected, nonces)
             except _ERRORS as exc:
                 raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         except _ERRORS as exc:
             raise StoreUnavailable(f"redis commit failed: {exc}") from exc
         finally:
             self.round_trips += 1
+        for p, ok in zip(sorted(marks), raised, strict=True):
+            if not ok:
+                raise StateLost(p, f"checkpoint {self.checkpoint_key(p)} was written and is gone")
         return {w.customer_id for w, ok in zip(writes, results, strict=True) if not ok}
 
     async def _run_commit(
         self,
         writes: Sequence[CustomerWrite],
         marks: Mapping[int, Mapping[str, int]],
+        expected: Collection[int],
         nonces: list[bytes],
-    ) -> list[int]:
+    ) -> tuple[list[int], list[int]]:
+        """The writes' replies (1 written, 0 refused) and, per partition of ``marks`` in
+        order, whether its checkpoint was raised."""
         if self.cluster:
-            return await self._run_cluster_commit(writes, marks, nonces)
+            return await self._run_cluster_commit(writes, marks, expected, nonces)
         async with self.redis.pipeline(transaction=False) as pipe:
-            self._queue_marks(pipe, marks)
+            self._queue_marks(pipe, marks, expected)
             for w, nonce in zip(writes, nonces, strict=True):
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
@@ -238,12 +248,14 @@ class RedisStore(CustomerStore):
                 i += 1
             results.append(int(replies[i]))
             i += 2
-        return results
+        return results, [int(r) for r in replies[: len(marks)]]
 
-    def _queue_marks(self, pipe: Any, marks: Mapping[int, Mapping[str, int]]) -> None:
+    def _queue_marks(
+        self, pipe: Any, marks: Mapping[int, Mapping[str, int]], expected: Collection[int]
+    ) -> None:
         """One single-key EVAL of ``checkpoint.lua`` per partition (its own slot on a cluster)."""
         for p, entries in sorted(marks.items()):
-            args: list[str | int] = []
+            args: list[str | int] = [1 if p in expected else 0]
             for tp, offset in sorted(entries.items()):
                 args += [tp, offset]
             pipe.eval(CHECKPOINT_SCRIPT, 1, self.checkpoint_key(p), *args)
@@ -252,8 +264,9 @@ class RedisStore(CustomerStore):
         self,
         writes: Sequence[CustomerWrite],
         marks: Mapping[int, Mapping[str, int]],
+        expected: Collection[int],
         nonces: list[bytes],
-    ) -> list[int]:
+    ) -> tuple[list[int], list[int]]:
         """Indexes first, acknowledged, then the writes: the nodes of a cluster pipeline
         run in no defined order, and a worker killed in between must leave every
         outbox entry in the pending index and every wake-up in the timers.
@@ -261,7 +274,8 @@ class RedisStore(CustomerStore):
         The checkpoints are raised in the first round trip, with the indexes:
         ahead of the writes, as on one server, and always before the caller
         commits the offsets to Kafka. Only the second round trip's replies are
-        read, so the checkpoint replies need no bookkeeping.
+        read for the writes; the first trip's checkpoint replies say whether each was
+        raised (a refused one skips the writes: the store lost the partition).
 
         A wake-up added ahead of a write that then does not happen (a crash) is the
         one the redelivered events compute again. A removal runs beside the writes:
@@ -270,15 +284,16 @@ class RedisStore(CustomerStore):
         where the ZADD/ZREM runs whatever the script answers.
         """
         async with self.redis.pipeline(transaction=False) as pipe:
-            self._queue_marks(pipe, marks)
+            self._queue_marks(pipe, marks, expected)
             for w in writes:
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
                 if w.wakeup_ms is not None:
                     pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
-            await pipe.execute()
-        if not writes:
-            return []
+            first = await pipe.execute()
+        raised = [int(r) for r in first[: len(marks)]]
+        if not writes or not all(raised):
+            return [0] * len(writes), raised
         async with self.redis.pipeline(transaction=False) as pipe:
             for w, nonce in zip(writes, nonces, strict=True):
                 fences: list[str | int] = []
@@ -305,7 +320,7 @@ class RedisStore(CustomerStore):
                 if w.wakeup_ms is None:
                     pipe.zrem(self.timers_key(w.partition), w.customer_id)
             replies = await pipe.execute()
-        return [int(r) for r in replies[: len(writes)]]
+        return [int(r) for r in replies[: len(writes)]], raised
 
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
         try:

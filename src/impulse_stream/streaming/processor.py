@@ -382,6 +382,11 @@ class BatchProcessor:
                         f"{'none' if found is None else found}",
                     )
 
+    def _expected(self, marks: dict[int, dict[str, int]] | None) -> set[int]:
+        """Partitions of ``marks`` whose checkpoint this worker wrote or read: the store
+        must not create them again (a Redis back empty mid-commit, see checkpoint.lua)."""
+        return {p for p in marks or {} if self.marks.get(p)}
+
     async def advance_idle(self, partition: int, now_ms: int) -> None:
         """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""
         if partition not in self.recovered:
@@ -424,7 +429,7 @@ class BatchProcessor:
             pending[cid].timer_due = True
         if not pending:
             if marks:
-                await self.retrying(self.store.commit, [], marks)
+                await self.retrying(self.store.commit, [], marks, self._expected(marks))
             return _Outcome()
         accepted = _Outcome()
         # Written now, deleted from the outbox with the *next batch's* read, once published;
@@ -444,7 +449,9 @@ class BatchProcessor:
                 self.interrupted = False
                 await self._check_whole(sorted(partitions | set(by_partition)))
             refused = (
-                await self.retrying(self.store.commit, writes, marks) if writes or marks else set()
+                await self.retrying(self.store.commit, writes, marks, self._expected(marks))
+                if writes or marks
+                else set()
             )
             marks = None  # raised with the first attempt
             for write in writes:

@@ -160,8 +160,8 @@ def test_a_zombie_write_is_refused_and_publishes_nothing_new():
             snap, self.snapshot = self.snapshot, None
             return {cid: snap[cid] for cid in ids}
 
-        async def commit(self, writes, marks=None):
-            return await store.commit(writes, marks)
+        async def commit(self, writes, marks=None, expected=()):
+            return await store.commit(writes, marks, expected)
 
         async def due(self, *a):
             return await store.due(*a)
