@@ -171,7 +171,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     from impulse_stream.contract.codec import logical_topic
     from impulse_stream.errors import StoreUnavailable
     from impulse_stream.store.redis import RedisStore
-    from impulse_stream.streaming.processor import fence_key
+    from impulse_stream.streaming.checkpoints import fence_key
 
     kafka = settings.kafka_bootstrap_servers
     admin = AIOKafkaAdminClient(

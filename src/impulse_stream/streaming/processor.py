@@ -4,8 +4,9 @@ One :class:`BatchProcessor` serves one worker: the short pipeline that composes
 the parts of the path, each in its own module: the messages and the publisher
 port (``messages.py``), the event-time clock (``clock.py``), the outbox and its
 redelivery (``outbox.py``), dead letters (``deadletters.py``), the per-day
-learning snapshots (``learning.py``), retrying Redis and Kafka (``retry.py``)
-and the metrics (``metrics.py``). It knows nothing about Faust:
+learning snapshots (``learning.py``), retrying Redis and Kafka (``retry.py``),
+the checkpoints and their state-loss checks (``checkpoints.py``) and the
+metrics (``metrics.py``). It knows nothing about Faust:
 the agent hands it plain :class:`InboundMessage` batches, a
 :class:`Publisher` sends to Kafka and waits for the acknowledgements. The
 same class with a :class:`~impulse_stream.store.memory.MemoryStore` and a
@@ -62,11 +63,11 @@ from impulse_stream.core.recent_events import Seen, fingerprint, remember, seen_
 from impulse_stream.core.state import CustomerState
 from impulse_stream.errors import (
     DecodeFailure,
-    StateLost,
     Tombstone,
 )
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.store.base import CustomerStore, CustomerWrite, Delivered, StoredCustomer
+from impulse_stream.streaming.checkpoints import Checkpoints
 from impulse_stream.streaming.clock import EventClock
 from impulse_stream.streaming.deadletters import DeadLetters
 from impulse_stream.streaming.learning import LearningSnapshots
@@ -83,7 +84,6 @@ from impulse_stream.streaming.retry import Retrying, RetryPolicy
 log = logging.getLogger(__name__)
 
 _MAX_WAKEUPS = 64  # deadlines fired for one customer in one batch (a long replay gap)
-_INPUT_INDEX = {t: n for n, t in enumerate(contract_topics.INPUT_TOPICS)}
 
 
 async def _nothing_committed(partition: int) -> dict[str, int]:
@@ -163,8 +163,9 @@ class BatchProcessor:
         self.dead_letters = DeadLetters(topic_prefix, self.metrics, wall_clock)
         self.learning = LearningSnapshots(engine, store, self.retrying)
         self.max_future_ms = int(max_future_skew * 1000)
-        self.committed = committed
-        self.marks: dict[int, dict[str, int]] = {}  # the checkpoints this worker wrote
+        self.checkpoints = Checkpoints(
+            store, self.retrying, self.clock, self.input_topics, self._logical, committed
+        )
 
     @property
     def stopping(self) -> bool:
@@ -195,12 +196,12 @@ class BatchProcessor:
         for p in partitions:
             self.watermarks.pop(p, None)
             self.clock.forget(p)
-            self.marks.pop(p, None)
+            self.checkpoints.forget(p)
 
     async def recover(self, partition: int) -> int:
         """Check the partition's state is whole, then publish outbox entries a previous
         owner wrote but may not have delivered."""
-        await self._check_whole_on_assignment(partition)
+        await self.checkpoints.check_on_assignment(partition)
         count = await self.outbox.redeliver(partition)
         self.recovered.add(partition)
         return count
@@ -246,7 +247,7 @@ class BatchProcessor:
         for p in partitions:
             if p not in self.recovered:
                 await self.recover(p)
-        await self._check_whole(partitions)
+        await self.checkpoints.check(partitions)
         dead: list[OutboundMessage] = []
         by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]] = defaultdict(
             list
@@ -318,74 +319,14 @@ class BatchProcessor:
         await self.learning.prepare(
             {now.date() for items in by_partition.values() for _, _, now in items}
         )
-        marks = _marks(batch, self._fence_key)
-        for p in partitions:
-            for topic, ms in self.clock.marks.get(p, {}).items():
-                marks.setdefault(p, {})["t" + fence_key(self._logical(topic), p)] = ms
+        marks = self.checkpoints.marks_of(batch, partitions)
         outcome = await self._decide(by_partition, set(by_partition), marks)
         await self.outbox.publish(dead + outcome.dead + outcome.messages)
         await self.learning.learn(outcome.observations)
         if erasures:
             await self._erase(erasures)
-        for p, entries in marks.items():
-            known = self.marks.setdefault(p, {})
-            for fence, offset in entries.items():
-                known[fence] = max(known.get(fence, offset), offset)
+        self.checkpoints.raised(marks)
         self._observe(outcome)
-
-    # --- state loss ------------------------------------------------------------------
-
-    async def _check_whole_on_assignment(self, partition: int) -> None:
-        """A newly owned partition: the group's committed offsets must be in the checkpoint.
-
-        The checkpoint is raised before the offsets are committed, so on a
-        store that kept its data every committed offset ``c`` has a checkpoint
-        entry of at least ``c - 1``.
-        """
-        marks = (await self.retrying(self.store.checkpoints, [partition]))[partition]
-        self.clock.restore(
-            partition,
-            {
-                topic: marks[mark]
-                for topic in self.input_topics
-                if (mark := "t" + fence_key(self._logical(topic), partition)) in marks
-            },
-        )
-        committed = await self.committed(partition)
-        if not committed:
-            self.marks[partition] = marks
-            return
-        for topic, offset in sorted(committed.items()):
-            fence = self._fence_key(InboundMessage(topic, partition, offset, None, None))
-            stored = marks.get(fence)
-            if offset > 0 and (stored is None or stored < offset - 1):
-                raise StateLost(
-                    partition,
-                    f"{self._logical(topic)} is committed up to offset {offset} but the "
-                    f"checkpoint {'is missing' if stored is None else f'says {stored}'}",
-                )
-        self.marks[partition] = marks
-
-    async def _check_whole(self, partitions: list[int]) -> None:
-        """Every checkpoint entry this worker wrote must still be in the store."""
-        known = [p for p in partitions if self.marks.get(p)]
-        if not known:
-            return
-        stored = await self.retrying(self.store.checkpoints, known)
-        for p in known:
-            for fence, offset in sorted(self.marks[p].items()):
-                found = stored.get(p, {}).get(fence)
-                if found is None or found < offset:
-                    raise StateLost(
-                        p,
-                        f"checkpoint {fence} was {offset}, the store now has "
-                        f"{'none' if found is None else found}",
-                    )
-
-    def _expected(self, marks: dict[int, dict[str, int]] | None) -> set[int]:
-        """Partitions of ``marks`` whose checkpoint this worker wrote or read: the store
-        must not create them again (a Redis back empty mid-commit, see checkpoint.lua)."""
-        return {p for p in marks or {} if self.marks.get(p)}
 
     async def advance_idle(self, partition: int, now_ms: int) -> None:
         """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""
@@ -429,7 +370,7 @@ class BatchProcessor:
             pending[cid].timer_due = True
         if not pending:
             if marks:
-                await self.retrying(self.store.commit, [], marks, self._expected(marks))
+                await self.retrying(self.store.commit, [], marks, self.checkpoints.expected(marks))
             return _Outcome()
         accepted = _Outcome()
         # Written now, deleted from the outbox with the *next batch's* read, once published;
@@ -447,9 +388,11 @@ class BatchProcessor:
                     writes.append(write)
             if self.interrupted:  # re-check before anything read since is written
                 self.interrupted = False
-                await self._check_whole(sorted(partitions | set(by_partition)))
+                await self.checkpoints.check(sorted(partitions | set(by_partition)))
             refused = (
-                await self.retrying(self.store.commit, writes, marks, self._expected(marks))
+                await self.retrying(
+                    self.store.commit, writes, marks, self.checkpoints.expected(marks)
+                )
                 if writes or marks
                 else set()
             )
@@ -624,7 +567,7 @@ class BatchProcessor:
         )
 
     def _fence_key(self, message: InboundMessage) -> str:
-        return fence_key(self._logical(message.topic), message.partition)
+        return self.checkpoints.fence(message)
 
     def _logical(self, topic: str) -> str:
         if self.prefix and topic.startswith(self.prefix):
@@ -650,28 +593,6 @@ class BatchProcessor:
                 m.attributions.labels(r.closing_channel).inc()
                 at = r.credited_at
             m.latency.observe(max(0.0, now - at.timestamp()))
-
-
-def fence_key(logical_topic: str, partition: int) -> str:
-    """The fence's name in a customer record and a checkpoint: ``<topic number>:<partition>``.
-
-    Short on purpose (six fences per customer); the number is the topic's
-    position in the contract's ``INPUT_TOPICS``, which only ever grows.
-    """
-    index = _INPUT_INDEX.get(logical_topic)
-    return f"{logical_topic if index is None else index}:{partition}"
-
-
-def _marks(
-    batch: Sequence[InboundMessage], fence_key: Callable[[InboundMessage], str]
-) -> dict[int, dict[str, int]]:
-    """The checkpoint entries a batch reaches: per partition, fence -> highest offset."""
-    marks: dict[int, dict[str, int]] = defaultdict(dict)
-    for m in batch:
-        entries = marks[m.partition]
-        fence = fence_key(m)
-        entries[fence] = max(entries.get(fence, m.offset), m.offset)
-    return dict(marks)
 
 
 def _split_at_tombstones(
@@ -709,5 +630,4 @@ __all__ = [
     "OutboundMessage",
     "Publisher",
     "RetryPolicy",
-    "fence_key",
 ]
