@@ -39,6 +39,7 @@ from impulse_stream.contract.deadletter import (
     dead_letter_headers,
     parse_dead_letter_headers,
 )
+from impulse_stream.core.employers import salary_payer
 from impulse_stream.core.events import (
     Attribution,
     Card,
@@ -48,6 +49,7 @@ from impulse_stream.core.events import (
     Contract,
     Counterparty,
     CustomerProfile,
+    EmployerMembership,
     Evidence,
     Impulse,
     Opportunity,
@@ -59,7 +61,9 @@ from impulse_stream.core.events import (
     Texts,
     Transaction,
 )
+from impulse_stream.core.ids import stable_id
 from impulse_stream.core.outbound import contact_id
+from impulse_stream.streaming.employers import notice
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = Path("schemas/topics")
@@ -94,6 +98,21 @@ CUSTOMER = "c-1001"
 
 # Topics the project publishes: the worker's outputs and the outbound selector's contacts.
 PUBLISHED: tuple[str, ...] = (*topics.OUTPUT_TOPICS, topics.OUTBOUND)
+# The message key of topics not keyed by the customer.
+KEYS = {topics.EMPLOYER_MEMBERS: "employer_id"}
+EMPLOYER_KEY = {
+    "type": "string",
+    "pattern": "^emp-[0-9a-f]{16}$",
+    "description": "The employer id, UTF-8; the same value as the payload's `employer_id`.",
+}
+
+
+def direction(topic: str) -> str:
+    """``input``, ``output`` or ``internal`` (the worker both publishes and reads it)."""
+    if topic in topics.INTERNAL_TOPICS:
+        return "internal"
+    return "output" if topic in PUBLISHED else "input"
+
 
 TOPICS: dict[str, dict[str, str]] = {
     topics.TRANSACTIONS: {
@@ -154,6 +173,20 @@ TOPICS: dict[str, dict[str, str]] = {
         "summary": "A completed sale credited to the closing channel and to the customer's "
         "advisor.",
         "producer": "impulse-stream",
+    },
+    topics.EMPLOYER_MEMBERS: {
+        "channel": "employerMembers",
+        "message": "employerMembership",
+        "summary": "Internal: a customer joined or left the cluster of a salary payer, keyed by "
+        "`employer_id` so that one worker counts one employer.",
+        "producer": "impulse-stream (the worker, from salary bookings)",
+    },
+    topics.EMPLOYER_CLUSTERS: {
+        "channel": "employerClusters",
+        "message": "employerCluster",
+        "summary": "Internal: the customer's employer pays at least the catalogue's "
+        "`cluster_size` customers (a salary project); the worker reads it as an input.",
+        "producer": "impulse-stream (the worker's employer clusters)",
     },
     topics.OUTBOUND: {
         "channel": "outboundContacts",
@@ -348,6 +381,25 @@ FIELDS: dict[str, dict[str, str]] = {
         "carried_over": "Days it waited for capacity before this one.",
         "rules_version": "The catalogue version that opened the opportunity.",
     },
+    "EmployerMembership": {
+        "membership_id": "Stable id from customer, employer, status and the salary booking.",
+        "employer_id": "The salary payer: a digest of its normalised name (else its IBAN); "
+        "equals the message key.",
+        "customer_id": "The customer paid by it.",
+        "status": "`joined` (the employer of the latest salary) or `left` (another employer "
+        "pays now).",
+        "since": "The salary booking that decided it; a customer's memberships are counted "
+        "in this order, an older one never wins.",
+        "employer_name": "The payer's name as booked (empty for `left`).",
+    },
+    "EmployerCluster": {
+        "event_id": "Stable id from employer, customer, count and the membership that told it.",
+        "customer_id": "The member; equals the message key.",
+        "employer_id": "The salary payer of the cluster.",
+        "members": "Customers of the bank the employer pays (distinct, current).",
+        "occurred_at": "The salary booking that brought the cluster to its size, or the member in.",
+        "employer_name": "The payer's name as booked.",
+    },
     "Attribution": {
         "attribution_id": "Stable id of the credit.",
         "order_id": "The completed order.",
@@ -458,7 +510,32 @@ def examples() -> dict[str, list[Record]]:
         explanation="withdrawn: accepted",
         closed_reason="accepted",
     )
+    salary = Transaction(
+        event_id="bk-20261123-88412",
+        customer_id=CUSTOMER,
+        account_id="acc-DE-0012",
+        booked_at=datetime(2026, 11, 23, 6, 0, tzinfo=CET),
+        amount=Decimal("3250.00"),
+        currency="EUR",
+        direction="credit",
+        counterparty=Counterparty(name="Musterfirma GmbH", iban="DE89370400440532013000"),
+        purpose="Salary November 2026",
+        category="salary",
+        balance_after=Decimal("4890.12"),
+    )
+    payer = salary_payer(salary)
+    assert payer is not None
+    membership = EmployerMembership(
+        membership_id=stable_id("mem", CUSTOMER, payer.employer_id, "joined", salary.event_id),
+        employer_id=payer.employer_id,
+        customer_id=CUSTOMER,
+        status="joined",
+        since=salary.booked_at,
+        employer_name=payer.name,
+    )
     return {
+        topics.EMPLOYER_MEMBERS: [membership],
+        topics.EMPLOYER_CLUSTERS: [notice(membership, CUSTOMER, 25)],
         topics.TRANSACTIONS: [
             Transaction(
                 event_id="bk-20261123-88412",
@@ -715,13 +792,13 @@ def topic_schema(topic: str, cls: type[Record], records: Iterable[Record]) -> di
         for node in prop.get("anyOf", [prop]):
             if node.get("pattern") == DECIMAL_PATTERN:
                 node["pattern"] = codec.UNSIGNED_AMOUNT
-    direction = "output" if topic in PUBLISHED else "input"
     schema: dict[str, Any] = {
         "$schema": DRAFT,
         "$id": ID_BASE + f"{topic}.schema.json",
         "title": f"{cls.__name__} ({topic})",
-        "description": f"{TOPICS[topic]['summary']} Value of the {direction} topic `{topic}`: "
-        "UTF-8 JSON, keyed by `customer_id`. Unknown fields are ignored by consumers.",
+        "description": f"{TOPICS[topic]['summary']} Value of the {direction(topic)} topic "
+        f"`{topic}`: UTF-8 JSON, keyed by `{KEYS.get(topic, 'customer_id')}`. Unknown fields "
+        "are ignored by consumers.",
     }
     schema.update({k: v for k, v in root.items() if k not in ("title", "description")})
     schema["examples"] = [_wire(r) for r in records]
@@ -735,7 +812,8 @@ def cloudevents_schema(records: Iterable[Record]) -> dict[str, Any]:
         "ce_specversion": ({"const": SPEC_VERSION}, "CloudEvents version."),
         "ce_id": (
             {"type": "string", "minLength": 1},
-            "`<opportunity_id>:<revision>`, the `impulse_id` or the `attribution_id`.",
+            "`<opportunity_id>:<revision>`, the `impulse_id`, the `attribution_id` or the "
+            "`membership_id`.",
         ),
         "ce_source": (
             {"type": "string", "pattern": "^/impulse-stream/[^/]+$"},
@@ -744,7 +822,7 @@ def cloudevents_schema(records: Iterable[Record]) -> dict[str, Any]:
         "ce_type": ({"enum": sorted(EVENT_TYPES.values())}, "Type of the record."),
         "ce_time": (
             {"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN},
-            "The record's `created_at`, `detected_at` or `credited_at`.",
+            "The record's `created_at`, `detected_at`, `credited_at` or `since`.",
         ),
         "content-type": ({"const": "application/json"}, "Media type of the value."),
     }
@@ -752,7 +830,8 @@ def cloudevents_schema(records: Iterable[Record]) -> dict[str, Any]:
         "$schema": DRAFT,
         "$id": ID_BASE + CE_HEADERS_FILE,
         "title": "CloudEvents headers of output messages",
-        "description": "Kafka headers (UTF-8 values) of every message on the output topics, "
+        "description": "Kafka headers (UTF-8 values) of every message on the output topics "
+        "and on `employers.members`, "
         "CloudEvents 1.0 binary content mode. The value is the record's JSON. The customer "
         "id is the message key and never a header (no `ce_subject`).",
         "type": "object",
@@ -788,7 +867,12 @@ def schema_files() -> dict[str, dict[str, Any]]:
     """File name in ``schemas/topics/`` -> schema."""
     recs = examples()
     files = {}
-    records = {**codec.INPUT_RECORDS, **codec.OUTPUT_RECORDS, topics.OUTBOUND: OutboundContact}
+    records = {
+        **codec.INPUT_RECORDS,
+        **codec.OUTPUT_RECORDS,
+        topics.OUTBOUND: OutboundContact,
+        **codec.INTERNAL_RECORDS,
+    }
     for topic, cls in records.items():
         files[f"{topic}.schema.json"] = topic_schema(topic, cls, recs[topic])
     outputs = [recs[t][0] for t in topics.OUTPUT_TOPICS]
@@ -842,7 +926,8 @@ def asyncapi(files: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
             "name": schema["title"].split(" ")[0],
             "title": schema["title"],
             "summary": info["summary"],
-            "description": f"Produced by {info['producer']}. Key: the customer id.",
+            "description": f"Produced by {info['producer']}. Key: the "
+            f"{'employer' if topic in KEYS else 'customer'} id.",
             "contentType": "application/json",
             "payload": {"$ref": f"./topics/{topic}.schema.json"},
         }
@@ -854,9 +939,13 @@ def asyncapi(files: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
                 h for h in ce if h["ce_type"].split(".")[2] == info["message"]
             )
         # Inline, not a $ref: the 3.0 meta-schema cannot tell a $ref key from a schema.
-        body["bindings"] = {"kafka": {"key": dict(CUSTOMER_ID), "bindingVersion": "0.5.0"}}
+        key = EMPLOYER_KEY if topic in KEYS else CUSTOMER_ID
+        body["bindings"] = {"kafka": {"key": dict(key), "bindingVersion": "0.5.0"}}
         body["examples"] = [example]
         action = "send" if topic in PUBLISHED else "receive"
+        if topic in topics.INTERNAL_TOPICS:  # the worker publishes and reads it
+            add(topic, info["channel"], info["message"], "receive", body)
+            action = "send"
         add(topic, info["channel"], info["message"], action, body)
 
     dlq = files[f"{topics.DEAD_LETTERS}.schema.json"]
@@ -974,12 +1063,15 @@ def topics_doc(files: Mapping[str, dict[str, Any]]) -> str:
         "",
         f"<!-- {GENERATED}; run `python scripts/gen_schemas.py` -->",
         "",
-        "The public interface of impulse-stream: six input topics, three output topics and a "
-        "dead-letter topic. Machine-readable: one JSON Schema (draft 2020-12) per topic in "
+        "The public interface of impulse-stream: six input topics, three output topics, the "
+        "outbound selector's topic, a dead-letter topic, and two internal topics of the "
+        "employer clusters (the worker publishes and reads them; [employers.md](employers.md))."
+        " Machine-readable: one JSON Schema (draft 2020-12) per topic in "
         "[`schemas/topics/`](../schemas/topics/) and the AsyncAPI 3.0 document "
         "[`schemas/asyncapi.yaml`](../schemas/asyncapi.yaml).",
         "",
-        "- **Key**: the customer id (UTF-8) on every topic. All topics have the same partition "
+        "- **Key**: the customer id (UTF-8) on every topic but `employers.members` (the "
+        "employer id). All topics have the same partition "
         "count, so one worker owns all of a customer's events and state. A message whose key "
         "is missing or differs from `customer_id` is dead-lettered (`key_mismatch`).",
         "- **Value**: UTF-8 JSON object, at most 64 KiB (`IMPULSE_STREAM_MAX_MESSAGE_BYTES`). "
@@ -998,10 +1090,9 @@ def topics_doc(files: Mapping[str, dict[str, Any]]) -> str:
         "| --- | --- | --- | --- |",
     ]
     for topic, info in TOPICS.items():
-        direction = "output" if topic in PUBLISHED else "input"
         name = files[f"{topic}.schema.json"]["title"].split(" ")[0]
         out.append(
-            f"| [`{topic}`](#{topic.replace('.', '')}) | {direction} | {name} | "
+            f"| [`{topic}`](#{topic.replace('.', '')}) | {direction(topic)} | {name} | "
             f"{info['producer']} |"
         )
     out.append(

@@ -214,8 +214,52 @@ class OpportunityResponse(Record, frozen=True):
     appointment_at: Timestamp | None = None
 
 
+# --- internal topics: employer clusters (``employers.py``, ``streaming/employers.py``) ---
+
+EmployerId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^emp-[0-9a-f]{16}$")]
+MembershipStatus = Literal["joined", "left"]
+
+
+class EmployerMembership(Record, frozen=True):
+    """A customer joined or left the cluster of a salary payer (internal topic
+    ``employers.members``, keyed by ``employer_id``, so that one worker counts one employer).
+
+    ``since`` is the salary booking that decided it; a customer's memberships carry
+    rising ``since`` times, so the older of two messages about one customer never wins.
+    """
+
+    membership_id: Id
+    employer_id: EmployerId
+    customer_id: CustomerId
+    status: MembershipStatus
+    since: Timestamp
+    employer_name: ShortText = ""
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.since
+
+
+class EmployerCluster(Record, frozen=True):
+    """The customer's employer pays ``members`` customers of the bank: a salary project
+    (internal topic ``employers.clusters``, keyed by customer, read by the worker)."""
+
+    event_id: Id
+    customer_id: CustomerId
+    employer_id: EmployerId
+    members: Annotated[int, Meta(ge=1)]
+    occurred_at: Timestamp
+    employer_name: ShortText = ""
+
+
 InputEvent = (
-    Transaction | Click | OrderStep | CustomerProfile | ChannelContact | OpportunityResponse
+    Transaction
+    | Click
+    | OrderStep
+    | CustomerProfile
+    | ChannelContact
+    | OpportunityResponse
+    | EmployerCluster
 )
 
 

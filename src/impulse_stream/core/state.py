@@ -275,6 +275,8 @@ class CustomerState(_S, frozen=True):
     outreach: tuple[Outreach, ...] = ()  # sales contacts of the last days (contact_policy.py)
     journeys: tuple[JourneyProgress, ...] = ()  # one per catalogue journey at most
     journeys_checked_day: int = 0  # time-based journey entries are checked up to this day
+    employer: int = 0  # the salary payer (employers.py; ids.employer_id names it), 0: none
+    employer_since: int = 0  # UTC day ordinal of the salary booking that made it the employer
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")

@@ -34,6 +34,7 @@ from impulse_stream.core.impulses.product_maturing import ProductMaturingDetecto
 from impulse_stream.core.impulses.recurring_overdraft import RecurringOverdraftDetector
 from impulse_stream.core.impulses.retirement_approaching import RetirementApproachingDetector
 from impulse_stream.core.impulses.salary_increase import SalaryIncreaseDetector
+from impulse_stream.core.impulses.salary_project_member import SalaryProjectMemberDetector
 from impulse_stream.core.impulses.salary_stopped import SalaryStoppedDetector
 
 
@@ -85,6 +86,8 @@ DEFAULT_REGISTRY = Registry(
         # orders.flow and customers.profile
         NewPurchaseDetector,
         CardBlockedDetector,
+        # employers.clusters
+        SalaryProjectMemberDetector,
         # the calendar
         MissingConsentDetector,
         CardExpiringDetector,
