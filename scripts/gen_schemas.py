@@ -261,6 +261,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "home_country": "ISO 3166 country of residence.",
         "contracts": "Held contracts with dates (life insurance, fixed deposit, loan).",
         "cards": "The customer's payment cards.",
+        "standing_orders": "Number of active standing orders on the customer's accounts, if "
+        "core banking reports it; a drop by `min_cancelled` is a retention sign.",
     },
     "Consents": {
         "phone": "Advertising by phone allowed.",

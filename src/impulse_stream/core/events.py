@@ -178,6 +178,7 @@ class CustomerProfile(Record, frozen=True):
     home_country: CountryCode = "DE"
     contracts: tuple[Contract, ...] = ()
     cards: tuple[Card, ...] = ()
+    standing_orders: Annotated[int, Meta(ge=0, le=10_000)] | None = None
 
     @property
     def occurred_at(self) -> datetime:

@@ -66,6 +66,7 @@ class Profile(_S, frozen=True):
     home_country: str = "DE"
     contracts: tuple[HeldContract, ...] = ()
     cards: tuple[HeldCard, ...] = ()
+    standing_orders: int | None = None  # active standing orders, when core banking says
 
     def has_consent(self, consent: str) -> bool:
         return bool(self.consents & CONSENT_BITS[consent])

@@ -174,7 +174,7 @@ def toy_catalogue_text() -> str:
 def test_every_registered_detector_has_a_catalogue_entry_a_docs_row_and_a_test() -> None:
     text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
     docs = DOCS.read_text(encoding="utf-8")
-    assert len(DEFAULT_REGISTRY) == 22
+    assert len(DEFAULT_REGISTRY) == 26
     assert coverage_problems(DEFAULT_REGISTRY, text, docs) == []
 
 
