@@ -10,9 +10,10 @@ import pytest
 from impulse_stream.contract import codec, topics
 from impulse_stream.contract.deadletter import parse_dead_letter_headers
 from impulse_stream.core.events import EmployerCluster, EmployerMembership
+from impulse_stream.errors import PublishFailed
 from impulse_stream.store.redis import redis_client
 from impulse_stream.streaming.employers import EmployerClusters, EmployerFeed
-from impulse_stream.streaming.processor import CollectingPublisher, PublishFailed
+from impulse_stream.streaming.messages import CollectingPublisher
 
 pytestmark = pytest.mark.integration
 

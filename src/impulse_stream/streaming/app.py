@@ -41,16 +41,11 @@ import faust
 from faust.types import TP
 
 from impulse_stream.contract import topics as contract_topics
+from impulse_stream.errors import PublishFailed, StateLost
 from impulse_stream.logs import batch_context, offset_ranges
 from impulse_stream.settings import Settings
 from impulse_stream.streaming import transport  # noqa: F401 - registers the impulse:// transport
-from impulse_stream.streaming.processor import (
-    BatchProcessor,
-    InboundMessage,
-    OutboundMessage,
-    PublishFailed,
-    StateLost,
-)
+from impulse_stream.streaming.processor import BatchProcessor, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -313,9 +308,9 @@ class Worker:
         # The last offset the consumer has read (handed to the agent's buffer);
         # before the first read, the committed offset the group resumes from.
         consumer = self.app.consumer
-        read = consumer._read_offset.get(tp)
+        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
         if read is None:
-            committed = consumer._committed_offset.get(tp)
+            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
             read = committed - 1 if committed else None
         return high > (read + 1 if read is not None else 0)
 
@@ -409,8 +404,8 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
     )
 
     @app.agent(inputs, name="decide")
-    async def decide(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(
+    async def decide(stream: faust.StreamT[Any]) -> None:
+        async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.batch_max, within=settings.batch_within_ms / 1000
         ):
             for e in events:
@@ -418,31 +413,32 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
             for e in await worker.process_events(events):
                 e.ack()
 
-    @app.on_partitions_assigned.connect
+    # Faust's signal and timer decorators are typed narrower (or not at all) than they accept.
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def _assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
         worker.on_assigned(assigned)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
         worker.on_revoked(revoked)
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def _idle_partitions() -> None:
         await worker.retry_blocked()
         await worker.advance_idle_partitions()
 
-    @app.timer(interval=1.0)
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def _release_held() -> None:
         for e in await worker.tick():
             e.ack()
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def _lag_metrics() -> None:
         gauge = processor.metrics.consumer_lag
         for tp, n in worker.lag().items():
             gauge.labels(tp.topic[len(settings.topic_prefix) :], str(tp.partition)).set(n)
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _shutdown(sender: Any, **kwargs: Any) -> None:
         processor.stopping = True
         try:

@@ -35,7 +35,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -43,15 +43,17 @@ from impulse_stream.contract import codec, topics
 from impulse_stream.contract.deadletter import dead_letter_headers
 from impulse_stream.core.events import EmployerCluster, EmployerMembership
 from impulse_stream.core.ids import stable_id
+from impulse_stream.errors import DecodeFailure, PublishFailed
 from impulse_stream.pseudonym import pseudonym
+from impulse_stream.streaming.messages import OutboundMessage, Publisher
 from impulse_stream.streaming.metrics import Metrics
 
 if TYPE_CHECKING:
     import faust
 
-    from impulse_stream.streaming.processor import OutboundMessage, Publisher
-
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # KEYS[1] the employer's hash; ARGV[1] customer, ARGV[2] since (ms), ARGV[3] 1 joined / 0 left,
 # ARGV[4] cluster size. Returns {applied (1/0), count, full (1/0), customer, since, ...}: the
@@ -177,7 +179,7 @@ class EmployerFeed:
         """One message of ``employers.members``; returns the notices it published."""
         try:
             membership = codec.decode_membership(key, value)
-        except codec.DecodeFailure as failure:
+        except DecodeFailure as failure:
             dead = self._dead(key, value, failure, partition, offset)
             await self._retry(self.publisher.publish, [dead])
             return []
@@ -205,17 +207,13 @@ class EmployerFeed:
         return notices
 
     def messages(self, notices: Sequence[EmployerCluster]) -> list[OutboundMessage]:
-        from impulse_stream.streaming.processor import OutboundMessage
-
         topic = self.topic_prefix + topics.EMPLOYER_CLUSTERS
         return [OutboundMessage(topic, n.customer_id.encode(), codec.encode(n)) for n in notices]
 
     def _dead(
-        self, key: bytes | None, value: bytes | None, failure: codec.DecodeFailure,
+        self, key: bytes | None, value: bytes | None, failure: DecodeFailure,
         partition: int, offset: int,
     ) -> OutboundMessage:  # fmt: skip
-        from impulse_stream.streaming.processor import OutboundMessage
-
         if self.metrics is not None:
             self.metrics.dead_letters.labels(failure.reason, topics.EMPLOYER_MEMBERS).inc()
         headers = dead_letter_headers(
@@ -229,13 +227,11 @@ class EmployerFeed:
         )
         return OutboundMessage(self.topic_prefix + topics.DEAD_LETTERS, key, value, tuple(headers))
 
-    async def _retry(self, call: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-        from impulse_stream.streaming.processor import PublishFailed
-
+    async def _retry(self, call: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs) -> R:
         delay = 0.05
         while True:
             try:
-                return await call(*args)
+                return await call(*args, **kwargs)
             except (RedisError, OSError, PublishFailed) as exc:
                 log.warning("employer clusters: %r, retrying in %.2fs", exc, delay)
                 await self.sleep(delay)
