@@ -66,6 +66,7 @@ def build(settings: Settings) -> Container:
         )
 
     app, worker = create_app(settings, processor_factory)
+    register_employer_clusters(settings, engine, app, metrics)
     container = Container(settings, engine, store, metrics, app, worker)
     register_views(
         app,
@@ -80,6 +81,31 @@ def build(settings: Settings) -> Container:
         ),
     )
     return container
+
+
+def register_employer_clusters(
+    settings: Settings, engine: DecisionEngine, app: faust.App, metrics: Metrics
+) -> None:
+    """The worker's ``employers`` agent, while the catalogue enables ``salary_project_member``:
+    it counts ``employers.members`` per employer in Redis and tells the members."""
+    from impulse_stream.core.impulses.salary_project_member import KIND
+    from impulse_stream.store.redis import redis_client
+    from impulse_stream.streaming.employers import (
+        EmployerClusters,
+        EmployerFeed,
+        register_employers,
+    )
+
+    rule = engine.catalogue.detector(KIND)
+    if rule is None:
+        return
+    clusters = EmployerClusters(
+        redis_client(settings.redis_url, settings.redis_security),
+        rule.integer("cluster_size"),
+        prefix=settings.redis_prefix,
+    )
+    feed = EmployerFeed(clusters, KafkaPublisher(app), settings.topic_prefix, metrics)
+    register_employers(app, feed, settings.topic_prefix)
 
 
 def build_outbound(settings: Settings) -> tuple[faust.App, OutboundFeed]:

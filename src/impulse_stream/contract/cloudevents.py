@@ -17,47 +17,61 @@ from urllib.parse import quote
 
 import msgspec
 
-from impulse_stream.core.events import Attribution, Impulse, Opportunity, OutputRecord
+from impulse_stream.core.events import (
+    Attribution,
+    EmployerMembership,
+    Impulse,
+    Opportunity,
+    OutputRecord,
+)
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 SOURCE_PREFIX = "/impulse-stream/"
 FALLBACK_SOURCE = "worker"
 
-EVENT_TYPES: dict[type[OutputRecord], str] = {
+# The worker's records: its outputs and the memberships it re-keys by employer.
+Published = OutputRecord | EmployerMembership
+
+EVENT_TYPES: dict[type[Published], str] = {
     Opportunity: "io.impulsestream.opportunity.v1",
     Impulse: "io.impulsestream.impulse.v1",
     Attribution: "io.impulsestream.attribution.v1",
+    EmployerMembership: "io.impulsestream.employer_membership.v1",
 }
 
 Headers = list[tuple[str, bytes]]
 
 
-def cloudevent_id(record: OutputRecord) -> str:
+def cloudevent_id(record: Published) -> str:
     """``ce_id``: unique per message; an opportunity's id is ``<opportunity_id>:<revision>``."""
     if isinstance(record, Opportunity):
         return f"{record.opportunity_id}:{record.revision}"
     if isinstance(record, Impulse):
         return record.impulse_id
+    if isinstance(record, EmployerMembership):
+        return record.membership_id
     return record.attribution_id
 
 
-def cloudevent_source(record: OutputRecord) -> str:
+def cloudevent_source(record: Published) -> str:
     """``ce_source``: ``/impulse-stream/<rules_version>``, or ``/impulse-stream/worker``."""
     version = getattr(record, "rules_version", "")
     return SOURCE_PREFIX + (quote(version, safe="") if version else FALLBACK_SOURCE)
 
 
-def cloudevent_time(record: OutputRecord) -> datetime:
+def cloudevent_time(record: Published) -> datetime:
     """``ce_time``: when the record was made (created, detected or credited)."""
     if isinstance(record, Opportunity):
         return record.created_at
     if isinstance(record, Impulse):
         return record.detected_at
+    if isinstance(record, EmployerMembership):
+        return record.since
     return record.credited_at
 
 
-def cloudevent_headers(record: OutputRecord) -> Headers:
+def cloudevent_headers(record: Published) -> Headers:
     """Binary-mode CloudEvents headers for ``record``, ready for aiokafka."""
     return [
         ("ce_specversion", SPEC_VERSION.encode()),

@@ -53,6 +53,8 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
+    EmployerCluster,
+    EmployerMembership,
     Impulse,
     InputEvent,
     Opportunity,
@@ -99,6 +101,11 @@ OUTPUT_RECORDS: Mapping[str, type[OutputRecord]] = {
     topics.ATTRIBUTIONS: Attribution,
 }
 _OUTPUT_TOPIC: Mapping[type[Record], str] = {cls: t for t, cls in OUTPUT_RECORDS.items()}
+# The internal topics of the employer clusters (``streaming/employers.py``).
+INTERNAL_RECORDS: Mapping[str, type[Record]] = {
+    topics.EMPLOYER_MEMBERS: EmployerMembership,
+    topics.EMPLOYER_CLUSTERS: EmployerCluster,
+}
 
 
 REASONS: tuple[str, ...] = tuple(
@@ -126,8 +133,10 @@ def _decimal_fields(cls: type[Record]) -> tuple[str, ...]:
 
 
 _INPUT_DECODERS: dict[str, msgspec.json.Decoder[typing.Any]] = {
-    t: msgspec.json.Decoder(cls) for t, cls in INPUT_RECORDS.items()
+    t: msgspec.json.Decoder(cls)
+    for t, cls in {**INPUT_RECORDS, topics.EMPLOYER_CLUSTERS: EmployerCluster}.items()
 }
+_MEMBERSHIP_DECODER = msgspec.json.Decoder(EmployerMembership)
 _OUTPUT_DECODERS: dict[str, msgspec.json.Decoder[typing.Any]] = {
     t: msgspec.json.Decoder(cls) for t, cls in OUTPUT_RECORDS.items()
 }
@@ -275,6 +284,16 @@ def decode_output(topic: str, value: bytes) -> OutputRecord:
             topic=topic,
         )
     record: OutputRecord = _decode_value(decoder, topic, value, None)
+    return record
+
+
+def decode_membership(key: bytes | None, value: bytes | None) -> EmployerMembership:
+    """Decode a message of ``employers.members``; the key must be its ``employer_id``."""
+    topic = topics.EMPLOYER_MEMBERS
+    record: EmployerMembership = _decode_value(_MEMBERSHIP_DECODER, topic, value, DEFAULT_MAX_BYTES)
+    _check_time(topic, "$.since", record.since)
+    if key != record.employer_id.encode():
+        raise KeyMismatch("message key differs from the record's employer_id", topic=topic)
     return record
 
 

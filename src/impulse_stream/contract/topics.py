@@ -2,7 +2,9 @@
 
 All topics are keyed by customer id and co-partitioned: every input and output
 topic has the same partition count, so that one worker owns all of a
-customer's events and state.
+customer's events and state. The internal topic ``employers.members`` is keyed
+by employer instead (the same partition count), so that one worker at a time
+counts one employer's cluster.
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ OPPORTUNITIES = "opportunities"
 ATTRIBUTIONS = "attributions"
 DEAD_LETTERS = "impulse-stream.dlq"
 OUTBOUND = "opportunities.outbound"  # the outbound selector's admitted contacts
+# Internal topics of the employer clusters (streaming/employers.py): the worker publishes
+# memberships keyed by employer, counts them, and reads the cluster notices back by customer.
+EMPLOYER_MEMBERS = "employers.members"
+EMPLOYER_CLUSTERS = "employers.clusters"
 
 # Append only: a topic's position names its offset fence in the stored customer records.
 INPUT_TOPICS: tuple[str, ...] = (TRANSACTIONS, CLICKS, ORDERS, PROFILES, CONTACTS, RESPONSES)
 OUTPUT_TOPICS: tuple[str, ...] = (IMPULSES, OPPORTUNITIES, ATTRIBUTIONS)
+INTERNAL_TOPICS: tuple[str, ...] = (EMPLOYER_MEMBERS, EMPLOYER_CLUSTERS)
+# What the worker's decision agent reads: the bank's inputs and the cluster notices. The
+# notices' offset fence is named by the topic, not by a position (INPUT_TOPICS only grows).
+WORKER_INPUT_TOPICS: tuple[str, ...] = (*INPUT_TOPICS, EMPLOYER_CLUSTERS)
 
 DEFAULT_PARTITIONS = 6
 
@@ -50,6 +60,7 @@ def topic_specs(
             config["cleanup.policy"] = "compact"
         specs.append(TopicSpec(prefix + name, partitions, config))
     specs.append(TopicSpec(prefix + OUTBOUND, partitions))
+    specs.extend(TopicSpec(prefix + name, partitions) for name in INTERNAL_TOPICS)
     specs.append(
         TopicSpec(prefix + DEAD_LETTERS, partitions, {"retention.ms": str(30 * 86400_000)})
     )

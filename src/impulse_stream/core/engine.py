@@ -29,6 +29,7 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
+    EmployerMembership,
     Impulse,
     InputEvent,
     Opportunity,
@@ -73,6 +74,8 @@ class Decision:
     outputs: tuple[OutputRecord, ...]
     observations: tuple[AcceptanceObservation, ...] = field(default=())
     suppressions: tuple[str, ...] = field(default=())  # policy rules that held an action back
+    # Customers re-keyed by employer (``employers.members``), see ``employers.py``.
+    memberships: tuple[EmployerMembership, ...] = field(default=())
 
 
 class DecisionEngine:
@@ -143,7 +146,11 @@ class DecisionEngine:
         if self.journeys.journeys and self._enter_journeys(run, 0):
             self._advance(run, now)
         return Decision(
-            run.state, tuple(run.outputs), tuple(run.observations), tuple(run.suppressed)
+            run.state,
+            tuple(run.outputs),
+            tuple(run.observations),
+            tuple(run.suppressed),
+            tuple(run.memberships),
         )
 
     def advance(self, state: CustomerState, now: datetime) -> Decision:

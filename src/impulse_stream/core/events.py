@@ -247,6 +247,15 @@ class CustomerProfile(Record, frozen=True):
         Meta(description="Held contracts with dates (life insurance, fixed deposit, loan)."),
     ] = ()
     cards: Annotated[tuple[Card, ...], Meta(description="The customer's payment cards.")] = ()
+    standing_orders: Annotated[
+        Annotated[int, Meta(ge=0, le=10_000)] | None,
+        Meta(
+            description=(
+                "Number of active standing orders on the customer's accounts, if core banking "
+                "reports it; a drop by `min_cancelled` is a retention sign."
+            ),
+        ),
+    ] = None
 
     @property
     def occurred_at(self) -> datetime:
@@ -308,8 +317,86 @@ class OpportunityResponse(Record, frozen=True):
     ] = None
 
 
+# --- internal topics: employer clusters (``employers.py``, ``streaming/employers.py``) ---
+
+EmployerId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^emp-[0-9a-f]{16}$")]
+MembershipStatus = Literal["joined", "left"]
+
+
+class EmployerMembership(Record, frozen=True):
+    """A customer joined or left the cluster of a salary payer (internal topic
+    ``employers.members``, keyed by ``employer_id``, so that one worker counts one employer).
+
+    ``since`` is the salary booking that decided it; a customer's memberships carry
+    rising ``since`` times, so the older of two messages about one customer never wins.
+    """
+
+    membership_id: Annotated[
+        Id, Meta(description="Stable id from customer, employer, status and the salary booking.")
+    ]
+    employer_id: Annotated[
+        EmployerId,
+        Meta(
+            description="The salary payer: a digest of its normalised name (else its IBAN); "
+            "equals the message key."
+        ),
+    ]
+    customer_id: Annotated[CustomerId, Meta(description="The customer paid by it.")]
+    status: Annotated[
+        MembershipStatus,
+        Meta(
+            description="`joined` (the employer of the latest salary) or `left` (another "
+            "employer pays now)."
+        ),
+    ]
+    since: Annotated[
+        Timestamp,
+        Meta(
+            description="The salary booking that decided it; a customer's memberships are "
+            "counted in this order, an older one never wins."
+        ),
+    ]
+    employer_name: Annotated[
+        ShortText, Meta(description="The payer's name as booked (empty for `left`).")
+    ] = ""
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.since
+
+
+class EmployerCluster(Record, frozen=True):
+    """The customer's employer pays ``members`` customers of the bank: a salary project
+    (internal topic ``employers.clusters``, keyed by customer, read by the worker)."""
+
+    event_id: Annotated[
+        Id,
+        Meta(
+            description="Stable id from employer, customer, count and the membership that told it."
+        ),
+    ]
+    customer_id: Annotated[CustomerId, Meta(description="The member; equals the message key.")]
+    employer_id: Annotated[EmployerId, Meta(description="The salary payer of the cluster.")]
+    members: Annotated[
+        int, Meta(ge=1, description="Customers of the bank the employer pays (distinct, current).")
+    ]
+    occurred_at: Annotated[
+        Timestamp,
+        Meta(
+            description="The salary booking that brought the cluster to its size, or the member in."
+        ),
+    ]
+    employer_name: Annotated[ShortText, Meta(description="The payer's name as booked.")] = ""
+
+
 InputEvent = (
-    Transaction | Click | OrderStep | CustomerProfile | ChannelContact | OpportunityResponse
+    Transaction
+    | Click
+    | OrderStep
+    | CustomerProfile
+    | ChannelContact
+    | OpportunityResponse
+    | EmployerCluster
 )
 
 

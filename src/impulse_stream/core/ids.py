@@ -23,3 +23,14 @@ def short_key(*parts: str) -> str:
     Cached: the repeat checks ask for the same few (kind, key) pairs all the time.
     """
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=4).hexdigest()
+
+
+def employer_number(*parts: str) -> int:
+    """A salary payer as a 64-bit number (compact in the state); see ``employer_id``."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8)
+    return int.from_bytes(digest.digest(), "big")
+
+
+def employer_id(number: int) -> str:
+    """The employer id of the contract: ``emp-<16 hex>``."""
+    return f"emp-{number:016x}"

@@ -49,6 +49,7 @@ def to_profile(p: CustomerProfile) -> Profile:
             HeldCard(c.card_id, c.status == "blocked", c.expires_on)
             for c in sorted(p.cards, key=lambda c: c.card_id)
         )[:MAX_CARDS],
+        standing_orders=p.standing_orders,
     )
 
 

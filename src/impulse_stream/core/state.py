@@ -66,6 +66,7 @@ class Profile(_S, frozen=True):
     home_country: str = "DE"
     contracts: tuple[HeldContract, ...] = ()
     cards: tuple[HeldCard, ...] = ()
+    standing_orders: int | None = None  # active standing orders, when core banking says
 
     def has_consent(self, consent: str) -> bool:
         return bool(self.consents & CONSENT_BITS[consent])
@@ -275,6 +276,8 @@ class CustomerState(_S, frozen=True):
     outreach: tuple[Outreach, ...] = ()  # sales contacts of the last days (contact_policy.py)
     journeys: tuple[JourneyProgress, ...] = ()  # one per catalogue journey at most
     journeys_checked_day: int = 0  # time-based journey entries are checked up to this day
+    employer: int = 0  # the salary payer (employers.py; ids.employer_id names it), 0: none
+    employer_since: int = 0  # UTC day ordinal of the salary booking that made it the employer
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")

@@ -10,7 +10,10 @@ What a customer does, and the impulse it is meant to cause:
 - a profile at the start (birth date, advisor, segment, consents, products,
   contracts, cards) and a new one on every change: consent given or withdrawn
   (``missing_consent``), a card blocked (``card_blocked``), a product after a
-  completed order or a membership signed in the branch (``new_purchase``);
+  completed order or a membership signed in the branch (``new_purchase``),
+  the standing orders cancelled (``standing_orders_cancelled``), school left for
+  studies (``education_started``) or studies and training for a job
+  (``education_ended``), a new income group A or B (``income_group_reached``);
   birth dates put some customers' 18th or 57th birthday into the period
   (``coming_of_age``, ``retirement_approaching``), contracts and cards fall due
   (``product_maturing``, ``card_expiring``), birthdays (``birthday``),
@@ -208,8 +211,10 @@ class Customer:
         "contracts",
         "digital",
         "drain_day",
+        "education_day",
         "employer",
         "income",
+        "income_group_day",
         "key",
         "large_day",
         "limit",
@@ -231,6 +236,8 @@ class Customer:
         "salary_until",
         "segment",
         "seq",
+        "standing_orders",
+        "standing_orders_day",
         "trip",
     )
 
@@ -355,6 +362,22 @@ class Customer:
         self.card_block_day = some_day(0.003)
         self.consent_day = some_day(0.01)
         self.membership_day = some_day(0.004) if "membership" not in products else None
+        # Later life events draw from their own generator, so that the customers, days and
+        # events drawn before them stay exactly what they were.
+        life_rng = random.Random(f"life-{spec.seed}-{n}")
+
+        def life_day(p: float) -> date | None:
+            hit = life_rng.random() < p
+            day = start + timedelta(days=life_rng.randrange(days))
+            return day if hit else None
+
+        self.standing_orders = life_rng.randrange(0, 7)
+        self.standing_orders_day = life_day(0.006) if self.standing_orders >= 2 else None
+        in_education = self.occupation in ("pupil", "student", "apprentice", "trainee")
+        self.education_day = life_day(0.08) if in_education and age >= 17 else None
+        self.income_group_day = (
+            life_day(0.006) if self.segment in ("retail", "private") and age >= 30 else None
+        )
         self.trip: tuple[date, date, str, str] | None = None
         if r() < 0.05:
             first = start + timedelta(days=rng.randrange(days))
@@ -388,6 +411,7 @@ class Customer:
             "home_country": "DE",
             "contracts": list(self.contracts),
             "cards": [dict(c) for c in self.cards],
+            "standing_orders": self.standing_orders,
         }
 
 
@@ -804,7 +828,8 @@ class BankSimulation:
         d.add(second, t.CONTACTS, c, event)
 
     def _life(self, d: _Day, c: Customer) -> None:
-        """Profile changes: consents, a blocked card and its replacement, a membership."""
+        """Profile changes: consents, a blocked card and its replacement, a membership,
+        standing orders cancelled, education started or ended, a new income group."""
         day, rng = d.day, self.rng
         changed = False
         if day == c.consent_day:
@@ -825,6 +850,15 @@ class BankSimulation:
             changed = True
         if day == c.membership_day:
             c.products.add("membership")
+            changed = True
+        if day == c.standing_orders_day:  # moving to another bank: standing orders go first
+            c.standing_orders = 0
+            changed = True
+        if day == c.education_day:  # school -> studies, studies or training -> a job
+            c.occupation = "student" if c.occupation == "pupil" else "employee"
+            changed = True
+        if day == c.income_group_day:
+            c.segment = "income_b" if c.segment == "retail" else "income_a"
             changed = True
         if changed:
             second = rng.randrange(8 * 3600, 18 * 3600)

@@ -88,7 +88,7 @@ class Worker:
     def __init__(self, settings: Settings, app: faust.App) -> None:
         self.settings = settings
         self.app = app
-        self.input_topics = {settings.topic_prefix + t for t in contract_topics.INPUT_TOPICS}
+        self.input_topics = {settings.topic_prefix + t for t in contract_topics.WORKER_INPUT_TOPICS}
         self.assigned: set[TP] = set()
         self.positions: dict[TP, int] = {}
         self.last_event_wall: dict[int, float] = {}

@@ -74,6 +74,17 @@ class Metrics:
             "Customer writes refused by the version/offset fence (stale read or zombie worker)",
             registry=r,
         )
+        self.employer_memberships = Counter(
+            "impulse_stream_employer_memberships",
+            "Employer memberships counted (joined, left) or found stale (a replay), per outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.employer_notices = Counter(
+            "impulse_stream_employer_notices",
+            "Members told that their employer's cluster reached the catalogue's size",
+            registry=r,
+        )
         self.outbox_redelivered = Counter(
             "impulse_stream_outbox_redelivered",
             "Outbox entries re-published after a crash or rebalance",

@@ -57,7 +57,13 @@ from impulse_stream.contract.cloudevents import cloudevent_headers
 from impulse_stream.contract.codec import Decoder, encode
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.core.events import Impulse, InputEvent, Opportunity, OutputRecord
+from impulse_stream.core.events import (
+    EmployerMembership,
+    Impulse,
+    InputEvent,
+    Opportunity,
+    OutputRecord,
+)
 from impulse_stream.core.learning import AcceptanceObservation
 from impulse_stream.core.recent_events import Seen, fingerprint, remember, seen_before
 from impulse_stream.core.state import CustomerState
@@ -149,7 +155,7 @@ class BatchProcessor:
         self.wall_clock = wall_clock
         self.watermarks: dict[int, int] = {}  # the deadline clock of each partition
         self.backlogged = backlogged
-        self.input_topics = tuple(topic_prefix + t for t in contract_topics.INPUT_TOPICS)
+        self.input_topics = tuple(topic_prefix + t for t in contract_topics.WORKER_INPUT_TOPICS)
         self.clock = EventClock(
             self.input_topics,
             allowed_lateness_ms=int(allowed_lateness * 1000),
@@ -441,6 +447,7 @@ class BatchProcessor:
         state: CustomerState | None = decode_state(stored.state) if stored.state else None
         outcome = _Outcome()
         records, dead = outcome.records, outcome.dead
+        memberships: list[EmployerMembership] = []  # re-keyed by employer (employers.members)
         fences: dict[str, int] = {}
         for message, event, now in entry.events:
             tp = self._fence_key(message)
@@ -477,6 +484,7 @@ class BatchProcessor:
                 continue
             state = remember(decision.state, mark)
             records.extend(decision.outputs)
+            memberships.extend(decision.memberships)
             outcome.observations.extend(decision.observations)
             outcome.suppressions.extend(decision.suppressions)
         if state is None:
@@ -486,6 +494,7 @@ class BatchProcessor:
             return None, outcome  # a redelivered batch: nothing new to write
         wakeup = self.engine.next_wakeup(state)
         messages = [self._output(r) for r in records]
+        messages += [self._membership(m) for m in memberships]
         new_version = stored.version + 1
         write = CustomerWrite(
             customer_id=entry.customer_id,
@@ -565,6 +574,11 @@ class BatchProcessor:
             encode(record),
             tuple(cloudevent_headers(record)),
         )
+
+    def _membership(self, record: EmployerMembership) -> OutboundMessage:
+        topic = self.prefix + contract_topics.EMPLOYER_MEMBERS
+        key = record.employer_id.encode()
+        return OutboundMessage(topic, key, encode(record), tuple(cloudevent_headers(record)))
 
     def _fence_key(self, message: InboundMessage) -> str:
         return self.checkpoints.fence(message)

@@ -167,6 +167,7 @@ def test_every_contract_topic_is_a_channel(doc: dict[str, Any]) -> None:
         *topics.OUTPUT_TOPICS,
         topics.OUTBOUND,
         topics.DEAD_LETTERS,
+        *topics.INTERNAL_TOPICS,
     }
 
 
@@ -174,7 +175,10 @@ def test_the_worker_receives_inputs_and_sends_outputs(doc: dict[str, Any]) -> No
     actions: dict[str, str] = {}
     for name, operation in doc["operations"].items():
         channel = resolve(doc, operation["channel"]["$ref"])
-        actions[channel["address"]] = operation["action"]
+        address = channel["address"]
+        actions[address] = "+".join(
+            sorted({*actions.get(address, "").split("+")} - {""} | {operation["action"]})
+        )
         channel_messages = list(channel["messages"].values())
         for ref in operation["messages"]:
             # an operation's messages must be messages of its own channel
@@ -183,6 +187,7 @@ def test_the_worker_receives_inputs_and_sends_outputs(doc: dict[str, Any]) -> No
     assert actions == {
         **dict.fromkeys(topics.INPUT_TOPICS, "receive"),
         **dict.fromkeys((*topics.OUTPUT_TOPICS, topics.OUTBOUND, topics.DEAD_LETTERS), "send"),
+        **dict.fromkeys(topics.INTERNAL_TOPICS, "receive+send"),  # the worker's own topics
     }
 
 
@@ -195,7 +200,10 @@ def test_messages_carry_the_topic_schema_the_key_and_the_headers(doc: dict[str, 
             assert message["headers"] == {"$ref": f"./topics/{topic}.schema.json"}
             continue
         assert message["payload"] == {"$ref": f"./topics/{topic}.schema.json"}
-        assert kafka["key"]["pattern"] == "^[A-Za-z0-9._:@-]+$"
+        if topic == topics.EMPLOYER_MEMBERS:  # re-keyed by employer
+            assert kafka["key"]["pattern"] == "^emp-[0-9a-f]{16}$"
+        else:
+            assert kafka["key"]["pattern"] == "^[A-Za-z0-9._:@-]+$"
         payload_schema = resolve(doc, message["payload"]["$ref"])
         for example in message["examples"]:
             Draft202012Validator(payload_schema).validate(example["payload"])

@@ -182,7 +182,12 @@ def _reference_states() -> dict[str, CustomerState]:
 def test_states_written_by_the_zlib_codec_decode_to_the_same_state() -> None:
     stored = _stored_before_zstd()
     assert {blob[0] for blob in stored.values()} == {STATE_FORMAT, ZLIB_FORMAT}
-    expected = _reference_states()
+    # The stored states predate the employer (issue 13): they decode without one, and the
+    # next salary booking names it.
+    expected = {
+        name: msgspec.structs.replace(state, employer=0, employer_since=0)
+        for name, state in _reference_states().items()
+    }
     assert sorted(stored) == sorted(expected)
     for name, blob in stored.items():
         state = decode_state(blob)

@@ -23,6 +23,7 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
+    EmployerCluster,
     Impulse,
     Opportunity,
     OpportunityResponse,
@@ -70,6 +71,7 @@ TOPICS = {
     CustomerProfile: "customers.profile",
     ChannelContact: "channel.contacts",
     OpportunityResponse: "opportunities.responses",
+    EmployerCluster: "employers.clusters",
 }
 
 
@@ -173,7 +175,7 @@ def toy_catalogue_text() -> str:
 def test_every_registered_detector_has_a_catalogue_entry_a_docs_row_and_a_test() -> None:
     text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
     docs = DOCS.read_text(encoding="utf-8")
-    assert len(DEFAULT_REGISTRY) == 21
+    assert len(DEFAULT_REGISTRY) == 26
     assert coverage_problems(DEFAULT_REGISTRY, text, docs) == []
 
 

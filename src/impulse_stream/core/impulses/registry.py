@@ -24,7 +24,10 @@ from impulse_stream.core.impulses.card_expiring import CardExpiringDetector
 from impulse_stream.core.impulses.card_used_abroad import CardUsedAbroadDetector
 from impulse_stream.core.impulses.coming_of_age import ComingOfAgeDetector
 from impulse_stream.core.impulses.competitor_payment import CompetitorPaymentDetector
+from impulse_stream.core.impulses.education_ended import EducationEndedDetector
+from impulse_stream.core.impulses.education_started import EducationStartedDetector
 from impulse_stream.core.impulses.first_salary import FirstSalaryDetector
+from impulse_stream.core.impulses.income_group_reached import IncomeGroupReachedDetector
 from impulse_stream.core.impulses.large_incoming_payment import LargeIncomingPaymentDetector
 from impulse_stream.core.impulses.missing_consent import MissingConsentDetector
 from impulse_stream.core.impulses.new_purchase import NewPurchaseDetector
@@ -34,7 +37,9 @@ from impulse_stream.core.impulses.product_maturing import ProductMaturingDetecto
 from impulse_stream.core.impulses.recurring_overdraft import RecurringOverdraftDetector
 from impulse_stream.core.impulses.retirement_approaching import RetirementApproachingDetector
 from impulse_stream.core.impulses.salary_increase import SalaryIncreaseDetector
+from impulse_stream.core.impulses.salary_project_member import SalaryProjectMemberDetector
 from impulse_stream.core.impulses.salary_stopped import SalaryStoppedDetector
+from impulse_stream.core.impulses.standing_orders_cancelled import StandingOrdersCancelledDetector
 
 
 class Registry:
@@ -85,6 +90,12 @@ DEFAULT_REGISTRY = Registry(
         # orders.flow and customers.profile
         NewPurchaseDetector,
         CardBlockedDetector,
+        StandingOrdersCancelledDetector,
+        EducationStartedDetector,
+        EducationEndedDetector,
+        IncomeGroupReachedDetector,
+        # employers.clusters
+        SalaryProjectMemberDetector,
         # the calendar
         MissingConsentDetector,
         CardExpiringDetector,
