@@ -15,7 +15,13 @@ import pytest
 from impulse_stream.contract import topics
 from tests.support.kafka import produce, read_all
 from tests.support.scenarios import order_stream
-from tests.support.verify import actual_outputs, compare, expected_outputs, redis_states
+from tests.support.verify import (
+    actual_outputs,
+    compare,
+    expected_outputs,
+    redis_states,
+    state_differences,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -69,7 +75,7 @@ def verify(workers, redis_url, redis_prefix, count: int) -> None:
         f"conflicting {report.conflicting[:5]}, different {report.different[:5]}"
     )
     states = asyncio.run(redis_states(redis_url, redis_prefix, sorted(expected.states)))
-    assert states == expected.states
+    assert states == expected.states, state_differences(states, expected.states)
 
 
 def test_kill_9_in_the_middle_of_the_stream(workers, redis_url, redis_prefix):

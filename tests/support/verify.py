@@ -34,6 +34,28 @@ def _fields(state: object) -> dict[str, object]:
     return {f: getattr(state, f) for f in state.__struct_fields__}  # type: ignore[attr-defined]
 
 
+def state_differences(actual: dict[str, object], expected: dict[str, object], most: int = 3) -> str:
+    """The customers whose stored state differs from the model's, field by field (for the
+    assertion message: a difference in a fault test must be readable from the log)."""
+    lines = []
+    for cid in sorted(set(actual) | set(expected)):
+        a, e = actual.get(cid), expected.get(cid)
+        if a == e:
+            continue
+        if len(lines) >= most:
+            lines.append("...")
+            break
+        if a is None or e is None:
+            lines.append(f"{cid}: {'missing in Redis' if a is None else 'not in the model'}")
+            continue
+        fields = [f for f in _fields(e) if getattr(a, f) != getattr(e, f)]
+        lines.append(
+            f"{cid}: "
+            + "; ".join(f"{f}: stored {getattr(a, f)!r} != model {getattr(e, f)!r}" for f in fields)
+        )
+    return "\n".join(lines)
+
+
 @dataclass
 class Expected:
     messages: dict[tuple[str, str], bytes]  # (logical topic, ce_id) -> value
