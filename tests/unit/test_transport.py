@@ -84,3 +84,13 @@ def test_the_agent_waits_for_the_next_poll_when_nothing_is_handed_over() -> None
         return [m.offset for m in await asyncio.wait_for(taker, 1)]
 
     assert asyncio.run(run()) == [5, 6]
+
+
+def test_a_poll_larger_than_the_batch_limit_is_split_in_order() -> None:
+    async def run() -> list[list[int]]:
+        hand_off = BatchHandOff(["t"], max_batches=2)
+        hand_off.put(_poll(0, range(0, 5)))
+        hand_off.put(_poll(0, range(5, 7)))
+        return [[m.offset for m in await hand_off.get(limit=3)] for _ in range(3)]
+
+    assert asyncio.run(run()) == [[0, 1, 2], [3, 4], [5, 6]]

@@ -397,6 +397,9 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         broker_session_timeout=settings.session_timeout_ms / 1000,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
         broker_commit_interval=1.0,
+        # One poll is at most one batch (aiokafka's default is everything fetched: a
+        # backlog came as polls of 20,000 messages, whose held events cost per batch).
+        broker_max_poll_records=settings.batch_max,
         producer_acks=-1,
         web_enabled=True,
         # Faust's own /router and /table views (table keys, the cluster's worker URLs)

@@ -102,11 +102,14 @@ class BatchHandOff:
 
     async def get(self, limit: int) -> list[Any]:
         """The next poll's messages, with the following polls already waiting while the
-        batch stays within ``limit`` messages."""
+        batch stays within ``limit`` messages; a larger poll is split at ``limit``."""
         while not self._batches:
             self._ready.clear()
             await self._ready.wait()
         batch = self._batches.popleft()
+        if len(batch) > limit:  # a poll larger than a batch: the rest stays first in line
+            self._batches.appendleft(batch[limit:])
+            batch = batch[:limit]
         while self._batches and len(batch) + len(self._batches[0]) <= limit:
             batch.extend(self._batches.popleft())
         self._taken()
