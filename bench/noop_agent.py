@@ -48,6 +48,7 @@ def build_app(
         topic_disable_leader=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_max_poll_records=batch_max,
         producer_acks=-1,
         web_enabled=False,
         table_cleanup_interval=3600,
