@@ -55,8 +55,8 @@ from bench.stages import stage_table
 from bench.worker_run import DrainTimeout, drain_workers, worker_env, worker_figures
 from bench.workload import build_workload
 from impulse_stream.contract import topics as contract_topics
-from impulse_stream.errors import ConfigError
-from impulse_stream.infra import InfraError, Stack
+from impulse_stream.errors import ConfigError, InfraError
+from impulse_stream.infra import Stack
 from impulse_stream.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -35,6 +35,7 @@ from tests.unit.core import test_properties
 from tests.unit.core.conftest import at, booking, click, profile, replay, response
 from tests.unit.core.test_worked_example import _history
 
+from impulse_stream import worked_example
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics
 from impulse_stream.core.cockpit import customer_view
@@ -53,7 +54,6 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.state import CONSENT_BITS, CustomerState
-from impulse_stream.demo import worked_example
 
 TYPES: dict[str, type[Any]] = {
     topics.TRANSACTIONS: Transaction,
@@ -130,7 +130,7 @@ def _decoded(topic: str, event: dict[str, Any]) -> InputEvent:
 def demo_worked_example(engine: DecisionEngine) -> str:
     d = Digest()
     now = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-    events = [_decoded(t, e) for t, e in worked_example("c-demo", now)]
+    events = [_decoded(t, e) for t, e in worked_example.events("c-demo", now)]
     state, outputs = replay(engine, events, until=now + timedelta(days=3))
     d.add(outputs)
     d.add(state)

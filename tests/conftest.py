@@ -29,8 +29,8 @@ from dataclasses import replace
 import pytest
 
 from impulse_stream.contract.topics import DEFAULT_PARTITIONS, topic_specs
-from impulse_stream.errors import ImpulseStreamError
-from impulse_stream.infra import InfraError, Stack, create_topics
+from impulse_stream.errors import ImpulseStreamError, InfraError
+from impulse_stream.infra import Stack, create_topics
 from impulse_stream.infra.admin import delete_topics
 from impulse_stream.infra.processes import is_running, port_open
 from impulse_stream.infra.settings import HOST, StackSettings

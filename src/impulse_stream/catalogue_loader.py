@@ -15,9 +15,10 @@ from typing import Any
 
 import yaml
 
-from impulse_stream.core.catalogue import Catalogue, CatalogueError, JsonPath, parse_catalogue
+from impulse_stream.core.catalogue import Catalogue, parse_catalogue
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
 from impulse_stream.core.impulses.schema import with_detectors
+from impulse_stream.errors import CatalogueError, JsonPath
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CATALOGUE = PACKAGE_DIR / "catalogue" / "default.yaml"
@@ -72,7 +73,7 @@ def _line_of(node: yaml.Node | None, path: JsonPath) -> int | None:
     """1-based line of the deepest YAML node that the JSON path reaches."""
     if node is None:
         return None
-    line = node.start_mark.line + 1
+    line: int = node.start_mark.line + 1
     for part in path:
         child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):

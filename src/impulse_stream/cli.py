@@ -245,19 +245,18 @@ def catalogue_validate(
 
 
 def main() -> None:
-    from impulse_stream.core.catalogue import CatalogueError
-    from impulse_stream.datatools.errors import Interrupted
+    from impulse_stream.errors import Interrupted
 
     try:
         app()
-    except (ImpulseStreamError, CatalogueError) as exc:
+    except Interrupted as exc:
+        typer.secho(f"interrupted: {exc}", err=True, fg=typer.colors.YELLOW)
+        sys.exit(130)
+    except ImpulseStreamError as exc:
         _fail(str(exc))
     except OSError as exc:
         # A file the user named: missing, unreadable, a directory.
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-    except Interrupted as exc:
-        typer.secho(f"interrupted: {exc}", err=True, fg=typer.colors.YELLOW)
-        sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
 

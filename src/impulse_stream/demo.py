@@ -42,15 +42,12 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from impulse_stream import worked_example
 from impulse_stream.contract import topics
-from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.errors import DemoFailed
 from impulse_stream.infra.stack import Stack
 
 console = Console(highlight=False)
-
-
-class DemoFailed(ImpulseStreamError):
-    """The demo did not see what it expected; the message says where to look."""
 
 
 def _free_port() -> int:
@@ -61,103 +58,6 @@ def _free_port() -> int:
 
 def _iso(t: datetime) -> str:
     return t.isoformat()
-
-
-def worked_example(customer: str, now: datetime) -> list[tuple[str, dict[str, Any]]]:
-    """The events of the worked example as (topic, event), in the order they happen.
-
-    The customer turned 57 a few days ago, holds no life insurance and got a
-    raise this month: the bundle predicts a financial reserve and retirement
-    provision below the abandoned card order.
-    """
-    order = f"ord-{customer}"
-    start = now - timedelta(minutes=40)
-
-    def step(status: str, n: int, at: datetime, channel: str = "online_banking") -> dict[str, Any]:
-        return {
-            "event_id": f"{order}-{status}-{n}",
-            "customer_id": customer,
-            "order_id": order,
-            "product": "credit_card",
-            "channel": channel,
-            "occurred_at": _iso(at),
-            "status": status,
-            "step": n,
-            "total_steps": 4,
-        }
-
-    def contact(kind: str, channel: str, at: datetime, agent: str | None = None) -> dict[str, Any]:
-        return {
-            "event_id": f"{customer}-{kind}-{int(at.timestamp())}",
-            "customer_id": customer,
-            "channel": channel,
-            "kind": kind,
-            "occurred_at": _iso(at),
-            "agent_id": agent,
-        }
-
-    def salary(months_back: int, amount: str) -> tuple[str, dict[str, Any]]:
-        year, month = divmod(now.year * 12 + now.month - 1 - months_back, 12)
-        booked = datetime(year, month + 1, 1, 0, 5, tzinfo=UTC)
-        return (
-            topics.TRANSACTIONS,
-            {
-                "event_id": f"{customer}-salary-{year}-{month + 1}",
-                "customer_id": customer,
-                "account_id": f"acc-{customer}",
-                "booked_at": _iso(booked),
-                "amount": amount,
-                "currency": "EUR",
-                "direction": "credit",
-                "counterparty": {"name": "Acme GmbH", "iban": "DE44500105175407324931"},
-                "purpose": "Salary",
-                "category": "salary",
-                "balance_after": "5200.00",
-            },
-        )
-
-    birth = now.date().replace(year=now.year - 57) - timedelta(days=10)
-    return [
-        (
-            topics.PROFILES,
-            {
-                "customer_id": customer,
-                "updated_at": _iso(now - timedelta(days=120)),
-                "birth_date": birth.isoformat(),
-                "advisor_id": "adv-0042",
-                "branch_id": "br-017",
-                "segment": "retail",
-                "consents": {"phone": True, "email": True, "letter": False, "online_banking": True},
-                "products": ["current_account", "debit_card"],
-            },
-        ),
-        salary(3, "3000.00"),
-        salary(2, "3000.00"),
-        salary(1, "3000.00"),
-        salary(0, "3400.00"),
-        (topics.CONTACTS, contact("appointment", "advisor", now - timedelta(days=92), "adv-0042")),
-        (
-            topics.CONTACTS,
-            contact("inbound_call", "call_centre", now - timedelta(days=16), "kdc-07"),
-        ),
-        (topics.CONTACTS, contact("message", "online_banking", now - timedelta(days=3))),
-        (
-            topics.CLICKS,
-            {
-                "event_id": f"{customer}-click-1",
-                "customer_id": customer,
-                "session_id": f"s-{customer}",
-                "occurred_at": _iso(start - timedelta(minutes=1)),
-                "kind": "banner_click",
-                "page": "/overview",
-                "product": "credit_card",
-            },
-        ),
-        (topics.ORDERS, step("started", 0, start)),
-        (topics.ORDERS, step("step_completed", 1, start + timedelta(minutes=2))),
-        (topics.ORDERS, step("step_completed", 2, start + timedelta(minutes=5))),
-        (topics.CONTACTS, contact("inbound_call", "call_centre", now, "kdc-12")),
-    ]
 
 
 class DemoProcess:
@@ -322,7 +222,9 @@ class BankDay:
             )
         ]
 
-    def answer(self, opportunity: dict[str, Any], now: datetime) -> list[tuple[str, dict]]:
+    def answer(
+        self, opportunity: dict[str, Any], now: datetime
+    ) -> list[tuple[str, dict[str, Any]]]:
         """A simulated channel's response to a new opportunity, or nothing."""
         r = self.rng
         if r.random() > ANSWER_SHARE or not opportunity["channels"]:
@@ -416,7 +318,9 @@ class BankDay:
         )
 
     @staticmethod
-    def _salary(cid: str, now: datetime, months_back: int, amount: float) -> tuple[str, dict]:
+    def _salary(
+        cid: str, now: datetime, months_back: int, amount: float
+    ) -> tuple[str, dict[str, Any]]:
         year, month = divmod(now.year * 12 + now.month - 1 - months_back, 12)
         booked = datetime(year, month + 1, 1, 0, 5, tzinfo=UTC)
         return (
@@ -520,7 +424,7 @@ async def _play(
         await send(day.profiles(datetime.now(UTC)))
         await producer.flush()
         now = datetime.now(UTC).replace(microsecond=0)
-        *history, call = worked_example(example, now)
+        *history, call = worked_example.events(example, now)
         await send(history)
         call_at = started + 20.0  # the call comes in while the agent watches the desktop
         last_print = 0.0

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
-from impulse_stream.errors import ConfigError, ImpulseStreamError
+from impulse_stream.errors import ConfigError, DependencyUnavailable
 from impulse_stream.redact import mask_url
 from impulse_stream.settings import Settings
 
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 FIRST_DELAY = 0.5
 MAX_DELAY = 10.0
 ATTEMPT_TIMEOUT = 10.0
-
-
-class DependencyUnavailable(ImpulseStreamError):
-    """Kafka or Redis did not answer within ``IMPULSE_STREAM_STARTUP_WAIT_SECONDS``."""
 
 
 class NotYet(Exception):

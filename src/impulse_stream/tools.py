@@ -19,7 +19,7 @@ import orjson
 
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.errors import ImpulseStreamError, InputFileError, RebuildRefused
 from impulse_stream.redact import mask_url
 from impulse_stream.settings import Settings
 from impulse_stream.store.memory import MemoryStore
@@ -29,10 +29,6 @@ from impulse_stream.streaming.processor import (
     InboundMessage,
     OutboundMessage,
 )
-
-
-class InputFileError(ImpulseStreamError):
-    """An events file cannot be read; the message names the file and line."""
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
@@ -149,10 +145,6 @@ async def model_run(
     return ModelRun(publisher.messages, store)
 
 
-class RebuildRefused(ImpulseStreamError):
-    """``rebuild`` would harm a running deployment; nothing was changed."""
-
-
 def rebuild(settings: Settings | None = None) -> tuple[int, int]:
     """Forget all state and rewind the worker's consumer group to the start of every input.
 
@@ -177,7 +169,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     from aiokafka.errors import KafkaError
 
     from impulse_stream.contract.codec import logical_topic
-    from impulse_stream.store.base import StoreUnavailable
+    from impulse_stream.errors import StoreUnavailable
     from impulse_stream.store.redis import RedisStore
     from impulse_stream.streaming.processor import fence_key
 

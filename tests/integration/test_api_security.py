@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from impulse_stream.demo import worked_example
+from impulse_stream import worked_example
 from tests.support.kafka import produce, read_all
 from tests.support.openapi_check import DOCUMENT, check_response
 
@@ -44,7 +44,7 @@ def secured_worker(workers, tmp_path):
 def test_the_desk_reads_the_360_with_its_token_and_gets_documented_answers(workers, secured_worker):
     w = secured_worker
     now = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-    for topic, event in worked_example(CUSTOMER, now):
+    for topic, event in worked_example.events(CUSTOMER, now):
         asyncio.run(produce(workers.bootstrap, workers.prefix + topic, [event]))
     asyncio.run(
         read_all(

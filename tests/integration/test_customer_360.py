@@ -9,7 +9,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 
-from impulse_stream.demo import worked_example
+from impulse_stream import worked_example
 from tests.support.kafka import produce, read_all
 from tests.support.openapi_check import check_response
 
@@ -20,7 +20,7 @@ def test_the_agent_sees_timeline_processes_and_the_abandoned_order_on_top(worker
     w = workers.start()
     now = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
     customer = "c-360"
-    for topic, event in worked_example(customer, now):
+    for topic, event in worked_example.events(customer, now):
         asyncio.run(produce(workers.bootstrap, workers.prefix + topic, [event]))
     asyncio.run(
         read_all(

@@ -20,8 +20,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from impulse_stream import worked_example
 from impulse_stream.contract import topics
-from impulse_stream.demo import worked_example
 from tests.support.browser import BrowserUnavailable, screenshot, start_chromium
 from tests.support.desk_process import DeskProcess
 from tests.support.kafka import produce, read_all
@@ -101,7 +101,7 @@ def test_the_agent_takes_the_worked_example_call_in_the_browser_end_to_end(
     desk.start()
     now = datetime.now(UTC).replace(microsecond=0)
     customer = "c-desk-1"
-    *history, call = worked_example(customer, now)
+    *history, call = worked_example.events(customer, now)
 
     def send(events):  # type: ignore[no-untyped-def]
         for topic, event in events:

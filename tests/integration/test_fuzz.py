@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import codec, topics
 from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.errors import DecodeFailure
 from impulse_stream.store.redis import RedisStore
 from impulse_stream.streaming.processor import BatchProcessor, CollectingPublisher, InboundMessage
 from tests.support.scenarios import T0, abandoned_card_order, inbound_call, profile
@@ -104,7 +105,7 @@ def bad_message(draw: st.DrawFn) -> tuple[str, bytes, bytes]:
 def refused(topic: str, key: bytes, value: bytes) -> bool:
     try:
         codec.decode(topic, key, value)
-    except codec.DecodeFailure:
+    except DecodeFailure:
         return True
     return False
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from impulse_stream import worked_example
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics
 from impulse_stream.core import events
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.demo import worked_example
 
 TYPES = {
     topics.TRANSACTIONS: events.Transaction,
@@ -28,7 +28,7 @@ engine = DecisionEngine(load_catalogue())
 state = None
 watermark = datetime.min.replace(tzinfo=UTC)
 impulses = []
-for topic, raw in worked_example("c-wheel", CALL):
+for topic, raw in worked_example.events("c-wheel", CALL):
     at = raw.get("occurred_at") or raw.get("booked_at") or raw["updated_at"]
     watermark = max(watermark, datetime.fromisoformat(at))
     event = msgspec.json.decode(msgspec.json.encode(raw), type=TYPES[topic])

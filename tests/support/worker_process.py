@@ -20,7 +20,62 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class WorkerProcess:
+class CliProcess:
+    """An ``impulse-stream`` command in its own process, on a test's topics and Redis keys."""
+
+    command: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        kafka_bootstrap: str,
+        redis_url: str,
+        topic_prefix: str,
+        redis_prefix: str,
+        log_path: Path,
+        **env: str,
+    ) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "REDIS_URL": redis_url,
+            "IMPULSE_STREAM_TOPIC_PREFIX": topic_prefix,
+            "IMPULSE_STREAM_REDIS_PREFIX": redis_prefix,
+            "IMPULSE_STREAM_APP_ID": f"{topic_prefix}impulse-stream",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, *argv: str) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "impulse_stream.cli", *argv],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class WorkerProcess(CliProcess):
     """``impulse-stream worker`` with isolated topics, Redis keys and consumer group."""
 
     def __init__(
@@ -34,43 +89,24 @@ class WorkerProcess:
         **env: str,
     ) -> None:
         self.name = name
-        self.port = free_port()
-        self.log_path = log_dir / f"worker-{name}.log"
-        self.env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "REDIS_URL": redis_url,
-            "IMPULSE_STREAM_TOPIC_PREFIX": topic_prefix,
-            "IMPULSE_STREAM_REDIS_PREFIX": redis_prefix,
-            "IMPULSE_STREAM_APP_ID": f"{topic_prefix}impulse-stream",
-            "IMPULSE_STREAM_WEB_PORT": str(self.port),
-            "IMPULSE_STREAM_IDLE_ADVANCE_SECONDS": "0",
-            "IMPULSE_STREAM_SESSION_TIMEOUT_MS": "6000",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            kafka_bootstrap,
+            redis_url,
+            topic_prefix,
+            redis_prefix,
+            log_dir / f"worker-{name}.log",
+            **{
+                "IMPULSE_STREAM_IDLE_ADVANCE_SECONDS": "0",
+                "IMPULSE_STREAM_SESSION_TIMEOUT_MS": "6000",
+                **env,
+            },
+        )
+        if "IMPULSE_STREAM_WEB_PORT" not in env:
+            self.env["IMPULSE_STREAM_WEB_PORT"] = str(self.port)
 
     def start(self) -> WorkerProcess:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "impulse_stream.cli", "worker"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
+        self.spawn("worker")
         return self
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def get(self, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(self.url(path), timeout=timeout) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -113,9 +149,3 @@ class WorkerProcess:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"

@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from impulse_stream.contract.topics import DEFAULT_PARTITIONS
-from impulse_stream.errors import ConfigError
-from impulse_stream.infra import InfraError, Stack, StackSettings, ToolMissingError, install
+from impulse_stream.errors import ConfigError, InfraError, ToolMissingError
+from impulse_stream.infra import Stack, StackSettings, install
 from impulse_stream.infra.admin import run_blocking
 from impulse_stream.infra.cli import app
 from impulse_stream.infra.kafka_broker import (

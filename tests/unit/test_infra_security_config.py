@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from impulse_stream.errors import ConfigError
-from impulse_stream.infra import InfraError, StackSettings
+from impulse_stream.errors import ConfigError, InfraError
+from impulse_stream.infra import StackSettings
 from impulse_stream.infra.cli import app
 from impulse_stream.infra.kafka_broker import SecureListener, render_server_properties
 from impulse_stream.infra.redis_server import RedisTls, redis_argv

@@ -39,7 +39,7 @@ def _copy_with(tmp_path: Path, module: str, line: str) -> Path:
 def test_the_package_keeps_every_layering_contract() -> None:
     done = _lint_imports(ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Contracts: 8 kept, 0 broken." in done.stdout
+    assert "Contracts: 9 kept, 0 broken." in done.stdout
 
 
 def test_a_core_module_importing_the_settings_breaks_the_core_contract(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_a_core_module_importing_the_settings_breaks_the_core_contract(tmp_path:
     assert done.returncode == 1
     assert "core is pure: nothing of the shell, no broker, store or clock I/O BROKEN" in done.stdout
     assert "impulse_stream.core.ids -> impulse_stream.settings" in done.stdout
-    assert "Contracts: 7 kept, 1 broken." in done.stdout
+    assert "Contracts: 8 kept, 1 broken." in done.stdout
 
 
 def test_a_core_module_reading_the_clock_breaks_the_core_contract(tmp_path: Path) -> None:
@@ -65,3 +65,12 @@ def test_the_store_importing_the_topic_contract_breaks_the_store_contract(
     done = _lint_imports(root)
     assert done.returncode == 1
     assert "store knows neither the topics nor the runtime BROKEN" in done.stdout
+
+
+def test_the_exception_tree_importing_a_library_breaks_the_leaf_contract(tmp_path: Path) -> None:
+    # core imports errors.py; were errors.py to import msgspec or the settings, core would too.
+    root = _copy_with(tmp_path, "impulse_stream.errors", "import msgspec")
+    done = _lint_imports(root)
+    assert done.returncode == 1
+    assert "errors is a leaf: it imports nothing of the package BROKEN" in done.stdout
+    assert "impulse_stream.errors is not allowed to import msgspec" in done.stdout

@@ -13,14 +13,9 @@ import logging
 import orjson
 import pytest
 
-from impulse_stream.errors import ConfigError
+from impulse_stream.errors import ConfigError, DependencyUnavailable
 from impulse_stream.settings import Settings
-from impulse_stream.startup import (
-    DependencyUnavailable,
-    NotYet,
-    backoff_delays,
-    wait_for_dependencies,
-)
+from impulse_stream.startup import NotYet, backoff_delays, wait_for_dependencies
 from tests.support.worker_process import free_port
 
 

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,7 +38,7 @@ def _json_error(status: int, message: str, headers: dict[str, str] | None = None
 
 def bearer_token_middleware(
     token: str,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     expected = token.encode()
 
     @web.middleware
@@ -56,7 +57,7 @@ def bearer_token_middleware(
 
 def cors_middleware(
     origins: tuple[str, ...],
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     allowed = frozenset(origins)
 
     @web.middleware

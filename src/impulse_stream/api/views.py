@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from faust.web import Request, Response, View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from impulse_stream.api import security
@@ -38,8 +39,8 @@ from impulse_stream.api.customer_view import customer_360
 from impulse_stream.api.openapi import openapi_document
 from impulse_stream.core.codec import decode_state
 from impulse_stream.core.events import CHANNELS, CustomerId
+from impulse_stream.errors import StoreUnavailable
 from impulse_stream.learned import LearnedEngine
-from impulse_stream.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from impulse_stream.bootstrap import Container
@@ -50,14 +51,17 @@ _valid_id = msgspec.json.Decoder(CustomerId)
 
 def register_views(c: Container) -> None:
     app = c.app
-    security.install(app.web.web_app, c.settings.api_bearer_token(), c.settings.allowed_origins)
+    web = cast(AiohttpWeb, app.web)  # the aiohttp driver: faust's Web names no web_app
+    security.install(web.web_app, c.settings.api_bearer_token(), c.settings.allowed_origins)
     openapi = _JSON.encode(openapi_document())
     learned = LearnedEngine(c.engine, c.store)
 
     def json(view: View, value: Any, status: int = 200) -> Response:
         return view.bytes(_JSON.encode(value), content_type="application/json", status=status)
 
-    def query(view: View, request: Request, default_channel: str) -> Any:
+    def query(
+        view: View, request: Request, default_channel: str
+    ) -> tuple[Any, Any, Response | None]:
         """``channel`` and ``at`` (RFC 3339, default: now) of a request, or an error response."""
         channel = request.query.get("channel", default_channel)
         if channel not in CHANNELS:
@@ -77,7 +81,7 @@ def register_views(c: Container) -> None:
             return None, None, json(view, {"error": "at must be an RFC 3339 time with offset"}, 400)
         return channel, at, None
 
-    async def load_state(view: View, customer_id: str) -> Any:
+    async def load_state(view: View, customer_id: str) -> tuple[Any, Response | None]:
         try:
             _valid_id.decode(_JSON.encode(customer_id))
         except msgspec.ValidationError:

@@ -43,7 +43,7 @@ import typing
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import msgspec
 
@@ -62,7 +62,15 @@ from impulse_stream.core.events import (
     Record,
     Transaction,
 )
-from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.errors import (
+    InvalidEncoding,
+    InvalidJson,
+    KeyMismatch,
+    MessageTooLarge,
+    SchemaViolation,
+    Tombstone,
+    UnknownTopic,
+)
 
 Meta = msgspec.Meta
 
@@ -91,49 +99,6 @@ OUTPUT_RECORDS: Mapping[str, type[OutputRecord]] = {
     topics.ATTRIBUTIONS: Attribution,
 }
 _OUTPUT_TOPIC: Mapping[type[Record], str] = {cls: t for t, cls in OUTPUT_RECORDS.items()}
-
-
-class DecodeFailure(ImpulseStreamError, ValueError):
-    """A message that does not meet the topic contract; ``reason`` is its code."""
-
-    reason: ClassVar[str] = "decode_failure"
-
-    def __init__(self, message: str, *, topic: str) -> None:
-        super().__init__(message)
-        self.topic = topic
-
-
-class UnknownTopic(DecodeFailure):
-    reason = "unknown_topic"
-
-
-class MessageTooLarge(DecodeFailure):
-    reason = "too_large"
-
-
-class Tombstone(DecodeFailure):
-    reason = "tombstone"
-
-
-class InvalidEncoding(DecodeFailure):
-    reason = "invalid_encoding"
-
-
-class InvalidJson(DecodeFailure):
-    reason = "invalid_json"
-
-
-class SchemaViolation(DecodeFailure):
-    reason = "schema_violation"
-
-    def __init__(self, message: str, *, topic: str, path: str) -> None:
-        super().__init__(f"schema violation at {path}: {message}", topic=topic)
-        self.path = path
-        self.message = message
-
-
-class KeyMismatch(DecodeFailure):
-    reason = "key_mismatch"
 
 
 REASONS: tuple[str, ...] = tuple(

@@ -32,6 +32,7 @@ from typing import Literal, get_args
 import msgspec
 
 from impulse_stream.contract.cloudevents import Headers, rfc3339
+from impulse_stream.errors import DeadLetterHeaderError
 
 Stage = Literal["decode", "validate", "core", "state"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
@@ -49,10 +50,6 @@ _REQUIRED = (
     "dlq_failed_at",
 )
 _TIME = msgspec.json.Decoder(datetime)
-
-
-class DeadLetterHeaderError(ValueError):
-    """Headers of a dead-letter message are missing or malformed; the message names which."""
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,35 +19,10 @@ from typing import Any, TypeVar, cast
 import jsonschema  # type: ignore[import-untyped]
 
 from impulse_stream.core.events import CHANNELS, ActionKind, Channel, Texts
+from impulse_stream.errors import CatalogueError, JsonPath
 
-JsonPath = tuple[str | int, ...]
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-class CatalogueError(ValueError):
-    """A catalogue that cannot be used; fix the named field and reload."""
-
-    def __init__(self, source: str, path: JsonPath, message: str, line: int | None = None) -> None:
-        self.source = source
-        self.path = path
-        self.line = line
-        self.message = message
-        super().__init__(self._render())
-
-    @property
-    def json_path(self) -> str:
-        out = "$"
-        for part in self.path:
-            out += f"[{part}]" if isinstance(part, int) else f".{part}"
-        return out
-
-    def with_line(self, line: int | None) -> CatalogueError:
-        return CatalogueError(self.source, self.path, self.message, line)
-
-    def _render(self) -> str:
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.json_path}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)

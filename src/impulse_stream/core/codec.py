@@ -27,6 +27,7 @@ import zstandard
 
 from impulse_stream.core.state import CustomerState
 from impulse_stream.core.state_dictionary_1 import DICTIONARY, DICTIONARY_ID
+from impulse_stream.errors import StateDecodeError
 
 STATE_FORMAT = 1
 ZLIB_FORMAT = 2
@@ -49,10 +50,6 @@ _decompressors = {
     ident: zstandard.ZstdDecompressor(dict_data=d) for ident, d in _dictionaries.items()
 }
 _ZSTD_HEADER = bytes([ZSTD_FORMAT, DICTIONARY_ID])
-
-
-class StateDecodeError(ValueError):
-    """Stored state bytes are corrupt or of an unknown format version."""
 
 
 def encode_state(state: CustomerState) -> bytes:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TypeVar, cast
 
 from impulse_stream.core.calendar_sweep import CalendarSweep
-from impulse_stream.core.catalogue import Catalogue, CatalogueError
+from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.deadlines import Deadline, DeadlineKind
 from impulse_stream.core.events import InputEvent
 from impulse_stream.core.impulses.base import (
@@ -28,6 +28,7 @@ from impulse_stream.core.impulses.base import (
 from impulse_stream.core.impulses.registry import Registry
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.state import CustomerState
+from impulse_stream.errors import CatalogueError
 
 D = TypeVar("D")
 

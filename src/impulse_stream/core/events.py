@@ -84,27 +84,53 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fa
 
 
 class Counterparty(Record, frozen=True):
-    name: ShortText = ""
-    iban: Iban | None = None
+    """The other party of a booking."""
+
+    name: Annotated[ShortText, Meta(description="Name of the other party.")] = ""
+    iban: Annotated[Iban | None, Meta(description="IBAN of the other party, without spaces.")] = (
+        None
+    )
 
 
 class Transaction(Record, frozen=True):
     """A booking on an account (topic ``bank.transactions``)."""
 
-    event_id: Id
-    customer_id: CustomerId
-    account_id: Id
-    booked_at: Timestamp
-    amount: Decimal
-    currency: Currency
-    direction: Direction
-    counterparty: Counterparty = Counterparty()
-    purpose: Text = ""
-    category: Code = "transfer"
-    balance_after: Decimal | None = None
-    country: CountryCode | None = None
-    card_id: Id | None = None
-    overdraft_limit: Decimal | None = None
+    event_id: Annotated[
+        Id, Meta(description="Unique id of the booking event; a redelivery carries the same id.")
+    ]
+    customer_id: Annotated[
+        CustomerId, Meta(description="The account holder; equals the message key.")
+    ]
+    account_id: Annotated[Id, Meta(description="The booked account.")]
+    booked_at: Annotated[Timestamp, Meta(description="Booking time.")]
+    amount: Annotated[
+        Decimal,
+        Meta(description="Booked amount, unsigned: `direction` says which way the money went."),
+    ]
+    currency: Annotated[Currency, Meta(description="ISO 4217 currency code.")]
+    direction: Annotated[Direction, Meta(description="`credit` (money in) or `debit` (money out).")]
+    counterparty: Annotated[Counterparty, Meta(description="Payer or payee.")] = Counterparty()
+    purpose: Annotated[Text, Meta(description="Remittance information as booked.")] = ""
+    category: Annotated[
+        Code,
+        Meta(
+            description=(
+                "Booking category of core banking, e.g. `salary`, `pension`, "
+                "`insurance_premium`, `loan_instalment`, `card_payment`, "
+                "`returned_debit`."
+            )
+        ),
+    ] = "transfer"
+    balance_after: Annotated[
+        Decimal | None, Meta(description="Account balance after this booking.")
+    ] = None
+    country: Annotated[
+        CountryCode | None, Meta(description="ISO 3166 country of a card payment.")
+    ] = None
+    card_id: Annotated[Id | None, Meta(description="The card used, for card payments.")] = None
+    overdraft_limit: Annotated[
+        Decimal | None, Meta(description="The account's arranged overdraft (a positive amount).")
+    ] = None
 
     @property
     def occurred_at(self) -> datetime:
@@ -114,70 +140,113 @@ class Transaction(Record, frozen=True):
 class Click(Record, frozen=True):
     """A click in online banking or the app (topic ``ebanking.clicks``)."""
 
-    event_id: Id
-    customer_id: CustomerId
-    session_id: Id
-    occurred_at: Timestamp
-    kind: ClickKind
-    page: ShortText = ""
-    product: Code | None = None
-    channel: Literal["online_banking", "app", "atm", "kiosk", "social"] = "online_banking"
+    event_id: Annotated[Id, Meta(description="Unique id of the click event.")]
+    customer_id: Annotated[
+        CustomerId, Meta(description="The logged-in customer; equals the message key.")
+    ]
+    session_id: Annotated[Id, Meta(description="The online-banking or app session.")]
+    occurred_at: Annotated[Timestamp, Meta(description="When the click happened.")]
+    kind: Annotated[ClickKind, Meta(description="What happened.")]
+    page: Annotated[ShortText, Meta(description="Page or screen, without query parameters.")] = ""
+    product: Annotated[
+        Code | None, Meta(description="The product of the banner or page, if any.")
+    ] = None
+    channel: Annotated[
+        Literal["online_banking", "app", "atm", "kiosk", "social"],
+        Meta(description="Where it happened."),
+    ] = "online_banking"
 
 
 class OrderStep(Record, frozen=True):
     """A step in an online order or application (topic ``orders.flow``)."""
 
-    event_id: Id
-    customer_id: CustomerId
-    order_id: Id
-    product: Code
-    channel: Channel
-    occurred_at: Timestamp
-    status: OrderStatus
-    step: Annotated[int, Meta(ge=0, le=1000)] = 0
-    total_steps: Annotated[int, Meta(ge=1, le=1000)] = 1
-    agent_id: Id | None = None
+    event_id: Annotated[Id, Meta(description="Unique id of the step event.")]
+    customer_id: Annotated[
+        CustomerId, Meta(description="The ordering customer; equals the message key.")
+    ]
+    order_id: Annotated[
+        Id, Meta(description="The order or application; all its steps carry the same id.")
+    ]
+    product: Annotated[Code, Meta(description="The ordered product, e.g. `credit_card`.")]
+    channel: Annotated[Channel, Meta(description="Channel the step was taken in.")]
+    occurred_at: Annotated[Timestamp, Meta(description="When the step happened.")]
+    status: Annotated[
+        OrderStatus, Meta(description="`started`, `step_completed`, `completed` or `cancelled`.")
+    ]
+    step: Annotated[
+        int, Meta(ge=0, le=1000, description="Number of the step reached (0 = none).")
+    ] = 0
+    total_steps: Annotated[
+        int, Meta(ge=1, le=1000, description="Number of steps of the process.")
+    ] = 1
+    agent_id: Annotated[
+        Id | None, Meta(description="The agent or advisor who took the step, if any.")
+    ] = None
 
 
 class Consents(Record, frozen=True):
     """Advertising permission per channel."""
 
-    phone: bool = False
-    email: bool = False
-    letter: bool = False
-    online_banking: bool = False
+    phone: Annotated[bool, Meta(description="Advertising by phone allowed.")] = False
+    email: Annotated[bool, Meta(description="Advertising by e-mail allowed.")] = False
+    letter: Annotated[bool, Meta(description="Advertising by letter allowed.")] = False
+    online_banking: Annotated[
+        bool, Meta(description="Advertising in online banking and the app allowed.")
+    ] = False
 
 
 class Contract(Record, frozen=True):
     """A held product with dates (life insurance, fixed deposit, loan)."""
 
-    contract_id: Id
-    product: Code
-    matures_on: date | None = None
+    contract_id: Annotated[Id, Meta(description="The contract.")]
+    product: Annotated[Code, Meta(description="Product code of the contract.")]
+    matures_on: Annotated[date | None, Meta(description="Maturity date, if any.")] = None
 
 
 class Card(Record, frozen=True):
-    card_id: Id
-    status: Literal["active", "blocked"] = "active"
-    expires_on: date | None = None
+    """A payment card of the customer."""
+
+    card_id: Annotated[Id, Meta(description="The card.")]
+    status: Annotated[Literal["active", "blocked"], Meta(description="`active` or `blocked`.")] = (
+        "active"
+    )
+    expires_on: Annotated[date | None, Meta(description="Last day of validity.")] = None
 
 
 class CustomerProfile(Record, frozen=True):
     """The customer master record (compacted topic ``customers.profile``)."""
 
-    customer_id: CustomerId
-    updated_at: Timestamp
-    birth_date: date | None = None
-    advisor_id: Id | None = None
-    branch_id: Id | None = None
-    segment: Code = "retail"
-    consents: Consents = Consents()
-    products: tuple[Code, ...] = ()
-    household_id: Id | None = None
-    occupation: Code | None = None
-    home_country: CountryCode = "DE"
-    contracts: tuple[Contract, ...] = ()
-    cards: tuple[Card, ...] = ()
+    customer_id: Annotated[CustomerId, Meta(description="The customer; equals the message key.")]
+    updated_at: Annotated[Timestamp, Meta(description="When the master record changed.")]
+    birth_date: Annotated[date | None, Meta(description="Date of birth.")] = None
+    advisor_id: Annotated[Id | None, Meta(description="The assigned personal advisor, if any.")] = (
+        None
+    )
+    branch_id: Annotated[Id | None, Meta(description="The customer's branch or unit.")] = None
+    segment: Annotated[
+        Code,
+        Meta(
+            description=(
+                "Customer segment, e.g. `retail`, `young`, `private`, `premium`, `business`."
+            )
+        ),
+    ] = "retail"
+    consents: Annotated[Consents, Meta(description="Advertising permission per channel.")] = (
+        Consents()
+    )
+    products: Annotated[tuple[Code, ...], Meta(description="Products held, as product codes.")] = ()
+    household_id: Annotated[
+        Id | None, Meta(description="The household the customer belongs to.")
+    ] = None
+    occupation: Annotated[
+        Code | None, Meta(description="Occupation code, e.g. `employee`, `student`, `retired`.")
+    ] = None
+    home_country: Annotated[CountryCode, Meta(description="ISO 3166 country of residence.")] = "DE"
+    contracts: Annotated[
+        tuple[Contract, ...],
+        Meta(description="Held contracts with dates (life insurance, fixed deposit, loan)."),
+    ] = ()
+    cards: Annotated[tuple[Card, ...], Meta(description="The customer's payment cards.")] = ()
 
     @property
     def occurred_at(self) -> datetime:
@@ -187,14 +256,33 @@ class CustomerProfile(Record, frozen=True):
 class ChannelContact(Record, frozen=True):
     """A contact with the customer on any channel (topic ``channel.contacts``)."""
 
-    event_id: Id
-    customer_id: CustomerId
-    channel: Channel
-    kind: ContactKind
-    occurred_at: Timestamp
-    agent_id: Id | None = None
-    subject: ShortText = ""
-    action_id: Code | None = None  # the catalogue action a bank send was about
+    event_id: Annotated[Id, Meta(description="Unique id of the contact event.")]
+    customer_id: Annotated[
+        CustomerId, Meta(description="The contacted customer; equals the message key.")
+    ]
+    channel: Annotated[Channel, Meta(description="Channel of the contact.")]
+    kind: Annotated[ContactKind, Meta(description="What kind of contact.")]
+    occurred_at: Annotated[Timestamp, Meta(description="When the contact happened (started).")]
+    agent_id: Annotated[Id | None, Meta(description="The agent or advisor, if any.")] = None
+    subject: Annotated[
+        ShortText,
+        Meta(
+            description=(
+                "Short subject, no free-text notes; a bank send may name the action id "
+                "here instead of `action_id`."
+            )
+        ),
+    ] = ""
+    action_id: Annotated[
+        Code | None,
+        Meta(
+            description=(
+                "The catalogue action a bank send (`email_sent`, `letter_sent`, "
+                "`sms_sent`, `outbound_call`) was about: it cools off on every channel "
+                "and counts for the customer's contact cap."
+            )
+        ),
+    ] = None
 
     def about_action(self) -> str | None:
         """The action this contact was about: ``action_id``, else a ``subject`` naming one."""
@@ -204,14 +292,20 @@ class ChannelContact(Record, frozen=True):
 class OpportunityResponse(Record, frozen=True):
     """A channel's response to a shown opportunity (topic ``opportunities.responses``)."""
 
-    event_id: Id
-    opportunity_id: Id
-    customer_id: CustomerId
-    channel: Channel
-    response: ResponseKind
-    occurred_at: Timestamp
-    agent_id: Id | None = None
-    appointment_at: Timestamp | None = None
+    event_id: Annotated[Id, Meta(description="Unique id of the response event.")]
+    opportunity_id: Annotated[Id, Meta(description="The opportunity responded to.")]
+    customer_id: Annotated[CustomerId, Meta(description="The customer; equals the message key.")]
+    channel: Annotated[Channel, Meta(description="Channel that showed the opportunity.")]
+    response: Annotated[
+        ResponseKind, Meta(description="`shown`, `accepted`, `declined`, `not_now` or `no_time`.")
+    ]
+    occurred_at: Annotated[Timestamp, Meta(description="When the customer responded.")]
+    agent_id: Annotated[
+        Id | None, Meta(description="The agent or advisor who recorded it, if any.")
+    ] = None
+    appointment_at: Annotated[
+        Timestamp | None, Meta(description="A booked appointment, if the response booked one.")
+    ] = None
 
 
 InputEvent = (
@@ -225,38 +319,52 @@ InputEvent = (
 class Evidence(Record, frozen=True):
     """One fact that made a detector fire, e.g. ``("step", "2")``."""
 
-    name: ShortText
-    value: Text
+    name: Annotated[ShortText, Meta(description="Name of the fact, e.g. `step`.")]
+    value: Annotated[Text, Meta(description="Its value as text, e.g. `2`.")]
 
 
 class Impulse(Record, frozen=True):
     """A detected sales or service moment (topic ``impulses``)."""
 
-    impulse_id: Id
-    customer_id: CustomerId
-    kind: Code
-    category: ActionKind
-    occurred_at: Timestamp
-    detected_at: Timestamp
-    source_event_id: Id | None = None
-    evidence: tuple[Evidence, ...] = ()
-    rules_version: ShortText = ""
+    impulse_id: Annotated[
+        Id, Meta(description="Stable id: the same trigger always gives the same id.")
+    ]
+    customer_id: Annotated[CustomerId, Meta(description="The customer; equals the message key.")]
+    kind: Annotated[
+        Code,
+        Meta(description="The detector that fired, e.g. `order_abandoned`, `salary_increase`."),
+    ]
+    category: Annotated[ActionKind, Meta(description="`sales` or `service`.")]
+    occurred_at: Annotated[Timestamp, Meta(description="When the moment happened (event time).")]
+    detected_at: Annotated[
+        Timestamp, Meta(description="Event-time clock of the worker when detected.")
+    ]
+    source_event_id: Annotated[
+        Id | None,
+        Meta(description="The input event that triggered it; null for deadlines and dates."),
+    ] = None
+    evidence: Annotated[
+        tuple[Evidence, ...], Meta(description="The facts that made the detector fire.")
+    ] = ()
+    rules_version: Annotated[ShortText, Meta(description="Version of the rule catalogue.")] = ""
 
 
 class Reason(Record, frozen=True):
     """An impulse as it is shown with an opportunity."""
 
-    impulse_id: Id
-    kind: Code
-    occurred_at: Timestamp
-    evidence: tuple[Evidence, ...] = ()
+    impulse_id: Annotated[Id, Meta(description="The impulse.")]
+    kind: Annotated[Code, Meta(description="Its kind.")]
+    occurred_at: Annotated[Timestamp, Meta(description="When it happened.")]
+    evidence: Annotated[tuple[Evidence, ...], Meta(description="Its facts.")] = ()
 
 
 class Texts(Record, frozen=True):
-    instruction: Text
-    argument: Text
-    objections: Text
-    info_url: Text
+    """What the agent or channel shows for the action (from the action catalogue)."""
+
+    instruction: Annotated[Text, Meta(description="What the agent should do.")]
+    argument: Annotated[Text, Meta(description="The benefit argument.")]
+    objections: Annotated[Text, Meta(description="Objection handling.")]
+    info_url: Annotated[Text, Meta(description="Link to further information.")]
 
 
 class Opportunity(Record, frozen=True):
@@ -267,42 +375,99 @@ class Opportunity(Record, frozen=True):
     one message, and a repeated delivery of it is byte-identical.
     """
 
-    opportunity_id: Id
-    revision: Annotated[int, Meta(ge=0)]
-    customer_id: CustomerId
-    action_id: Code
-    product: Code
-    kind: ActionKind
-    priority: float
-    rank: int
-    status: OpportunityStatus
-    reasons: tuple[Reason, ...]
-    channels: tuple[Channel, ...]
-    texts: Texts
-    valid_until: Timestamp
-    created_at: Timestamp
-    rules_version: ShortText
-    explanation: Text = ""
-    handling_minutes: float = 0.0
-    advisor_id: Id | None = None
-    snoozed_until: Timestamp | None = None
-    closed_reason: Code | None = None
-    preferred_channel: Channel | None = None
+    opportunity_id: Annotated[
+        Id, Meta(description="Stable id from customer, action and the opening impulse.")
+    ]
+    revision: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description=(
+                "Starts at 0, +1 on every status change; (`opportunity_id`, `revision`)"
+                " names one message."
+            ),
+        ),
+    ]
+    customer_id: Annotated[CustomerId, Meta(description="The customer; equals the message key.")]
+    action_id: Annotated[Code, Meta(description="The action of the catalogue.")]
+    product: Annotated[Code, Meta(description="Product of the action.")]
+    kind: Annotated[ActionKind, Meta(description="`sales` or `service`; service comes first.")]
+    priority: Annotated[
+        float,
+        Meta(
+            description="Priority score (higher first); the explanation shows how it was computed."
+        ),
+    ]
+    rank: Annotated[
+        int, Meta(description="Rank among the customer's open opportunities (1 = top).")
+    ]
+    status: Annotated[
+        OpportunityStatus,
+        Meta(description="`open`, `withdrawn` (closed by a response or an event) or `expired`."),
+    ]
+    reasons: Annotated[
+        tuple[Reason, ...], Meta(description="The impulses behind it, with their evidence.")
+    ]
+    channels: Annotated[
+        tuple[Channel, ...],
+        Meta(
+            description=(
+                "Channels it may be shown in, best first: the ones the customer uses "
+                "most, then most recently, then the action's order in the catalogue."
+            )
+        ),
+    ]
+    texts: Annotated[Texts, Meta(description="Texts for the agent or channel.")]
+    valid_until: Annotated[Timestamp, Meta(description="End of validity.")]
+    created_at: Annotated[
+        Timestamp, Meta(description="When it was first opened (the same for every revision).")
+    ]
+    rules_version: Annotated[ShortText, Meta(description="Version of the rule catalogue.")]
+    explanation: Annotated[
+        Text, Meta(description="Why, in words: impulses, score, routing, or why it was closed.")
+    ] = ""
+    handling_minutes: Annotated[float, Meta(description="Expected handling time on a call.")] = 0.0
+    advisor_id: Annotated[Id | None, Meta(description="The customer's advisor, if any.")] = None
+    snoozed_until: Annotated[
+        Timestamp | None,
+        Meta(description="Not shown again before this time (response `not_now`, `no_time`)."),
+    ] = None
+    closed_reason: Annotated[
+        Code | None,
+        Meta(
+            description=(
+                "Why it was closed, e.g. `accepted`, `declined`, `order_completed`, "
+                "`validity_ended`."
+            )
+        ),
+    ] = None
+    preferred_channel: Annotated[
+        Channel | None,
+        Meta(
+            description=(
+                "Service opportunities: the routed channel the customer uses most "
+                "(`channels` are ordered so, too); tell it there proactively. Absent "
+                "for sales."
+            )
+        ),
+    ] = None
 
 
 class Attribution(Record, frozen=True):
     """A sale credited to the closing channel and the advisor (topic ``attributions``)."""
 
-    attribution_id: Id
-    order_id: Id
-    customer_id: CustomerId
-    product: Code
-    closing_channel: Channel
-    advisor_id: Id | None
-    branch_id: Id | None
-    opportunity_id: Id | None
-    credited_at: Timestamp
-    agent_id: Id | None = None
+    attribution_id: Annotated[Id, Meta(description="Stable id of the credit.")]
+    order_id: Annotated[Id, Meta(description="The completed order.")]
+    customer_id: Annotated[CustomerId, Meta(description="The customer; equals the message key.")]
+    product: Annotated[Code, Meta(description="The sold product.")]
+    closing_channel: Annotated[Channel, Meta(description="The channel that closed the sale.")]
+    advisor_id: Annotated[Id | None, Meta(description="The customer's advisor, credited too.")]
+    branch_id: Annotated[Id | None, Meta(description="The customer's branch or unit.")]
+    opportunity_id: Annotated[
+        Id | None, Meta(description="The accepted opportunity that led to the sale, if any.")
+    ]
+    credited_at: Annotated[Timestamp, Meta(description="When the sale completed.")]
+    agent_id: Annotated[Id | None, Meta(description="The agent who closed it, if any.")] = None
 
 
 OutputRecord = Impulse | Opportunity | Attribution
@@ -316,17 +481,49 @@ class OutboundContact(Record, frozen=True):
     same day yields the same message.
     """
 
-    contact_id: Id
-    opportunity_id: Id
-    customer_id: CustomerId
-    action_id: Code
-    product: Code
-    kind: ActionKind
-    channel: Channel
-    day: date
-    priority: float
-    texts: Texts
-    advisor_id: Id | None = None
-    fallback: bool = False  # a channel after the first choice (capacity was used up)
-    carried_over: Annotated[int, Meta(ge=0)] = 0  # days it waited for capacity
-    rules_version: ShortText = ""
+    contact_id: Annotated[
+        Id,
+        Meta(
+            description=(
+                "Stable id from the opportunity and the day: a replay of the day repeats it."
+            )
+        ),
+    ]
+    opportunity_id: Annotated[Id, Meta(description="The admitted opportunity.")]
+    customer_id: Annotated[CustomerId, Meta(description="The customer; equals the message key.")]
+    action_id: Annotated[Code, Meta(description="The catalogue action to carry out.")]
+    product: Annotated[Code, Meta(description="Product of the action.")]
+    kind: Annotated[ActionKind, Meta(description="`sales` or `service`.")]
+    channel: Annotated[
+        Channel,
+        Meta(
+            description=(
+                "The outbound channel that admitted it: `call_centre`, `letter`, `email`, `sms`."
+            )
+        ),
+    ]
+    day: Annotated[date, Meta(description="The day (UTC) whose capacity it uses.")]
+    priority: Annotated[
+        float,
+        Meta(
+            description=(
+                "The opportunity's priority; the day's contacts are admitted by "
+                "priority, then opportunity id."
+            )
+        ),
+    ]
+    texts: Annotated[
+        Texts,
+        Meta(description="Instruction, argument, objection handling and link for the channel."),
+    ]
+    advisor_id: Annotated[Id | None, Meta(description="The customer's advisor, if any.")] = None
+    fallback: Annotated[
+        bool,
+        Meta(description="True when an earlier channel of the opportunity had no capacity left."),
+    ] = False  # a channel after the first choice (capacity was used up)
+    carried_over: Annotated[
+        int, Meta(ge=0, description="Days it waited for capacity before this one.")
+    ] = 0  # days it waited for capacity
+    rules_version: Annotated[
+        ShortText, Meta(description="The catalogue version that opened the opportunity.")
+    ] = ""

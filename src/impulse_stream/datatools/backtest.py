@@ -35,8 +35,8 @@ import orjson
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.datatools.errors import Interrupted
 from impulse_stream.datatools.progress import Bar, progress_bar
+from impulse_stream.errors import Interrupted
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.metrics import Metrics

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from impulse_stream.datatools.errors import DataToolError, Interrupted
+from impulse_stream.errors import DataToolError, Interrupted
 
 if TYPE_CHECKING:
     from impulse_stream.streaming.processor import InboundMessage

@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 
 from impulse_stream.contract import topics as contract_topics
-from impulse_stream.datatools.errors import DataToolError, Interrupted
 from impulse_stream.datatools.progress import progress_bar
+from impulse_stream.errors import DataToolError, Interrupted
 from impulse_stream.settings import Settings
 
 FORMATS = ("jsonl", "parquet")

@@ -56,10 +56,10 @@ import orjson
 
 from impulse_stream.contract import topics as t
 from impulse_stream.core.ids import stable_id
-from impulse_stream.datatools.errors import DataToolError, Interrupted
 from impulse_stream.datatools.partitioner import partition_for
 from impulse_stream.datatools.progress import Bar
 from impulse_stream.datatools.recording import row_bytes, topic_file
+from impulse_stream.errors import DataToolError, Interrupted
 from impulse_stream.settings import Settings
 
 Event = dict[str, Any]

@@ -20,8 +20,9 @@ from pathlib import Path
 import orjson
 
 from impulse_stream.contract import topics as contract_topics
+from impulse_stream.errors import InputFileError
 from impulse_stream.streaming.processor import InboundMessage
-from impulse_stream.tools import InputFileError, read_jsonl
+from impulse_stream.tools import read_jsonl
 
 _TOPIC_ORDER = {t: n for n, t in enumerate(contract_topics.INPUT_TOPICS)}
 

@@ -24,13 +24,13 @@ from pathlib import Path
 
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
-from impulse_stream.datatools.errors import DataToolError, Interrupted
 from impulse_stream.datatools.export import Bound, ExportSpec, read_range
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.datatools.recording import read_recordings
+from impulse_stream.errors import DataToolError, Interrupted, PublishFailed
 from impulse_stream.redact import mask_url
 from impulse_stream.settings import Settings
-from impulse_stream.streaming.processor import InboundMessage, OutboundMessage, PublishFailed
+from impulse_stream.streaming.processor import InboundMessage, OutboundMessage
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 BATCH = 1000
@@ -109,7 +109,8 @@ def replay(spec: ReplaySpec, settings: Settings) -> ReplayResult:
         if m.topic in contract_topics.INPUT_TOPICS
     ]
     from impulse_stream.contract.topics import topic_specs
-    from impulse_stream.infra import InfraError, create_topics
+    from impulse_stream.errors import InfraError
+    from impulse_stream.infra import create_topics
 
     try:
         create_topics(
@@ -156,7 +157,7 @@ async def _run(
     from aiokafka.errors import KafkaError
 
     from impulse_stream.core.engine import DecisionEngine
-    from impulse_stream.store.base import StoreUnavailable
+    from impulse_stream.errors import StoreUnavailable
     from impulse_stream.store.redis import RedisStore
     from impulse_stream.streaming.processor import BatchProcessor
 

@@ -348,6 +348,11 @@ def _table(cls: str, head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
+# The report's outcome columns, as the report names them and as its tables head them.
+OUTCOME_FIELDS = ("accepted", "declined", "not_now", "no_time", "expired", "conversion")
+OUTCOME_HEADINGS = tuple(f.replace("_", " ") for f in OUTCOME_FIELDS)
+
+
 def report_page(report: Mapping[str, Any], day: str | None) -> str:
     days = " ".join(
         f'<a href="/report?day={d}"{" class=chosen" if d == day else ""}>{d}</a>'
@@ -382,20 +387,7 @@ def report_page(report: Mapping[str, Any], day: str | None) -> str:
     ]
     opp = _table(
         "opportunities",
-        [
-            "day",
-            "channel",
-            "action",
-            "segment",
-            "opened",
-            "shown",
-            "accepted",
-            "declined",
-            "not now",
-            "no time",
-            "expired",
-            "conversion",
-        ],
+        ["day", "channel", "action", "segment", "opened", "shown", *OUTCOME_HEADINGS],
         [
             [
                 r["day"],
@@ -404,41 +396,15 @@ def report_page(report: Mapping[str, Any], day: str | None) -> str:
                 r["segment"],
                 r["opened"],
                 r["shown"],
-                r["accepted"],
-                r["declined"],
-                r["not_now"],
-                r["no_time"],
-                r["expired"],
-                r["conversion"],
+                *(r[f] for f in OUTCOME_FIELDS),
             ]
             for r in report["opportunities"]
         ],
     )
     per_channel = _table(
         "per-channel",
-        [
-            "channel",
-            "opened",
-            "accepted",
-            "declined",
-            "not now",
-            "no time",
-            "expired",
-            "conversion",
-        ],
-        [
-            [
-                label(c),
-                m["opened"],
-                m["accepted"],
-                m["declined"],
-                m["not_now"],
-                m["no_time"],
-                m["expired"],
-                m["conversion"],
-            ]
-            for c, m in channels.items()
-        ],
+        ["channel", "opened", *OUTCOME_HEADINGS],
+        [[label(c), m["opened"], *(m[f] for f in OUTCOME_FIELDS)] for c, m in channels.items()],
     )
     processes = _table(
         "processes",

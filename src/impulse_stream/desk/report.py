@@ -36,11 +36,12 @@ from typing import Any
 import msgspec
 
 from impulse_stream.contract import topics
-from impulse_stream.core.codec import StateDecodeError, decode_state
+from impulse_stream.core.codec import decode_state
 from impulse_stream.core.dates import utc_day
 from impulse_stream.core.events import Attribution, Opportunity, OpportunityResponse, OrderStep
 from impulse_stream.core.state import CustomerState
-from impulse_stream.store.base import CustomerStore, StoreUnavailable
+from impulse_stream.errors import StateDecodeError, StoreUnavailable
+from impulse_stream.store.base import CustomerStore
 from impulse_stream.store.report import ReportStore, Tally
 
 log = logging.getLogger(__name__)

@@ -41,15 +41,16 @@ from aiohttp import web
 from impulse_stream.api.customer_view import age_on
 from impulse_stream.contract import topics
 from impulse_stream.core.cockpit import customer_view
-from impulse_stream.core.codec import StateDecodeError, decode_state
+from impulse_stream.core.codec import decode_state
 from impulse_stream.core.events import CustomerId, OpportunityResponse
 from impulse_stream.core.state import CONSENT_BITS, CustomerState
 from impulse_stream.desk import pages
 from impulse_stream.desk.feed import OpportunityFeed
 from impulse_stream.desk.report import build_report
+from impulse_stream.errors import StateDecodeError, StoreUnavailable
 from impulse_stream.learned import LearnedEngine
 from impulse_stream.pseudonym import pseudonym
-from impulse_stream.store.base import CustomerStore, StoreUnavailable
+from impulse_stream.store.base import CustomerStore
 from impulse_stream.store.report import ReportStore
 
 log = logging.getLogger(__name__)

@@ -5,24 +5,14 @@ Central) and a redis-server (Debian), as plain processes on loopback.
 """
 
 from impulse_stream.infra.admin import create_topics, create_topics_async, probe_kafka
-from impulse_stream.infra.errors import (
-    InfraError,
-    PortInUseError,
-    ServerStartError,
-    ToolMissingError,
-)
 from impulse_stream.infra.install import ensure_kafka_jars, ensure_redis_server
 from impulse_stream.infra.settings import StackSettings
 from impulse_stream.infra.stack import ServiceStatus, Stack
 
 __all__ = [
-    "InfraError",
-    "PortInUseError",
-    "ServerStartError",
     "ServiceStatus",
     "Stack",
     "StackSettings",
-    "ToolMissingError",
     "create_topics",
     "create_topics_async",
     "ensure_kafka_jars",

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from impulse_stream.contract.topics import TopicSpec
-from impulse_stream.infra.errors import InfraError
+from impulse_stream.errors import InfraError
 from impulse_stream.infra.processes import port_open
 from impulse_stream.security import KafkaSecurity
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from impulse_stream.infra.errors import InfraError, ToolMissingError
+from impulse_stream.errors import InfraError, ToolMissingError
 from impulse_stream.infra.processes import file_lock, log_tail
 from impulse_stream.infra.settings import StackSettings
 

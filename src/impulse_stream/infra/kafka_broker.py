@@ -21,16 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from impulse_stream.errors import InfraError, PortInUseError
 from impulse_stream.infra.admin import probe_kafka
-from impulse_stream.infra.errors import InfraError, PortInUseError
 from impulse_stream.infra.install import ensure_kafka_jars, java_binary
 from impulse_stream.infra.processes import (
+    LocalServer,
     PidFile,
     log_size,
     log_tail,
     port_open,
     spawn_detached,
-    stop_process,
     wait_until_serving,
 )
 from impulse_stream.infra.settings import HOST, StackSettings
@@ -193,7 +193,7 @@ def new_cluster_id() -> str:
             return text
 
 
-class KafkaBroker:
+class KafkaBroker(LocalServer):
     """The broker of one named stack: configure, format once, start, stop, kill."""
 
     def __init__(self, settings: StackSettings, secure: SecureListener | None = None) -> None:
@@ -211,9 +211,6 @@ class KafkaBroker:
     @property
     def bootstrap_servers(self) -> str:
         return f"{HOST}:{self.settings.kafka_port}"
-
-    def pid(self) -> int | None:
-        return self.pid_file.pid()
 
     def start(self) -> int:
         """Start the broker (formatting its storage the first time) and wait until it serves.
@@ -261,15 +258,6 @@ class KafkaBroker:
         self.pid_file.write(pid)
         self._wait_ready(pid)
         return pid
-
-    def stop(self, *, hard: bool = False, timeout: float = 30.0) -> bool:
-        """SIGTERM (controlled shutdown) or, when ``hard``, SIGKILL. False if it was not running."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        stop_process(pid, hard=hard, timeout=timeout)
-        self.pid_file.path.unlink(missing_ok=True)
-        return True
 
     def _format_storage(self, java: str, classpath: str) -> None:
         if (self.log_dir / "meta.properties").is_file():

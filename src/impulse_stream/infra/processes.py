@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from impulse_stream.infra.errors import ServerStartError
+from impulse_stream.errors import ServerStartError
 
 
 def spawn_detached(argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:
@@ -97,6 +97,25 @@ class PidFile:
             return pid
         self.path.unlink(missing_ok=True)
         return None
+
+
+class LocalServer:
+    """A server process of one stack, known by its pid file; stopped by signal."""
+
+    pid_file: PidFile
+    stop_timeout = 30.0  # seconds a clean stop may take before SIGKILL
+
+    def pid(self) -> int | None:
+        return self.pid_file.pid()
+
+    def stop(self, *, hard: bool = False, timeout: float | None = None) -> bool:
+        """SIGTERM (clean shutdown) or, when ``hard``, SIGKILL. False if it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stop_process(pid, hard=hard, timeout=self.stop_timeout if timeout is None else timeout)
+        self.pid_file.path.unlink(missing_ok=True)
+        return True
 
 
 def stop_process(pid: int, *, hard: bool = False, timeout: float = 30.0) -> None:

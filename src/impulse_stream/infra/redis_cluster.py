@@ -18,7 +18,7 @@ from pathlib import Path
 import redis
 from redis.exceptions import RedisError
 
-from impulse_stream.infra.errors import ServerStartError, ToolMissingError
+from impulse_stream.errors import ServerStartError, ToolMissingError
 from impulse_stream.infra.install import ensure_redis_server
 from impulse_stream.infra.redis_server import RedisServer
 from impulse_stream.infra.settings import HOST, StackSettings
@@ -34,7 +34,7 @@ def cluster_info(port: int, timeout: float = 1.0) -> dict[str, str]:
         host=HOST, port=port, socket_timeout=timeout, socket_connect_timeout=timeout
     )
     try:
-        raw = client.execute_command("CLUSTER INFO")
+        raw = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
     except (RedisError, OSError):
         return {}
     finally:

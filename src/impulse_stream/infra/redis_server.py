@@ -19,15 +19,15 @@ from typing import Any
 import redis
 from redis.exceptions import RedisError
 
-from impulse_stream.infra.errors import PortInUseError
+from impulse_stream.errors import PortInUseError
 from impulse_stream.infra.install import ensure_redis_server
 from impulse_stream.infra.processes import (
+    LocalServer,
     PidFile,
     log_size,
     log_tail,
     port_open,
     spawn_detached,
-    stop_process,
     wait_until_serving,
 )
 from impulse_stream.infra.settings import HOST, StackSettings
@@ -133,8 +133,10 @@ def redis_ping(url: str, timeout: float = 1.0, **connection: Any) -> bool:
         client.close()
 
 
-class RedisServer:
+class RedisServer(LocalServer):
     """The redis-server of one named stack: start, stop, kill."""
+
+    stop_timeout = 15.0
 
     def __init__(
         self,
@@ -166,9 +168,6 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{HOST}:{self.port}" + ("" if self.cluster else "/0")
 
-    def pid(self) -> int | None:
-        return self.pid_file.pid()
-
     def start(self) -> int:
         """Start redis-server (replaying its AOF) and wait for PING; keeps one that runs."""
         pid = self.pid()
@@ -196,15 +195,6 @@ class RedisServer:
             self.pid_file.write(pid)
         self._wait_ready(pid)
         return pid
-
-    def stop(self, *, hard: bool = False, timeout: float = 15.0) -> bool:
-        """SIGTERM (clean shutdown) or, when ``hard``, SIGKILL. False if it was not running."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        stop_process(pid, hard=hard, timeout=timeout)
-        self.pid_file.path.unlink(missing_ok=True)
-        return True
 
     def _wait_ready(self, pid: int) -> None:
         wait_until_serving(

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from impulse_stream.contract.topics import topic_specs
+from impulse_stream.errors import InfraError
 from impulse_stream.infra.admin import create_topics, probe_kafka
-from impulse_stream.infra.errors import InfraError
 from impulse_stream.infra.kafka_broker import KafkaBroker
 from impulse_stream.infra.processes import file_lock
 from impulse_stream.infra.redis_cluster import LocalRedisCluster

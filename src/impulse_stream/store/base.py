@@ -77,10 +77,6 @@ AcceptanceKey = tuple[str, str, str]  # action, segment, channel
 AcceptanceCounts = dict[AcceptanceKey, tuple[int, int]]  # accepted, declined
 
 
-class StoreUnavailable(Exception):
-    """The state store cannot be reached; the worker retries the batch."""
-
-
 class CustomerStore(abc.ABC):
     """State store for customers; every method is one round trip."""
 

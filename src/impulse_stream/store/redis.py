@@ -40,16 +40,17 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from impulse_stream.errors import StoreUnavailable
 from impulse_stream.redis_address import is_cluster_url, parse_cluster_url
 from impulse_stream.store.base import (
     AcceptanceCounts,
@@ -57,7 +58,6 @@ from impulse_stream.store.base import (
     CustomerWrite,
     Delivered,
     StoredCustomer,
-    StoreUnavailable,
 )
 from impulse_stream.store.nonce import WriteNonces
 
@@ -309,8 +309,11 @@ class RedisStore(CustomerStore):
 
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
         try:
-            members = await self.redis.zrangebyscore(
-                self.timers_key(partition), "-inf", until_ms, start=0, num=limit
+            members = cast(
+                "list[bytes]",
+                await self.redis.zrangebyscore(
+                    self.timers_key(partition), "-inf", until_ms, start=0, num=limit
+                ),
             )
         except _ERRORS as exc:
             raise StoreUnavailable(f"redis timers failed: {exc}") from exc
@@ -344,7 +347,7 @@ class RedisStore(CustomerStore):
 
     async def pending(self, partition: int) -> list[str]:
         try:
-            members = await self.redis.smembers(self.outbox_key(partition))
+            members = cast("set[bytes]", await self.redis.smembers(self.outbox_key(partition)))
         except _ERRORS as exc:
             raise StoreUnavailable(f"redis outbox index failed: {exc}") from exc
         finally:
@@ -364,7 +367,9 @@ class RedisStore(CustomerStore):
             self.round_trips += 1
 
     def _queue_delivered(
-        self, pipe: aioredis.client.Pipeline, delivered: Sequence[Delivered]
+        self,
+        pipe: aioredis.client.Pipeline | ClusterPipeline,
+        delivered: Sequence[Delivered],
     ) -> None:
         for d in delivered:
             pipe.hdel(self.outbox_entries_key(d.customer_id), d.outbox_id)
@@ -418,13 +423,16 @@ class RedisStore(CustomerStore):
 
     async def acceptance_before(self, day: date) -> AcceptanceCounts:
         try:
-            days = await self.redis.zrangebyscore(
-                self.acceptance_key("days"), "-inf", day.toordinal() - 1
+            days = cast(
+                "list[bytes]",
+                await self.redis.zrangebyscore(
+                    self.acceptance_key("days"), "-inf", day.toordinal() - 1
+                ),
             )
             async with self.redis.pipeline(transaction=False) as pipe:
-                for d in days:
-                    pipe.hgetall(self.acceptance_key(d.decode()))
-                hashes = await pipe.execute()
+                for day_key in days:
+                    pipe.hgetall(self.acceptance_key(day_key.decode()))
+                hashes: list[dict[bytes, bytes]] = await pipe.execute()
         except _ERRORS as exc:
             raise StoreUnavailable(f"redis acceptance read failed: {exc}") from exc
         finally:

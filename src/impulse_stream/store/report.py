@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
-from impulse_stream.store.base import StoreUnavailable
+from impulse_stream.errors import StoreUnavailable
 
 SEEN_DAYS = 45
 
@@ -47,7 +49,7 @@ class Tally:
 
 
 class ReportStore:
-    def __init__(self, client: aioredis.Redis, prefix: str = "is:") -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, prefix: str = "is:") -> None:
         self.redis = client
         self.base = f"{prefix}{{report}}:"
         self._count_once = client.register_script(_COUNT_ONCE)
@@ -65,7 +67,8 @@ class ReportStore:
                     await self._count_once(
                         keys=[f"{self.base}seen:{t.day}", self.day_key(t.day), f"{self.base}days"],
                         args=[t.event_id, SEEN_DAYS * 86400, t.day, *t.counters],
-                        client=pipe,
+                        # redis-py queues a script on a pipeline; its annotation names clients only.
+                        client=pipe,  # type: ignore[arg-type]
                     )
                 replies = await pipe.execute()
         except RedisError as exc:
@@ -89,7 +92,10 @@ class ReportStore:
         if not order_ids:
             return {}
         try:
-            values = await self.redis.hmget(f"{self.base}orders", list(order_ids))
+            values = cast(
+                "list[bytes | None]",
+                await self.redis.hmget(f"{self.base}orders", list(order_ids)),
+            )
         except RedisError as exc:
             raise StoreUnavailable(f"redis report read failed: {exc}") from exc
         out: dict[str, tuple[str, str]] = {}
@@ -101,7 +107,7 @@ class ReportStore:
 
     async def days(self) -> list[str]:
         try:
-            days = await self.redis.smembers(f"{self.base}days")
+            days = cast("set[bytes]", await self.redis.smembers(f"{self.base}days"))
         except RedisError as exc:
             raise StoreUnavailable(f"redis report read failed: {exc}") from exc
         return sorted(d.decode() for d in days)

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from impulse_stream.contract import codec, topics
 from impulse_stream.core.events import Channel, ChannelContact, Opportunity, OutboundContact
@@ -61,7 +62,10 @@ class DailyCapacity:
     """The daily volume per outbound channel, shared by every worker through Redis."""
 
     def __init__(
-        self, client: aioredis.Redis, limits: Mapping[Channel, int], prefix: str = "impulse:"
+        self,
+        client: aioredis.Redis | RedisCluster,
+        limits: Mapping[Channel, int],
+        prefix: str = "impulse:",
     ) -> None:
         self.client = client
         self.limits = dict(limits)

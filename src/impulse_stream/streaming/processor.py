@@ -1,6 +1,11 @@
 """The batch path: decode, fence, decide, write state + outbox, publish, clean up.
 
-One :class:`BatchProcessor` serves one worker. It knows nothing about Faust:
+One :class:`BatchProcessor` serves one worker: the short pipeline that composes
+the parts of the path, each in its own module: the messages and the publisher
+port (``messages.py``), the event-time clock (``clock.py``), the outbox and its
+redelivery (``outbox.py``), dead letters (``deadletters.py``), the per-day
+learning snapshots (``learning.py``), retrying Redis and Kafka (``retry.py``)
+and the metrics (``metrics.py``). It knows nothing about Faust:
 the agent hands it plain :class:`InboundMessage` batches, a
 :class:`Publisher` sends to Kafka and waits for the acknowledgements. The
 same class with a :class:`~impulse_stream.store.memory.MemoryStore` and a
@@ -39,116 +44,50 @@ tied to one event: the caller must not commit the batch's offsets (see
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import ParamSpec, Protocol, TypeVar
-
-import msgspec
+from datetime import UTC, datetime
 
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.contract.cloudevents import cloudevent_headers
-from impulse_stream.contract.codec import DecodeFailure, Decoder, Tombstone, encode
-from impulse_stream.contract.deadletter import dead_letter_headers
+from impulse_stream.contract.codec import Decoder, encode
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import Impulse, InputEvent, Opportunity, OutputRecord
-from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
+from impulse_stream.core.learning import AcceptanceObservation
 from impulse_stream.core.recent_events import Seen, fingerprint, remember, seen_before
 from impulse_stream.core.state import CustomerState
-from impulse_stream.pseudonym import pseudonym
-from impulse_stream.store.base import (
-    CustomerStore,
-    CustomerWrite,
-    Delivered,
-    StoredCustomer,
-    StoreUnavailable,
+from impulse_stream.errors import (
+    DecodeFailure,
+    StateLost,
+    Tombstone,
 )
+from impulse_stream.pseudonym import pseudonym
+from impulse_stream.store.base import CustomerStore, CustomerWrite, Delivered, StoredCustomer
 from impulse_stream.streaming.clock import EventClock
+from impulse_stream.streaming.deadletters import DeadLetters
+from impulse_stream.streaming.learning import LearningSnapshots
+from impulse_stream.streaming.messages import (
+    CollectingPublisher,
+    InboundMessage,
+    OutboundMessage,
+    Publisher,
+)
 from impulse_stream.streaming.metrics import Metrics
+from impulse_stream.streaming.outbox import Outbox, encode_outbox
+from impulse_stream.streaming.retry import Retrying, RetryPolicy
 
 log = logging.getLogger(__name__)
 
 _MAX_WAKEUPS = 64  # deadlines fired for one customer in one batch (a long replay gap)
 _INPUT_INDEX = {t: n for n, t in enumerate(contract_topics.INPUT_TOPICS)}
-_ENGINE_DAYS = 4  # event-time days whose statistics snapshot stays cached
-
-Headers = tuple[tuple[str, bytes], ...]
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class PublishFailed(Exception):
-    """Kafka did not acknowledge a publish; the batch is retried, the outbox keeps the outputs."""
-
-
-class StateLost(Exception):
-    """The state store lost data it had acknowledged for ``partition``; rebuild it."""
-
-    def __init__(self, partition: int, detail: str) -> None:
-        super().__init__(
-            f"partition {partition}: the state store lost data it had written ({detail}); "
-            "the partition is stopped: run `impulse-stream rebuild`"
-        )
-        self.partition = partition
-        self.detail = detail
 
 
 async def _nothing_committed(partition: int) -> dict[str, int]:
     return {}
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
-@dataclass(frozen=True)
-class OutboundMessage:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = ()
-
-
-class Publisher(Protocol):
-    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
-        """Send all messages and return once Kafka acknowledged every one."""
-
-
-class CollectingPublisher:
-    """Publisher that keeps messages in a list (the reference model, unit tests)."""
-
-    def __init__(self) -> None:
-        self.messages: list[OutboundMessage] = []
-
-    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
-        self.messages.extend(messages)
-
-
-_OUTBOX = msgspec.msgpack.Encoder()
-_OUTBOX_DECODER = msgspec.msgpack.Decoder(list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]])
-
-
-def encode_outbox(messages: Sequence[OutboundMessage]) -> bytes:
-    return _OUTBOX.encode(
-        [(m.topic, m.key or b"", m.value or b"", list(m.headers)) for m in messages]
-    )
-
-
-def decode_outbox(blob: bytes) -> list[OutboundMessage]:
-    return [
-        OutboundMessage(topic, key or None, value, tuple(headers))
-        for topic, key, value, headers in _OUTBOX_DECODER.decode(blob)
-    ]
 
 
 @dataclass
@@ -178,15 +117,6 @@ class _Outcome:
         self.dead.extend(other.dead)
         self.observations.extend(other.observations)
         self.suppressions.extend(other.suppressions)
-
-
-@dataclass
-class RetryPolicy:
-    """How long the worker waits before it retries Redis or Kafka (never gives up)."""
-
-    first_delay: float = 0.05
-    max_delay: float = 2.0
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 class BatchProcessor:
@@ -228,13 +158,31 @@ class BatchProcessor:
             wall_clock=wall_clock,
         )
         self.recovered: set[int] = set()
-        self.delivered: list[Delivered] = []
-        self.stopping = False
-        self.engines: dict[date, DecisionEngine] = {}
+        self.retrying = Retrying(self.retry, self.metrics, store)
+        self.outbox = Outbox(store, publisher, self.retrying, self.metrics)
+        self.dead_letters = DeadLetters(topic_prefix, self.metrics, wall_clock)
+        self.learning = LearningSnapshots(engine, store, self.retrying)
         self.max_future_ms = int(max_future_skew * 1000)
         self.committed = committed
         self.marks: dict[int, dict[str, int]] = {}  # the checkpoints this worker wrote
-        self.interrupted = False
+
+    @property
+    def stopping(self) -> bool:
+        """Set on shutdown: a retry in progress ends the batch instead of waiting."""
+        return self.retrying.stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        self.retrying.stopping = value
+
+    @property
+    def interrupted(self) -> bool:
+        """A store error since the last check: re-check the checkpoints before writing."""
+        return self.retrying.interrupted
+
+    @interrupted.setter
+    def interrupted(self, value: bool) -> None:
+        self.retrying.interrupted = value
 
     # --- partition life cycle ------------------------------------------------
 
@@ -253,20 +201,7 @@ class BatchProcessor:
         """Check the partition's state is whole, then publish outbox entries a previous
         owner wrote but may not have delivered."""
         await self._check_whole_on_assignment(partition)
-        customers = await self._with_retry(self.store.pending, partition)
-        count = 0
-        if customers:
-            loaded = await self._with_retry(self.store.outboxes, customers)
-            messages: list[OutboundMessage] = []
-            delivered: list[Delivered] = []
-            for cid, entries in loaded.items():
-                for outbox_id, blob in sorted(entries.items(), key=lambda e: int(e[0])):
-                    messages.extend(decode_outbox(blob))
-                    delivered.append(Delivered(cid, partition, outbox_id))
-                    count += 1
-            await self._publish(messages)
-            await self._with_retry(self.store.mark_delivered, delivered)
-            self.metrics.outbox_redelivered.inc(count)
+        count = await self.outbox.redeliver(partition)
         self.recovered.add(partition)
         return count
 
@@ -330,12 +265,16 @@ class BatchProcessor:
                     erasures[message.key.decode("utf-8", "replace")] = message.partition
                 else:
                     dead.append(
-                        self._dead_letter(message, logical, failure.reason, str(failure), "decode")
+                        self.dead_letters.letter(
+                            message, logical, failure.reason, str(failure), "decode"
+                        )
                     )
                 continue
             except DecodeFailure as failure:
                 dead.append(
-                    self._dead_letter(message, logical, failure.reason, str(failure), "decode")
+                    self.dead_letters.letter(
+                        message, logical, failure.reason, str(failure), "decode"
+                    )
                 )
                 continue
             except Exception as exc:  # a decoder bug: this message only
@@ -343,12 +282,12 @@ class BatchProcessor:
                     "decoding failed on %s[%d]@%d", logical, message.partition, message.offset
                 )
                 dead.append(
-                    self._dead_letter(message, logical, "decode_error", repr(exc), "decode")
+                    self.dead_letters.letter(message, logical, "decode_error", repr(exc), "decode")
                 )
                 continue
             if event_ms > latest_ms:
                 dead.append(
-                    self._dead_letter(
+                    self.dead_letters.letter(
                         message,
                         logical,
                         "from_the_future",
@@ -363,7 +302,11 @@ class BatchProcessor:
             ):
                 self.metrics.late_events.labels(logical).inc()
         for cid, p in erasures.items():  # held events before the tombstone are erased with it
-            self.clock.drop_held(p, lambda item, cid=cid: item[1].customer_id != cid)
+
+            def keep(item: tuple[InboundMessage, InputEvent], cid: str = cid) -> bool:
+                return item[1].customer_id != cid
+
+            self.clock.drop_held(p, keep)
         for p in partitions:
             released = self.clock.release(p, everything)
             by_partition[p] = [(m, e, e.occurred_at) for m, e in released]
@@ -372,7 +315,7 @@ class BatchProcessor:
                 self.watermarks[p] = max(self.watermarks.get(p, deadline), deadline)
         if batch:
             self.metrics.batch_size.observe(len(batch))
-        await self._prepare_engines(
+        await self.learning.prepare(
             {now.date() for items in by_partition.values() for _, _, now in items}
         )
         marks = _marks(batch, self._fence_key)
@@ -380,8 +323,8 @@ class BatchProcessor:
             for topic, ms in self.clock.marks.get(p, {}).items():
                 marks.setdefault(p, {})["t" + fence_key(self._logical(topic), p)] = ms
         outcome = await self._decide(by_partition, set(by_partition), marks)
-        await self._publish(dead + outcome.dead + outcome.messages)
-        await self._learn(outcome.observations)
+        await self.outbox.publish(dead + outcome.dead + outcome.messages)
+        await self.learning.learn(outcome.observations)
         if erasures:
             await self._erase(erasures)
         for p, entries in marks.items():
@@ -399,7 +342,7 @@ class BatchProcessor:
         store that kept its data every committed offset ``c`` has a checkpoint
         entry of at least ``c - 1``.
         """
-        marks = (await self._with_retry(self.store.checkpoints, [partition]))[partition]
+        marks = (await self.retrying(self.store.checkpoints, [partition]))[partition]
         self.clock.restore(
             partition,
             {
@@ -428,7 +371,7 @@ class BatchProcessor:
         known = [p for p in partitions if self.marks.get(p)]
         if not known:
             return
-        stored = await self._with_retry(self.store.checkpoints, known)
+        stored = await self.retrying(self.store.checkpoints, known)
         for p in known:
             for fence, offset in sorted(self.marks[p].items()):
                 found = stored.get(p, {}).get(fence)
@@ -446,10 +389,10 @@ class BatchProcessor:
         if self.clock.held_count(partition) or now_ms <= self.watermarks.get(partition, 0):
             return
         self.watermarks[partition] = now_ms
-        await self._prepare_engines({_dt(now_ms).date()})
+        await self.learning.prepare({_dt(now_ms).date()})
         outcome = await self._decide({}, {partition})
-        await self._publish(outcome.dead + outcome.messages)
-        await self._learn(outcome.observations)
+        await self.outbox.publish(outcome.dead + outcome.messages)
+        await self.learning.learn(outcome.observations)
         self._observe(outcome)
 
     async def _decide(
@@ -471,7 +414,7 @@ class BatchProcessor:
         due: dict[str, int] = {}
         for p in sorted(partitions):
             if p in self.watermarks:
-                for cid in await self._with_retry(
+                for cid in await self.retrying(
                     self.store.due, p, self.watermarks[p], self.max_timers
                 ):
                     due.setdefault(cid, p)
@@ -481,7 +424,7 @@ class BatchProcessor:
             pending[cid].timer_due = True
         if not pending:
             if marks:
-                await self._with_retry(self.store.commit, [], marks)
+                await self.retrying(self.store.commit, [], marks)
             return _Outcome()
         accepted = _Outcome()
         # Written now, deleted from the outbox with the *next batch's* read, once published;
@@ -489,7 +432,7 @@ class BatchProcessor:
         written: list[Delivered] = []
         todo = pending
         for attempt in range(5):
-            loaded = await self._load(list(todo))
+            loaded = await self.outbox.load(list(todo))
             writes: list[CustomerWrite] = []
             results: dict[str, _Outcome] = {}
             for cid, entry in todo.items():
@@ -501,9 +444,7 @@ class BatchProcessor:
                 self.interrupted = False
                 await self._check_whole(sorted(partitions | set(by_partition)))
             refused = (
-                await self._with_retry(self.store.commit, writes, marks)
-                if writes or marks
-                else set()
+                await self.retrying(self.store.commit, writes, marks) if writes or marks else set()
             )
             marks = None  # raised with the first attempt
             for write in writes:
@@ -523,7 +464,7 @@ class BatchProcessor:
             todo = {cid: todo[cid] for cid in refused}
         else:
             log.error("giving up on %d customers owned by another worker", len(todo))
-        self.delivered.extend(written)
+        self.outbox.delivered.extend(written)
         return accepted
 
     def _decide_customer(self, entry: _Pending) -> tuple[CustomerWrite | None, _Outcome]:
@@ -538,7 +479,7 @@ class BatchProcessor:
             log.exception("state of customer %s failed", pseudonym(entry.customer_id))
             outcome = _Outcome()
             outcome.dead = [
-                self._dead_letter(
+                self.dead_letters.letter(
                     message, self._logical(message.topic), "state_error", repr(exc), "state"
                 )
                 for message, _, _ in entry.events
@@ -565,7 +506,7 @@ class BatchProcessor:
                 continue
             if seen is Seen.CONFLICT:
                 dead.append(
-                    self._dead_letter(
+                    self.dead_letters.letter(
                         message,
                         logical,
                         "conflicting_duplicate",
@@ -580,7 +521,9 @@ class BatchProcessor:
                 log.exception(
                     "core failed on an event of customer %s", pseudonym(entry.customer_id)
                 )
-                dead.append(self._dead_letter(message, logical, "core_error", repr(exc), "core"))
+                dead.append(
+                    self.dead_letters.letter(message, logical, "core_error", repr(exc), "core")
+                )
                 continue
             state = remember(decision.state, mark)
             records.extend(decision.outputs)
@@ -613,13 +556,13 @@ class BatchProcessor:
         It runs after the batch's outputs are delivered, so it also removes what
         this batch wrote for the customer; a redelivered tombstone erases again.
         """
-        await self._with_retry(self.store.erase, sorted(erasures.items()))
-        self.delivered = [d for d in self.delivered if d.customer_id not in erasures]
+        await self.retrying(self.store.erase, sorted(erasures.items()))
+        self.outbox.forget(list(erasures))
         self.metrics.erasures.inc(len(erasures))
         for cid in erasures:
             log.info("erased the state of customer %s", pseudonym(cid))
 
-    # --- learning from responses ---------------------------------------------------
+    # --- learning from responses (learning.py) ---------------------------------------
 
     def engine_for(self, moment: datetime) -> DecisionEngine:
         """The engine with the acceptance statistics of the days before ``moment``'s day.
@@ -627,29 +570,7 @@ class BatchProcessor:
         Each event-time day decides with one snapshot of the statistics (all
         responses of earlier days), taken when the worker first meets that day.
         """
-        day = moment.astimezone(UTC).date()
-        engine = self.engines.get(day)
-        if engine is not None:
-            return engine
-        earlier = [d for d in self.engines if d < day]
-        return self.engines[max(earlier)] if earlier else self.engine
-
-    async def _prepare_engines(self, days: set[date]) -> None:
-        for day in sorted(days - set(self.engines)):
-            counts = await self._with_retry(self.store.acceptance_before, day)
-            self.engines[day] = self.engine.with_statistics(AcceptanceStatistics(counts))
-        while len(self.engines) > _ENGINE_DAYS:
-            del self.engines[min(self.engines)]
-
-    async def _learn(self, observations: list[AcceptanceObservation]) -> None:
-        by_day: dict[date, dict[tuple[str, str, str], tuple[int, int]]] = defaultdict(dict)
-        for o in observations:
-            counts = by_day[o.at.astimezone(UTC).date()]
-            key = (o.action_id, o.segment, o.channel)
-            a, d = counts.get(key, (0, 0))
-            counts[key] = (a + o.accepted, d + (not o.accepted))
-        for day, counts in sorted(by_day.items()):
-            await self._with_retry(self.store.add_acceptance, day, counts)
+        return self.learning.engine_for(moment)
 
     def _fire_due(self, entry: _Pending, state: CustomerState, outcome: _Outcome) -> CustomerState:
         """Fire every deadline up to the partition clock, each at its own time.
@@ -677,19 +598,9 @@ class BatchProcessor:
 
     # --- helpers -----------------------------------------------------------------
 
-    async def _load(self, customer_ids: list[str]) -> dict[str, StoredCustomer]:
-        delivered, self.delivered = self.delivered, []
-        try:
-            return await self._with_retry(self.store.load, customer_ids, delivered)
-        except BaseException:
-            self.delivered = delivered + self.delivered
-            raise
-
     async def flush_delivered(self) -> None:
         """Delete acknowledged outbox entries now (on shutdown and revocation)."""
-        delivered, self.delivered = self.delivered, []
-        if delivered:
-            await self._with_retry(self.store.mark_delivered, delivered)
+        await self.outbox.flush_delivered()
 
     def _output(self, record: OutputRecord) -> OutboundMessage:
         if isinstance(record, Opportunity):
@@ -705,23 +616,6 @@ class BatchProcessor:
             tuple(cloudevent_headers(record)),
         )
 
-    def _dead_letter(
-        self, message: InboundMessage, logical: str, reason: str, detail: str, stage: str
-    ) -> OutboundMessage:
-        self.metrics.dead_letters.labels(reason, logical).inc()
-        headers = dead_letter_headers(
-            reason=reason,
-            detail=detail,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            stage=stage,
-            failed_at=datetime.fromtimestamp(self.wall_clock(), UTC),
-        )
-        return OutboundMessage(
-            self.prefix + contract_topics.DEAD_LETTERS, message.key, message.value, tuple(headers)
-        )
-
     def _fence_key(self, message: InboundMessage) -> str:
         return fence_key(self._logical(message.topic), message.partition)
 
@@ -729,34 +623,6 @@ class BatchProcessor:
         if self.prefix and topic.startswith(self.prefix):
             return topic[len(self.prefix) :]
         return topic
-
-    async def _publish(self, messages: list[OutboundMessage]) -> None:
-        if messages:
-            await self._with_retry(self.publisher.publish, messages)
-
-    async def _with_retry(
-        self, call: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
-    ) -> R:
-        delay = self.retry.first_delay
-        while True:
-            started = time.perf_counter()
-            try:
-                result = await call(*args, **kwargs)
-            except StoreUnavailable as exc:
-                self.interrupted = True  # the store may have come back without its data
-                self.metrics.store_errors.inc()
-                log.warning("state store unavailable, retrying in %.2fs: %s", delay, exc)
-            except PublishFailed as exc:
-                self.metrics.publish_errors.inc()
-                log.warning("kafka publish failed, retrying in %.2fs: %s", delay, exc)
-            else:
-                if getattr(call, "__self__", None) is self.store:
-                    self.metrics.redis_rtt.observe(time.perf_counter() - started)
-                return result
-            if self.stopping:
-                raise asyncio.CancelledError("worker stopping")
-            await self.retry.sleep(delay)
-            delay = min(delay * 2, self.retry.max_delay)
 
     def _observe(self, outcome: _Outcome) -> None:
         now = self.wall_clock()
@@ -835,6 +701,6 @@ __all__ = [
     "InboundMessage",
     "OutboundMessage",
     "Publisher",
-    "StateLost",
+    "RetryPolicy",
     "fence_key",
 ]

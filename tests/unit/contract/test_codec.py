@@ -11,15 +11,7 @@ from hypothesis import strategies as st
 
 from impulse_stream.contract import codec, topics
 from impulse_stream.contract.codec import (
-    DecodeFailure,
     Decoder,
-    InvalidEncoding,
-    InvalidJson,
-    KeyMismatch,
-    MessageTooLarge,
-    SchemaViolation,
-    Tombstone,
-    UnknownTopic,
     decode,
     decode_output,
     encode,
@@ -27,7 +19,17 @@ from impulse_stream.contract.codec import (
     output_topic,
 )
 from impulse_stream.core.events import OrderStep, Transaction
-from impulse_stream.errors import ImpulseStreamError
+from impulse_stream.errors import (
+    DecodeFailure,
+    ImpulseStreamError,
+    InvalidEncoding,
+    InvalidJson,
+    KeyMismatch,
+    MessageTooLarge,
+    SchemaViolation,
+    Tombstone,
+    UnknownTopic,
+)
 
 from .conftest import committed_schema
 

@@ -10,16 +10,16 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from impulse_stream.contract import topics
-from impulse_stream.contract.codec import DecodeFailure, decode
+from impulse_stream.contract.codec import decode
 from impulse_stream.contract.deadletter import (
     MAX_DETAIL_BYTES,
     DeadLetter,
-    DeadLetterHeaderError,
     dead_letter_headers,
     key_hash,
     parse_dead_letter_headers,
     truncate_utf8,
 )
+from impulse_stream.errors import DeadLetterHeaderError, DecodeFailure
 
 from .conftest import committed_schema
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, load_catalogue, parse_catalogue_text
-from impulse_stream.core.catalogue import Catalogue, CatalogueError, ImpulseMatch
+from impulse_stream.core.catalogue import Catalogue, ImpulseMatch
+from impulse_stream.errors import CatalogueError
 
 DEFAULT = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
 

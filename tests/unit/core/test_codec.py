@@ -16,7 +16,6 @@ from impulse_stream.core.codec import (
     STATE_FORMAT,
     ZLIB_FORMAT,
     ZSTD_FORMAT,
-    StateDecodeError,
     decode_state,
     encode_state,
 )
@@ -33,6 +32,7 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.state import CustomerState, new_state
+from impulse_stream.errors import StateDecodeError
 
 from .conftest import T0, at, booking, click, contact, order, profile, replay
 
@@ -107,8 +107,8 @@ def test_corrupt_or_foreign_bytes_are_rejected_with_a_reason() -> None:
 
 
 def _worked_example_events() -> list[InputEvent]:
+    from impulse_stream import worked_example
     from impulse_stream.contract import topics
-    from impulse_stream.demo import worked_example
 
     types: dict[str, type[InputEvent]] = {
         topics.TRANSACTIONS: Transaction,
@@ -120,7 +120,7 @@ def _worked_example_events() -> list[InputEvent]:
     }
     return [
         msgspec.json.decode(msgspec.json.encode(event), type=types[topic])
-        for topic, event in worked_example("c-golden", GOLDEN_NOW)
+        for topic, event in worked_example.events("c-golden", GOLDEN_NOW)
     ]
 
 

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, parse_catalogue_text
-from impulse_stream.core.catalogue import CatalogueError
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import (
     ChannelContact,
@@ -25,6 +24,7 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.state import CustomerState
+from impulse_stream.errors import CatalogueError
 
 from .conftest import CUSTOMER, T0, at, click, contact, order, profile, replay
 

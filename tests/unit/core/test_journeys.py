@@ -11,7 +11,7 @@ import pytest
 
 from impulse_stream.api.customer_view import customer_360
 from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, parse_catalogue_text
-from impulse_stream.core.catalogue import Catalogue, CatalogueError
+from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import (
@@ -23,6 +23,7 @@ from impulse_stream.core.events import (
 )
 from impulse_stream.core.journeys import REASON_KIND, add_months
 from impulse_stream.core.state import CustomerState
+from impulse_stream.errors import CatalogueError
 
 from .conftest import booking, click, contact, profile, replay, response
 

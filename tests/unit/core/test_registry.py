@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, SCHEMA_PATH, parse_catalogue_text
-from impulse_stream.core.catalogue import Catalogue, CatalogueError, DetectorRule
+from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.deadlines import DeadlineKind
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import (
@@ -39,6 +39,7 @@ from impulse_stream.core.impulses.base import (
 )
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
 from impulse_stream.core.impulses.schema import with_detectors
+from impulse_stream.errors import CatalogueError
 
 from .conftest import T0, at, booking, click, contact, profile, replay
 

@@ -12,6 +12,7 @@ import pytest
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract.codec import Decoder
 from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.errors import StateLost
 from impulse_stream.store.base import CustomerWrite
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.processor import (
@@ -19,7 +20,6 @@ from impulse_stream.streaming.processor import (
     CollectingPublisher,
     InboundMessage,
     OutboundMessage,
-    StateLost,
 )
 from tests.support.scenarios import T0, abandoned_card_order, order_step, order_stream, profile
 

@@ -10,12 +10,12 @@ import pytest
 
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.errors import PublishFailed
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.processor import (
     BatchProcessor,
     CollectingPublisher,
     InboundMessage,
-    PublishFailed,
     RetryPolicy,
 )
 from tests.support.scenarios import T0, abandoned_card_order, inbound_call, order_step, profile
@@ -228,7 +228,7 @@ def test_responses_feed_the_next_days_acceptance_statistics():
     }
     tomorrow = p.engine_for(T0 + timedelta(days=1))
     assert tomorrow is p.engine_for(T0)  # not loaded yet: yesterday's snapshot
-    run(p._prepare_engines({(T0 + timedelta(days=1)).date()}))
+    run(p.learning.prepare({(T0 + timedelta(days=1)).date()}))
     learned = p.engine_for(T0 + timedelta(days=1)).statistics
     assert learned.counts("finish_credit_card_order", "retail", "call_centre") == (1, 0)
 

@@ -13,7 +13,14 @@ from typing import ClassVar
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.dates import month_index
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+    of_booking,
+)
 
 KIND = "balance_above_usual"
 
@@ -48,12 +55,10 @@ class BalanceAboveUsualDetector:
             return ()
         month = month_index(tx.booked_at)
         return (
-            Detection(
-                kind=KIND,
-                occurred_at=tx.booked_at,
-                trigger=f"tx:{tx.event_id}",
+            of_booking(
+                KIND,
+                tx,
                 key=f"month:{month}",
-                source_event_id=tx.event_id,
                 evidence=(("balance", f"{balance / 100:.2f}"), ("usual", f"{usual / 100:.2f}")),
             ),
         )

@@ -8,7 +8,14 @@ from typing import ClassVar
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+    of_booking,
+)
 
 KIND = "balance_drained"
 
@@ -40,12 +47,10 @@ class BalanceDrainedDetector:
         if balance > usual * self.max_remaining_ratio:
             return ()
         return (
-            Detection(
-                kind=KIND,
-                occurred_at=tx.booked_at,
-                trigger=f"tx:{tx.event_id}",
+            of_booking(
+                KIND,
+                tx,
                 key="balance_drained",
-                source_event_id=tx.event_id,
                 evidence=(("usual", f"{usual / 100:.2f}"), ("balance", f"{balance / 100:.2f}")),
             ),
         )

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple, Protocol
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.deadlines import Deadline, DeadlineKind
-from impulse_stream.core.events import Channel, InputEvent
+from impulse_stream.core.events import Channel, InputEvent, Transaction
 from impulse_stream.core.ids import short_key
 from impulse_stream.core.state import CustomerState
 
@@ -64,6 +64,26 @@ class Detection:
     evidence: tuple[tuple[str, str], ...] = ()
     product: str | None = None
     source_event_id: str | None = None
+
+
+def of_booking(
+    kind: str,
+    tx: Transaction,
+    *,
+    key: str,
+    evidence: tuple[tuple[str, str], ...],
+    product: str | None = None,
+) -> Detection:
+    """A detection that one booking triggered: at its booking time, named by its event id."""
+    return Detection(
+        kind=kind,
+        occurred_at=tx.booked_at,
+        trigger=f"tx:{tx.event_id}",
+        key=key,
+        evidence=evidence,
+        product=product,
+        source_event_id=tx.event_id,
+    )
 
 
 class Observed(NamedTuple):

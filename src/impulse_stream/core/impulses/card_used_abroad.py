@@ -7,7 +7,14 @@ from typing import ClassVar
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+    of_booking,
+)
 
 KIND = "card_used_abroad"
 
@@ -30,12 +37,10 @@ class CardUsedAbroadDetector:
         if tx.country == seen.before.profile.home_country:
             return ()
         return (
-            Detection(
-                kind=KIND,
-                occurred_at=tx.booked_at,
-                trigger=f"tx:{tx.event_id}",
+            of_booking(
+                KIND,
+                tx,
                 key=f"country:{tx.country}",
-                source_event_id=tx.event_id,
                 evidence=(("country", tx.country), ("card_id", tx.card_id)),
             ),
         )

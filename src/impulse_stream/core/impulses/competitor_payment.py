@@ -13,7 +13,14 @@ from typing import ClassVar
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+    of_booking,
+)
 from impulse_stream.core.impulses.params import CODE
 
 KIND = "competitor_payment"
@@ -69,13 +76,11 @@ class CompetitorPaymentDetector:
             return ()
         product = self.categories[tx.category]
         return (
-            Detection(
-                kind=KIND,
-                occurred_at=tx.booked_at,
-                trigger=f"tx:{tx.event_id}",
+            of_booking(
+                KIND,
+                tx,
                 key=f"{tx.category}:{competitor.lower()}",
                 product=product,
-                source_event_id=tx.event_id,
                 evidence=(
                     ("competitor", competitor),
                     ("category", tx.category),

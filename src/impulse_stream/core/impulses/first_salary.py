@@ -9,7 +9,14 @@ from typing import ClassVar
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.dates import age_on, utc_day
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+    of_booking,
+)
 from impulse_stream.core.impulses.params import CODES
 
 KIND = "first_salary"
@@ -44,12 +51,10 @@ class FirstSalaryDetector:
         if not (young or in_education):
             return ()
         return (
-            Detection(
-                kind=KIND,
-                occurred_at=tx.booked_at,
-                trigger=f"tx:{tx.event_id}",
+            of_booking(
+                KIND,
+                tx,
                 key="first_salary",
-                source_event_id=tx.event_id,
                 evidence=(("amount", str(tx.amount)), ("employer", tx.counterparty.name[:80])),
             ),
         )

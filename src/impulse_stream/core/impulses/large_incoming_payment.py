@@ -8,7 +8,14 @@ from typing import ClassVar
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+    of_booking,
+)
 
 KIND = "large_incoming_payment"
 
@@ -32,12 +39,10 @@ class LargeIncomingPaymentDetector:
         if tx.amount < self.min_amount:
             return ()
         return (
-            Detection(
-                kind=KIND,
-                occurred_at=tx.booked_at,
-                trigger=f"tx:{tx.event_id}",
+            of_booking(
+                KIND,
+                tx,
                 key="large_incoming_payment",
-                source_event_id=tx.event_id,
                 evidence=(("amount", str(tx.amount)), ("from", tx.counterparty.name[:80])),
             ),
         )

@@ -8,7 +8,14 @@ from typing import ClassVar
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.events import Transaction
-from impulse_stream.core.impulses.base import Detection, Listens, Observed, ParamSchemas, Trigger
+from impulse_stream.core.impulses.base import (
+    Detection,
+    Listens,
+    Observed,
+    ParamSchemas,
+    Trigger,
+    of_booking,
+)
 from impulse_stream.core.impulses.params import CODES
 
 KIND = "payment_difficulty"
@@ -40,13 +47,4 @@ class PaymentDifficultyDetector:
         evidence = [("reason", reason), ("amount", str(tx.amount))]
         if tx.balance_after is not None:
             evidence.append(("balance", str(tx.balance_after)))
-        return (
-            Detection(
-                kind=KIND,
-                occurred_at=tx.booked_at,
-                trigger=f"tx:{tx.event_id}",
-                key=reason,
-                source_event_id=tx.event_id,
-                evidence=tuple(evidence),
-            ),
-        )
+        return (of_booking(KIND, tx, key=reason, evidence=tuple(evidence)),)

@@ -1,0 +1,48 @@
+"""The batch path's ports: the plain messages it reads and writes, and the publisher.
+
+The batch path knows nothing about Faust or aiokafka: the agent hands it
+:class:`InboundMessage` batches, a :class:`Publisher` sends
+:class:`OutboundMessage` lists to Kafka and returns once every one is
+acknowledged (``transport.py`` for the worker, :class:`CollectingPublisher`
+for the reference model and the data tools).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+class Publisher(Protocol):
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        """Send all messages and return once Kafka acknowledged every one."""
+
+
+class CollectingPublisher:
+    """Publisher that keeps messages in a list (the reference model, unit tests)."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutboundMessage] = []
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        self.messages.extend(messages)
