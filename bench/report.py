@@ -6,25 +6,43 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # The targets of the project's issue.
-MIN_THROUGHPUT_RATIO = 0.5  # worker events/s over the raw aiokafka passthrough's
+MIN_THROUGHPUT_RATIO = 0.25  # worker events/s over the raw aiokafka passthrough's (issue 14)
+MAX_WORKER_CPU_US = 200.0  # the worker's CPU per event
+MAX_PROCESSOR_CPU_US = 150.0  # the batch path in memory, CPU per event
 MAX_ROUND_TRIPS_PER_EVENT = 0.05  # Redis round trips (pipeline executions) per input event
-MAX_BYTES_PER_CUSTOMER = 1024  # Redis used_memory growth per distinct customer
+MAX_BYTES_PER_CUSTOMER = 512  # Redis used_memory growth per distinct customer
 
 PASSTHROUGH = "passthrough"
 NOOP_FAUST = "noop/faust-consumer"
 NOOP_FAST = "noop/fast-drain"
+NOOP_BATCH = "noop/batch-hand-off"
 PROCESSOR = "processor/in-memory"
 WORKER_FAST = "worker/fast-drain"
+WORKER_ASYNCIO = "worker/asyncio-loop"
 WORKER_FAUST = "worker/faust-consumer"
-CONTENDERS = (PASSTHROUGH, NOOP_FAUST, NOOP_FAST, PROCESSOR, WORKER_FAST, WORKER_FAUST)
+WORKER_TWO = "worker/two-workers"
+CONTENDERS = (
+    PASSTHROUGH,
+    NOOP_FAUST,
+    NOOP_FAST,
+    NOOP_BATCH,
+    PROCESSOR,
+    WORKER_FAST,
+    WORKER_ASYNCIO,
+    WORKER_FAUST,
+    WORKER_TWO,
+)
 
 DESCRIPTIONS = {
     PASSTHROUGH: "raw aiokafka getmany -> orjson loads/dumps -> send (acks=all), no Redis",
     NOOP_FAUST: "Faust agent, take_events doing nothing, Faust's own consumer (kafka://)",
     NOOP_FAST: "Faust agent, take_events doing nothing, fast-drain consumer (impulse://)",
+    NOOP_BATCH: "Faust agent doing nothing with whole getmany polls (impulse:// batch hand-off)",
     PROCESSOR: "BatchProcessor + MemoryStore in the runner's process: no Kafka, Faust, Redis",
-    WORKER_FAST: "impulse-stream worker, IMPULSE_STREAM_FAST_DRAIN=1 (the default)",
-    WORKER_FAUST: "impulse-stream worker, IMPULSE_STREAM_FAST_DRAIN=0",
+    WORKER_FAST: "impulse-stream worker, the defaults: batch hand-off (FAST_DRAIN=1), uvloop",
+    WORKER_ASYNCIO: "impulse-stream worker, batch hand-off, IMPULSE_STREAM_EVENT_LOOP=asyncio",
+    WORKER_FAUST: "impulse-stream worker, IMPULSE_STREAM_FAST_DRAIN=0 (take_events), uvloop",
+    WORKER_TWO: "two impulse-stream workers (defaults) in one group; CPU summed over both",
 }
 
 
@@ -80,7 +98,21 @@ def targets(by: dict[str, Measurement]) -> list[Target]:
                 "x",
             )
         )
+    processor = by.get(PROCESSOR)
+    if processor:
+        out.append(
+            Target(
+                "processor/in-memory CPU per event",
+                processor.cpu_us_per_event,
+                MAX_PROCESSOR_CPU_US,
+                False,
+                "us",
+            )
+        )
     if worker:
+        out.append(
+            Target("worker CPU per event", worker.cpu_us_per_event, MAX_WORKER_CPU_US, False, "us")
+        )
         out.append(
             Target(
                 "Redis round trips per event",
@@ -114,14 +146,22 @@ def ratios(by: dict[str, Measurement]) -> dict[str, float | None]:
         "noop/fast-drain vs passthrough": (NOOP_FAST, PASSTHROUGH),
         "noop/faust-consumer vs passthrough": (NOOP_FAUST, PASSTHROUGH),
         "processor/in-memory vs passthrough": (PROCESSOR, PASSTHROUGH),
+        "noop/batch-hand-off vs passthrough": (NOOP_BATCH, PASSTHROUGH),
         "fast-drain gain, noop agent": (NOOP_FAST, NOOP_FAUST),
-        "fast-drain gain, worker": (WORKER_FAST, WORKER_FAUST),
+        "batch hand-off gain, noop agent": (NOOP_BATCH, NOOP_FAUST),
+        "batch hand-off gain, worker": (WORKER_FAST, WORKER_FAUST),
+        "uvloop gain, worker": (WORKER_FAST, WORKER_ASYNCIO),
         "worker/fast-drain vs processor/in-memory": (WORKER_FAST, PROCESSOR),
     }
     out = {name: r(a, b) for name, (a, b) in pairs.items() if a in by and b in by}
+    if WORKER_TWO in by and WORKER_FAST in by:
+        out["CPU per event, two workers / one"] = ratio(
+            by[WORKER_TWO].cpu_us_per_event, by[WORKER_FAST].cpu_us_per_event
+        )
+        out["events/s, two workers / one"] = r(WORKER_TWO, WORKER_FAST)
     # The same comparison by CPU cost: what the rate ratio would be if each had a core of its
     # own (robust to the machine's load, which moves wall-clock rates between runs).
-    for name in (WORKER_FAST, WORKER_FAUST, NOOP_FAST, PROCESSOR):
+    for name in (WORKER_FAST, WORKER_ASYNCIO, WORKER_FAUST, NOOP_BATCH, NOOP_FAST, PROCESSOR):
         if name in by and PASSTHROUGH in by:
             out[f"{name} vs passthrough, by CPU per event"] = ratio(
                 by[PASSTHROUGH].cpu_us_per_event, by[name].cpu_us_per_event
@@ -155,6 +195,13 @@ def table(
             f"{_num(w.get('redis_bytes_per_customer'), ',.0f'):>12}"
             + (f"  FAILED: {m.error.splitlines()[0]}" if m.error else "")
         )
+    two = by.get(WORKER_TWO)
+    if two is not None and two.worker.get("per_worker"):
+        split = ", ".join(
+            f"{w['topic_partitions']} topic-partitions / {w['events']:,} events"
+            for w in two.worker["per_worker"]
+        )
+        lines.append(f"{WORKER_TWO}: at the end {split}")
     lines.append("")
     for name, value in ratio_rows.items():
         lines.append(f"{name:<56}{_num(value, '.2f'):>8}")
@@ -162,7 +209,7 @@ def table(
     for t in goals:
         op = ">=" if t.higher_is_better else "<="
         verdict = "met" if t.met else "MISSED"
-        value = _num(t.value, ".3f" if t.unit != "B" else ",.0f")
+        value = _num(t.value, ".3f" if t.unit not in ("B", "us") else ",.0f")
         lines.append(f"{t.name:<42}{value:>10} {t.unit:<2}(target {op} {t.limit:g})  {verdict}")
     return "\n".join(lines)
 

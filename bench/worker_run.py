@@ -40,6 +40,7 @@ class WorkerResult:
     metrics: dict[str, float] = field(default_factory=dict)  # sums over label sets
     exit_code: int | None = None
     log: Path | None = None
+    per_worker: list[dict[str, int]] = field(default_factory=list)  # events, topic_partitions
 
 
 def scrape(port: int, timeout: float = 5.0) -> dict[str, float]:
@@ -118,44 +119,83 @@ def drain_worker(
     log: Path,
 ) -> WorkerResult:
     """Start a worker, wait until it has decided every event, scrape, stop it gracefully."""
-    port = int(env["IMPULSE_STREAM_WEB_PORT"])
-    group = env["IMPULSE_STREAM_APP_ID"]
-    proc = processes.python_module("impulse_stream.cli", ["worker"], env, log)
+    return drain_workers(
+        [env], bootstrap=bootstrap, ends=ends, expect=expect, timeout=timeout, logs=[log]
+    )
+
+
+def drain_workers(
+    envs: list[dict[str, str]],
+    *,
+    bootstrap: str,
+    ends: dict[TopicPartition, int],
+    expect: int,
+    timeout: float,
+    logs: list[Path],
+) -> WorkerResult:
+    """Start workers of one group (one env each, own web port), wait until they have
+    decided every event, scrape, stop them gracefully. CPU and metrics are summed over
+    the workers; ``per_worker`` keeps each one's events and final partitions."""
+    ports = [int(env["IMPULSE_STREAM_WEB_PORT"]) for env in envs]
+    group = envs[0]["IMPULSE_STREAM_APP_ID"]
+    procs = [
+        processes.python_module("impulse_stream.cli", ["worker"], env, log)
+        for env, log in zip(envs, logs, strict=True)
+    ]
     clock = DrainClock(expect)
-    result = WorkerResult(clock, log=log)
+    result = WorkerResult(clock, log=logs[0])
+
+    def cpu() -> float:
+        return sum(process_cpu(p.pid) or 0.0 for p in procs)
+
     try:
         deadline = time.monotonic() + timeout
-        metrics: dict[str, float] = {}
         while True:
-            if proc.poll() is not None:
-                raise DrainTimeout(
-                    f"the worker exited with code {proc.returncode}; log {log}:\n"
-                    + processes.log_tail(log)
-                )
+            for proc, log in zip(procs, logs, strict=True):
+                if proc.poll() is not None:
+                    raise DrainTimeout(
+                        f"a worker exited with code {proc.returncode}; log {log}:\n"
+                        + processes.log_tail(log)
+                    )
             if time.monotonic() > deadline:
                 raise DrainTimeout(
-                    f"the worker read {clock.count} of {expect} events in {timeout:.0f}s; "
-                    f"log {log}:\n{processes.log_tail(log)}"
+                    f"the workers read {clock.count} of {expect} events in {timeout:.0f}s; "
+                    f"log {logs[0]}:\n{processes.log_tail(logs[0])}"
                 )
-            now, cpu = time.time(), process_cpu(proc.pid)
+            now, used = time.time(), cpu()
             try:
-                metrics = scrape(port, timeout=2.0)
+                scraped = [scrape(port, timeout=2.0) for port in ports]
             except OSError:  # not serving yet
                 time.sleep(POLL_SECONDS)
                 continue
-            seen = int(metrics.get("impulse_stream_events_in_total", 0))
+            seen = sum(int(m.get("impulse_stream_events_in_total", 0)) for m in scraped)
             if seen > clock.count:
-                clock.advance(seen - clock.count, now, cpu)
+                clock.advance(seen - clock.count, now, used)
             if seen >= expect and asyncio.run(group_lag(bootstrap, group, ends)) == 0:
                 break
             time.sleep(POLL_SECONDS if seen < expect else 0.5)
         # Committed offsets cover the last batch: the progress gauge is its completion time.
-        clock.done_cpu = process_cpu(proc.pid)
-        metrics = scrape(port)
-        clock.done_at = metrics["impulse_stream_last_progress_timestamp_seconds"]
-        result.metrics = metrics
+        clock.done_cpu = cpu()
+        scraped = [scrape(port) for port in ports]
+        clock.done_at = max(
+            m.get("impulse_stream_last_progress_timestamp_seconds", 0.0) for m in scraped
+        )
+        totals: dict[str, float] = {}
+        for m in scraped:
+            for k, v in m.items():
+                totals[k] = totals.get(k, 0.0) + v
+        result.metrics = totals
+        result.per_worker = [
+            {
+                "events": int(m.get("impulse_stream_events_in_total", 0)),
+                # input topic-partitions (six topics per partition number)
+                "topic_partitions": int(m.get("impulse_stream_partitions_assigned", 0)),
+            }
+            for m in scraped
+        ]
     finally:
-        result.exit_code = processes.stop(proc)
+        codes = [processes.stop(p) for p in procs]
+        result.exit_code = next((c for c in codes if c), codes[0])
     return result
 
 
@@ -200,4 +240,5 @@ def worker_figures(
         "duplicates": count("impulse_stream_duplicate_events_total"),
         "fenced_writes": count("impulse_stream_fenced_writes_total"),
         "exit_code": result.exit_code,
+        "per_worker": result.per_worker,
     }

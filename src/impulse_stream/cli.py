@@ -65,6 +65,16 @@ catalogue_app = typer.Typer(no_args_is_help=True, help="The rule and action cata
 app.add_typer(catalogue_app, name="catalogue")
 
 
+def use_event_loop(name: str) -> None:
+    """Make the event loop Faust creates a uvloop one (``asyncio``: the standard loop)."""
+    if name == "uvloop":
+        import asyncio
+
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 @app.command()
 def worker(
     web_port: Annotated[
@@ -82,6 +92,7 @@ def worker(
 
     settings = Settings.from_env(web_port=web_port, topic_prefix=topic_prefix)
     configure_logging(settings.log_level)
+    use_event_loop(settings.event_loop)
     container = build(settings)
     wait_for_dependencies_blocking(settings)
     runner = faust.Worker(
@@ -108,6 +119,7 @@ def outbound(
 
     settings = Settings.from_env(topic_prefix=topic_prefix)
     configure_logging(settings.log_level)
+    use_event_loop(settings.event_loop)
     outbound_app, _ = build_outbound(settings)
     wait_for_dependencies_blocking(settings)
     runner = faust.Worker(

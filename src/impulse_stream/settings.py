@@ -22,6 +22,7 @@ from impulse_stream.redis_address import CLUSTER_SCHEME, is_cluster_url, parse_c
 from impulse_stream.security import KafkaSecurity, RedisSecurity, parse_origins, read_api_token
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EVENT_LOOPS = ("uvloop", "asyncio")
 # Faust's broker_request_timeout (90 s) must not be shorter than the session timeout.
 MAX_SESSION_TIMEOUT_MS = 90_000
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
@@ -54,6 +55,7 @@ class Settings:
     session_timeout_ms: int = 10000
     stall_seconds: float = 120.0
     fast_drain: int = 1
+    event_loop: str = "uvloop"
     faust_datadir: str = ""
     max_future_skew_seconds: float = 86400.0
     retry_blocked_seconds: float = 30.0
@@ -143,6 +145,11 @@ class Settings:
                 raise ConfigError(f"{name(key)}={getattr(self, key)}: expected more than 0 seconds")
         if self.fast_drain not in (0, 1):
             raise ConfigError(f"{name('fast_drain')}={self.fast_drain}: expected 0 or 1")
+        if self.event_loop not in EVENT_LOOPS:
+            choices = ", ".join(EVENT_LOOPS)
+            raise ConfigError(
+                f"{name('event_loop')}={self.event_loop!r}: expected one of {choices}"
+            )
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(
                 f"{name('log_level')}={self.log_level!r}: expected one of {', '.join(LOG_LEVELS)}"

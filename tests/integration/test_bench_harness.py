@@ -72,3 +72,56 @@ def test_the_bench_runs_every_stage_on_both_builds_with_identical_outputs(
     assert "outputs and states of both builds identical: yes" in table
     assert "interpreted / compiled: core" in table
     assert table in done.stdout
+
+
+def test_the_bench_backtests_a_generated_month_and_extrapolates_the_1m_customer_month(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    from impulse_stream.datatools.backtest import run_catalogue
+    from impulse_stream.datatools.generate import GenerateSpec, write_files
+    from impulse_stream.datatools.recording import read_timed_recordings, recording_files
+
+    customers = 40
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--events", "1000", "--only", "backtest",
+         "--backtest-customers", str(customers), "--kafka", kafka_bootstrap,
+         "--redis", redis_url, "--results", str(tmp_path), "--drain-timeout", "300"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    figures = orjson.loads((tmp_path / "latest.json").read_bytes())["backtest"]
+    month = tmp_path / "month"
+    write_files(GenerateSpec(customers, 30, 1), month, 6)
+    messages = [m for _, m in read_timed_recordings(recording_files([month]))]
+    expected = run_catalogue(load_catalogue(), messages, "test")
+    assert figures["events"] == figures["generated_events"] == len(messages) > 0
+    assert figures["outputs"] == len(expected.messages) > 0
+    assert figures["events_per_customer"] == round(len(messages) / customers, 1)
+    minutes = figures["month_1m_customers_minutes_extrapolated"]
+    rate = figures["events_per_second"]
+    # events per customer x 1M x two catalogues / the measured rate (rounded in the file)
+    assert minutes == pytest.approx(len(messages) / customers * 2e6 / rate / 60, rel=1e-3, abs=0.1)
+    assert "1M-customer month, two catalogues (extrapolated linearly)" in done.stdout
+
+
+def test_the_bench_runs_two_workers_of_one_group_and_they_split_the_partitions(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    events = 2000
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--events", str(events), "--only", "two-workers",
+         "--kafka", kafka_bootstrap, "--redis", redis_url, "--results", str(tmp_path),
+         "--drain-timeout", "300"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    two = orjson.loads((tmp_path / "latest.json").read_bytes())["contenders"]["worker/two-workers"]
+    assert two["error"] is None, two["error"]  # also: Redis holds every customer of the workload
+    per_worker = two["worker"]["per_worker"]
+    assert len(per_worker) == 2
+    # six input topics of six partitions: three partition numbers each
+    assert [w["topic_partitions"] for w in per_worker] == [18, 18]
+    # a rebalance may hand a partition's uncommitted events to the other worker: read twice
+    assert sum(w["events"] for w in per_worker) >= events
+    assert two["worker"]["dead_letters"] == 0
+    assert "worker/two-workers: at the end 18 topic-partitions" in done.stdout

@@ -137,6 +137,24 @@ def test_rebalance_from_one_to_two_workers_and_back(workers, redis_url, redis_pr
     verify(workers, redis_url, redis_prefix, len(events))
 
 
+def test_rebalance_on_fausts_own_consumer_and_take_events_loses_and_repeats_nothing(
+    workers, redis_url, redis_prefix
+):
+    # IMPULSE_STREAM_FAST_DRAIN=0: Faust's consumer and stream instead of the batch hand-off.
+    events = stream(11)
+    workers.start("w1", IMPULSE_STREAM_FAST_DRAIN="0")
+    joined = {}
+
+    def fault(i: int) -> None:
+        if i == 2:
+            joined["w2"] = workers.start("w2", IMPULSE_STREAM_FAST_DRAIN="0")
+        if i == 5:
+            assert joined["w2"].stop() == 0
+
+    send_chunks(workers, events, 8, fault)
+    verify(workers, redis_url, redis_prefix, len(events))
+
+
 def test_zombie_paused_past_its_session_then_resumed(workers, redis_url, redis_prefix):
     events = stream(5)
     w1 = workers.start("w1")

@@ -56,6 +56,7 @@ def test_numbers_and_flags_are_read_from_the_environment(tmp_path):
         ({"IMPULSE_STREAM_STALL_SECONDS": "soon"}, "'soon': expected a number"),
         ({"IMPULSE_STREAM_STARTUP_WAIT_SECONDS": "0"}, "IMPULSE_STREAM_STARTUP_WAIT_SECONDS"),
         ({"IMPULSE_STREAM_FAST_DRAIN": "2"}, "IMPULSE_STREAM_FAST_DRAIN=2: expected 0 or 1"),
+        ({"IMPULSE_STREAM_EVENT_LOOP": "tokio"}, "'tokio': expected one of uvloop, asyncio"),
         ({"IMPULSE_STREAM_LOG_LEVEL": "LOUD"}, "IMPULSE_STREAM_LOG_LEVEL='LOUD': expected one of"),
         ({"IMPULSE_STREAM_TOPIC_PREFIX": "a b/"}, "IMPULSE_STREAM_TOPIC_PREFIX='a b/'"),
         ({"IMPULSE_STREAM_CATALOGUE": "/no/such/bank.yaml"}, "IMPULSE_STREAM_CATALOGUE="),
@@ -244,3 +245,21 @@ def test_docs_settings_table_names_every_variable_the_code_reads():
     assert "KAFKA_SECURITY_PROTOCOL" in names and "IMPULSE_STREAM_WEB_PORT" in names
     missing = [n for n in names if f"`{n}`" not in text]
     assert not missing
+
+
+def test_the_worker_runs_on_uvloop_unless_the_standard_loop_is_asked_for() -> None:
+    import asyncio
+
+    import uvloop
+
+    from impulse_stream.cli import use_event_loop
+
+    before = asyncio.get_event_loop_policy()
+    try:
+        use_event_loop(Settings.from_env({}).event_loop)
+        assert isinstance(asyncio.get_event_loop_policy(), uvloop.EventLoopPolicy)
+        asyncio.set_event_loop_policy(before)
+        use_event_loop(Settings.from_env({"IMPULSE_STREAM_EVENT_LOOP": "asyncio"}).event_loop)
+        assert asyncio.get_event_loop_policy() is before
+    finally:
+        asyncio.set_event_loop_policy(before)

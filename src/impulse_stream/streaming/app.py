@@ -12,12 +12,22 @@ Faust's own ``exactly_once`` guarantee and agent ``concurrency > 1`` are not
 used (faust-streaming #177, #323, #517, #606): effectively-once output comes
 from the fenced Redis write with its outbox (see ``processor.py``).
 
-Nothing is committed that was not processed. Faust's ``take_events`` acks a
-batch's events when the agent moves on, also when the batch raised or was
-cancelled, and the consumer then commits past them. So the agent holds one
-more reference on every message of a batch and releases it only once the
-processor returned: a batch that fails or is cancelled stays uncommitted and
-is read again by the partition's next owner. A failure not tied to one event
+How batches reach the agent. With the ``impulse://`` transport (the default)
+the consumer hands the agent every ``getmany`` poll of the input topics as
+one list of Faust messages (``transport.BatchHandOff``): no Faust ``Event``,
+channel or stream step per message. With ``kafka://``
+(``IMPULSE_STREAM_FAST_DRAIN=0``) the agent reads Faust's stream with
+``take_events``. Both paths hand the same :class:`Worker` lists of messages.
+
+Nothing is committed that was not processed. A message is acknowledged
+(``Message.ack``, Faust's offset bookkeeping, which the consumer commits every
+second) only once the processor returned. On the ``take_events`` path Faust
+acks a batch's events itself when the agent moves on, also when the batch
+raised or was cancelled, so the agent holds one more reference on every
+message and the worker's ack releases it. A batch that fails or is cancelled
+stays uncommitted and is read again by the partition's next owner; so is a
+batch whose partition was revoked while it ran (its messages are not
+acknowledged, even when the partition comes back). A failure not tied to one event
 (the processor dead-letters those itself) *blocks* the partitions of the
 batch: they are paused, their messages held unacknowledged, ``/healthz`` and
 ``/readyz`` name them, ``impulse_stream_partition_blocked`` is 1, and the
@@ -44,7 +54,7 @@ from impulse_stream.contract import topics as contract_topics
 from impulse_stream.errors import PublishFailed, StateLost
 from impulse_stream.logs import batch_context, offset_ranges
 from impulse_stream.settings import Settings
-from impulse_stream.streaming import transport  # noqa: F401 - registers the impulse:// transport
+from impulse_stream.streaming import transport  # registers the impulse:// transport
 from impulse_stream.streaming.processor import BatchProcessor, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -77,13 +87,14 @@ class Blocked:
     reason: str  # state_lost | batch_failed
     detail: str
     since: float
-    held: list[Any] = field(default_factory=list)  # Faust events, unacknowledged
+    held: list[Any] = field(default_factory=list)  # Faust messages, unacknowledged
 
 
 class Worker:
     """The running worker: Faust app + processor + partition bookkeeping."""
 
     processor: BatchProcessor
+    hand_off: transport.BatchHandOff | None = None
 
     def __init__(self, settings: Settings, app: faust.App) -> None:
         self.settings = settings
@@ -96,8 +107,11 @@ class Worker:
         self.started = time.time()
         self.lock = asyncio.Lock()
         self.blocked: dict[int, Blocked] = {}
-        # Faust events whose messages wait for their partition's event-time clock.
+        # Faust messages that wait for their partition's event-time clock.
         self.waiting: dict[tuple[str, int, int], Any] = {}
+        # How often each partition was revoked: a batch that started before a
+        # revocation of its partition must not acknowledge anything of it.
+        self.revocations: dict[int, int] = {}
 
     @property
     def partitions(self) -> set[int]:
@@ -122,8 +136,22 @@ class Worker:
             self.positions[TP(m.topic, m.partition)] = m.offset
             self.last_event_wall[m.partition] = now
 
-    async def process_events(self, events: Sequence[Any]) -> list[Any]:
-        """Process a batch of Faust events; returns those that are done (safe to commit).
+    async def deliver(self, messages: Sequence[Any]) -> None:
+        """Process a batch of Faust messages and acknowledge those that are done."""
+        since = dict(self.revocations)
+        self.acknowledge(await self.process_messages(messages), since)
+
+    def acknowledge(self, messages: Iterable[Any], since: dict[int, int]) -> None:
+        """Ack ``messages`` (Faust commits them) unless their partition was revoked after
+        ``since`` (a snapshot of :attr:`revocations`): the next owner reads them again."""
+        consumer = self.app.consumer
+        revocations = self.revocations
+        for m in messages:
+            if revocations.get(m.partition, 0) == since.get(m.partition, 0):
+                m.ack(consumer)
+
+    async def process_messages(self, events: Sequence[Any]) -> list[Any]:
+        """Process a batch of Faust messages; returns those that are done (safe to commit).
 
         Events of blocked partitions are held. When the batch fails as a whole,
         each partition's part is tried alone, so that one partition's failure
@@ -131,12 +159,13 @@ class Worker:
         """
         return self._settle(await self._process_events(events))
 
-    async def tick(self) -> list[Any]:
-        """Release held events the clocks reached (topics turned idle); returns the events
-        that are now done."""
+    async def tick(self) -> None:
+        """Release held messages the clocks reached (topics turned idle) and ack those that
+        are now done."""
+        since = dict(self.revocations)
         async with self.lock:
             await self.processor.tick()
-        return self._settle([])
+        self.acknowledge(self._settle([]), since)
 
     def _settle(self, done: list[Any]) -> list[Any]:
         """Of the processed events, those the processor does not hold any more; the held
@@ -145,24 +174,23 @@ class Worker:
         ready = []
         for key in [k for k in self.waiting if k not in held]:
             ready.append(self.waiting.pop(key))
-        for e in done:
-            m = e.message
+        for m in done:
             key = (m.topic, m.partition, m.offset)
             if key in held:
-                self.waiting[key] = e
+                self.waiting[key] = m
             else:
-                ready.append(e)
+                ready.append(m)
         return ready
 
     async def _process_events(self, events: Sequence[Any]) -> list[Any]:
         done: list[Any] = []
         parts: dict[int, list[Any]] = {}
-        for e in events:
-            blocked = self.blocked.get(e.message.partition)
+        for m in events:
+            blocked = self.blocked.get(m.partition)
             if blocked is not None:
-                blocked.held.append(e)
+                blocked.held.append(m)
             else:
-                parts.setdefault(e.message.partition, []).append(e)
+                parts.setdefault(m.partition, []).append(m)
         if not parts:
             return done
         everything = [e for part in parts.values() for e in part]
@@ -202,9 +230,7 @@ class Worker:
                 exc_info=exc,
             )
         waiting = [k for k in self.waiting if k[1] == partition]
-        held = sorted(
-            [*held, *(self.waiting.pop(k) for k in waiting)], key=lambda e: e.message.offset
-        )
+        held = sorted([*held, *(self.waiting.pop(k) for k in waiting)], key=lambda m: m.offset)
         self.processor.clock.drop_held(partition, lambda item: False)  # retried from `held`
         self.blocked[partition] = Blocked(reason, detail, time.time(), held)
         self.processor.metrics.partition_blocked.labels(str(partition), reason).set(1)
@@ -213,7 +239,8 @@ class Worker:
             self.app.consumer.pause_partitions(self._tps(partition))
 
     async def retry_blocked(self) -> None:
-        """Process the held events of blocked partitions again (not after state loss)."""
+        """Process the held messages of blocked partitions again (not after state loss)."""
+        since = dict(self.revocations)
         for partition in sorted(self.blocked):
             blocked = self.blocked[partition]
             if blocked.reason == "state_lost" or time.time() - blocked.since < (
@@ -229,8 +256,7 @@ class Worker:
                 blocked.since, blocked.detail = time.time(), repr(exc)
                 log.warning("partition %d still fails: %r", partition, exc)
                 continue
-            for e in self._settle(blocked.held):
-                e.ack()
+            self.acknowledge(self._settle(blocked.held), since)
             self._unblock(partition)
             log.info("partition %d resumed", partition)
 
@@ -282,7 +308,11 @@ class Worker:
     def on_revoked(self, revoked: Iterable[TP]) -> None:
         gone = {tp for tp in revoked if tp.topic in self.input_topics}
         self.assigned -= gone
-        for partition in {tp.partition for tp in gone}:
+        partitions = {tp.partition for tp in gone}
+        if self.hand_off is not None:
+            self.hand_off.discard(partitions)
+        for partition in partitions:
+            self.revocations[partition] = self.revocations.get(partition, 0) + 1
             self._unblock(partition)  # its held events stay uncommitted: the next owner reads them
             for key in [k for k in self.waiting if k[1] == partition]:
                 del self.waiting[key]
@@ -305,13 +335,7 @@ class Worker:
             return True
         if high is None:
             return True
-        # The last offset the consumer has read (handed to the agent's buffer);
-        # before the first read, the committed offset the group resumes from.
-        consumer = self.app.consumer
-        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
-        if read is None:
-            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
-            read = committed - 1 if committed else None
+        read = transport.read_position(self.app.consumer, tp)
         return high > (read + 1 if read is not None else 0)
 
     def lag(self) -> dict[TP, int]:
@@ -346,13 +370,8 @@ class Worker:
                     await self.processor.advance_idle(p, int((now - idle) * 1000))
 
 
-def _inbound(events: Sequence[Any]) -> list[InboundMessage]:
-    return [
-        InboundMessage(
-            e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
-        )
-        for e in events
-    ]
+def _inbound(messages: Sequence[Any]) -> list[InboundMessage]:
+    return [InboundMessage(m.topic, m.partition, m.offset, m.key, m.value) for m in messages]
 
 
 def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, Worker]:
@@ -373,6 +392,9 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         broker_session_timeout=settings.session_timeout_ms / 1000,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
         broker_commit_interval=1.0,
+        # One poll is at most one batch (aiokafka's default is everything fetched: a
+        # backlog came as polls of 20,000 messages, whose held events cost per batch).
+        broker_max_poll_records=settings.batch_max,
         producer_acks=-1,
         web_enabled=True,
         # Faust's own /router and /table views (table keys, the cluster's worker URLs)
@@ -393,6 +415,8 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         stream_wait_empty=False,
     )
     worker = Worker(settings, app)
+    if settings.fast_drain:
+        worker.hand_off = transport.hand_off_batches(app, worker.input_topics)
     processor: BatchProcessor = processor_factory(app, worker.backlogged, worker.committed)
     worker.processor = processor
     inputs = app.topic(
@@ -405,13 +429,19 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
 
     @app.agent(inputs, name="decide")
     async def decide(stream: faust.StreamT[Any]) -> None:
+        hand_off = worker.hand_off
+        if hand_off is not None:
+            # Faust subscribed the input topics for this agent's stream; the consumer
+            # hands their records over in whole polls instead of through the stream.
+            while True:
+                await worker.deliver(await hand_off.get(settings.batch_max))
         async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.batch_max, within=settings.batch_within_ms / 1000
         ):
-            for e in events:
-                e.message.incref()  # take_events' own ack must not commit an unprocessed event
-            for e in await worker.process_events(events):
-                e.ack()
+            messages = [e.message for e in events]
+            for m in messages:
+                m.incref()  # take_events' own ack must not commit an unprocessed event
+            await worker.deliver(messages)
 
     # Faust's signal and timer decorators are typed narrower (or not at all) than they accept.
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
@@ -429,8 +459,7 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def _release_held() -> None:
-        for e in await worker.tick():
-            e.ack()
+        await worker.tick()
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def _lag_metrics() -> None:
