@@ -19,6 +19,7 @@ from bench.stages import STAGES
 from bench.workload import build_workload
 
 from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.contract import topics
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.state import CustomerState
 
@@ -119,9 +120,10 @@ def test_the_bench_runs_two_workers_of_one_group_and_they_split_the_partitions(
     assert two["error"] is None, two["error"]  # also: Redis holds every customer of the workload
     per_worker = two["worker"]["per_worker"]
     assert len(per_worker) == 2
-    # six input topics of six partitions: three partition numbers each
-    assert [w["topic_partitions"] for w in per_worker] == [18, 18]
+    # every worker input topic has six partitions: three partition numbers each
+    each = 3 * len(topics.WORKER_INPUT_TOPICS)
+    assert [w["topic_partitions"] for w in per_worker] == [each, each]
     # a rebalance may hand a partition's uncommitted events to the other worker: read twice
     assert sum(w["events"] for w in per_worker) >= events
     assert two["worker"]["dead_letters"] == 0
-    assert "worker/two-workers: at the end 18 topic-partitions" in done.stdout
+    assert f"worker/two-workers: at the end {each} topic-partitions" in done.stdout
