@@ -253,8 +253,9 @@ def user_table(
         else:
             lines.append(
                 f"latency/half-load: {latency['events']:,} large incoming payments sent open-loop "
-                f"at {latency['target_rate']:,.0f}/s (half of {latency['max_rate_source']} "
-                f"{latency['max_rate']:,.0f}/s; sent {_num(latency['sent_rate'], ',.0f')}/s), "
+                f"at {latency['target_rate']:,.0f}/s (half of the worker's "
+                f"{latency['max_rate']:,.0f}/s on {latency['max_rate_events']:,} of them; sent "
+                f"{_num(latency['sent_rate'], ',.0f')}/s), "
                 f"{latency['matched']:,} opportunities matched, {latency['unmatched']:,} missing"
             )
             lines.append(

@@ -242,6 +242,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=30,
         help="seconds of open-loop sending at half the max rate for the latency (default 30)",
     )
+    add(
+        "--latency-drain",
+        type=_bounded_int(100, 1_000_000),
+        default=30_000,
+        help="large incoming payments the worker drains to measure its max rate (default 30,000)",
+    )
     args = p.parse_args(argv)  # fmt: skip
     if args.kafka_port in (args.redis_port, args.redis_port - 1):
         p.error("--kafka-port, its controller port (+1) and --redis-port must differ")
@@ -321,13 +327,8 @@ class Bench:
         stages = [self.stages(c) for c in STAGE_RUNS if c in self.args.only]
         backtest = self.backtest() if BACKTEST in self.args.only else None
         by = {c: median_run(ms) for c, ms in runs.items()}
-        replay = latency = None
-        if REPLAY in self.args.only or (LATENCY in self.args.only and WORKER_FAST not in by):
-            replay = self.replay()  # also the max rate of the latency run without a worker run
-        if LATENCY in self.args.only:
-            latency = self.latency(by.get(WORKER_FAST), replay)
-        if REPLAY not in self.args.only:
-            replay = None
+        replay = self.replay() if REPLAY in self.args.only else None
+        latency = self.latency() if LATENCY in self.args.only else None
         ratio_rows = ratios(by)
         goals = targets(by)
         user_goals = user_targets(latency, replay)
@@ -497,18 +498,12 @@ class Bench:
             f"replay {figures['replay_events_per_second']:,.0f} events/s")  # fmt: skip
         return figures
 
-    def latency(self, worker: Measurement | None, replay: dict[str, Any] | None) -> dict[str, Any]:
-        """Open-loop large incoming payments at half the worker's max rate of this run."""
+    def latency(self) -> dict[str, Any]:
+        """Open-loop large incoming payments at half the worker's max rate on them."""
         assert self.redis is not None
-        if worker is not None and worker.events_per_second:
-            source, max_rate = WORKER_FAST, worker.events_per_second
-        elif replay is not None and replay.get("live_events_per_second"):
-            source, max_rate = "replay/catch-up live", replay["live_events_per_second"]
-        else:
-            return {"error": "no max rate measured in this run (worker or replay failed)"}
-        rate = max_rate / 2
-        customers = max(10, round(rate * self.args.latency_seconds))
-        log(f"{LATENCY}: {customers:,} large incoming payments open-loop at {rate:,.0f}/s")
+        drain = self.args.latency_drain
+        log(f"{LATENCY}: max rate on {drain:,} large incoming payments, then "
+            f"{self.args.latency_seconds}s open-loop at half of it")  # fmt: skip
         prefix = self.prefix + "lat."
         self.stack.create_topics(prefix, PARTITIONS)
         env = self._user_path_env(prefix, "bp:", "latency")
@@ -517,8 +512,8 @@ class Bench:
                 env,
                 bootstrap=self.bootstrap,
                 prefix=prefix,
-                customers=customers,
-                rate=rate,
+                drain=drain,
+                seconds=self.args.latency_seconds,
                 timeout=self.args.drain_timeout,
                 log=self.run_dir / "latency-worker.log",
             )
@@ -527,9 +522,9 @@ class Bench:
             return {"error": str(exc)}
         finally:
             self.redis.delete_prefix("bp:")
-        figures.update(max_rate=max_rate, max_rate_source=source)
-        log(f"{LATENCY}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
-            f"{figures['matched']:,} of {customers:,} matched")  # fmt: skip
+        log(f"{LATENCY}: max {figures['max_rate']:,.0f}/s; at {figures['target_rate']:,.0f}/s "
+            f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
+            f"{figures['matched']:,} of {figures['events']:,} matched")  # fmt: skip
         return figures
 
     def _user_path_env(self, prefix: str, redis_prefix: str, name: str) -> dict[str, str]:

@@ -41,7 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench import processes
 from bench.broker import end_offsets, group_lag, produce
 from bench.worker_run import DrainTimeout, scrape
-from bench.workload import Workload
+from bench.workload import Message, Workload
 from impulse_stream.contract import topics as contract_topics
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -54,12 +54,12 @@ class Payment:
     value: bytes
 
 
-def large_payments(customers: int, seed: int = 11) -> list[Payment]:
+def large_payments(customers: int, seed: int = 11, letter: str = "p") -> list[Payment]:
     """One large incoming payment per customer ``p0000000``...; same ``seed``, same bytes."""
     rng = random.Random(seed)
     out = []
     for n in range(customers):
-        cid = f"p{n:07d}"
+        cid = f"{letter}{n:07d}"
         at = T0 + timedelta(seconds=n)
         event = {
             "event_id": f"tx-{cid}-0",
@@ -132,7 +132,9 @@ async def open_loop(
             parts = consumer.partitions_for_topic(sink) or set()
         tps = [TopicPartition(sink, p) for p in sorted(parts)]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await consumer.seek_to_end(*tps)  # after the opportunities of the max-rate drain
+        for tp in tps:
+            await consumer.position(tp)
         done = asyncio.Event()
         matched: set[bytes] = set()
 
@@ -202,19 +204,77 @@ def open_loop_latency(
     *,
     bootstrap: str,
     prefix: str,
-    customers: int,
-    rate: float,
+    drain: int,
+    seconds: float,
     timeout: float,
     log: Path,
 ) -> dict[str, Any]:
-    """Start a worker on ``prefix``'s empty topics, run :func:`open_loop`, stop the worker."""
+    """Start a worker on ``prefix``'s empty topics; measure its max rate on ``drain``
+    payments of customers ``m...`` fed as fast as the producer can; then :func:`open_loop`
+    at half that rate for ``seconds`` with customers ``p...``; stop the worker."""
     proc = start_worker(env, log, timeout)
     try:
-        figures = asyncio.run(open_loop(bootstrap, prefix, large_payments(customers), rate, 30.0))
+        backlog = Workload(
+            {
+                contract_topics.TRANSACTIONS: [
+                    Message(contract_topics.TRANSACTIONS, p.key, p.value, T0)
+                    for p in large_payments(drain, seed=12, letter="m")
+                ]
+            },
+            drain,
+        )
+        max_rate, _ = _feed_and_wait(proc, env, bootstrap, prefix, backlog, drain, timeout)
+        rate = max_rate / 2
+        customers = max(10, round(rate * seconds))
+        payments = large_payments(customers)
+        figures = asyncio.run(open_loop(bootstrap, prefix, payments, rate, 30.0))
     finally:
         code = processes.stop(proc)
-    figures["worker_exit_code"] = code
+    figures.update(max_rate=round(max_rate, 1), max_rate_events=drain, worker_exit_code=code)
     return figures
+
+
+def _feed_and_wait(
+    proc: Any,
+    env: dict[str, str],
+    bootstrap: str,
+    prefix: str,
+    workload: Workload,
+    expect: int,
+    timeout: float,
+) -> tuple[float, dict[str, float]]:
+    """Produce ``workload`` as fast as possible to a running worker that has read
+    ``expect`` events in all once this is done; wait until it has committed them.
+    Returns the workload's events over the seconds from the first send to the
+    worker's last committed batch, and the worker's metrics."""
+    port = int(env["IMPULSE_STREAM_WEB_PORT"])
+    produced: dict[str, float] = {}
+
+    def feed() -> None:
+        produced["started"] = time.time()
+        produced["seconds"] = asyncio.run(produce(bootstrap, prefix, workload))
+
+    feeder = threading.Thread(target=feed, name="bench-producer")
+    feeder.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise DrainTimeout(f"the worker exited with code {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise DrainTimeout(f"the worker did not decide {expect} events in time")
+            seen = int(scrape(port).get("impulse_stream_events_in_total", 0))
+            if seen >= expect and not feeder.is_alive():
+                ends = asyncio.run(end_offsets(bootstrap, [prefix + t for t in _inputs()]))
+                if asyncio.run(group_lag(bootstrap, env["IMPULSE_STREAM_APP_ID"], ends)) == 0:
+                    break
+            time.sleep(0.2)
+        metrics = scrape(port)
+    finally:
+        feeder.join()
+    finished = metrics["impulse_stream_last_progress_timestamp_seconds"]
+    metrics["bench_produce_seconds"] = produced["seconds"]
+    return workload.events / (finished - produced["started"]), metrics
 
 
 _REPLAYED = re.compile(r"replayed ([\d,]+) events in ([\d.]+) s: ([\d,]+) messages")
@@ -232,35 +292,11 @@ def live_then_replay(
     """The live rate of a worker fed as fast as the producer can, then the replay's rate."""
     events = workload.events
     proc = start_worker(env, logs / "live-worker.log", timeout)
-    port = int(env["IMPULSE_STREAM_WEB_PORT"])
-    produced: dict[str, float] = {}
-
-    def feed() -> None:
-        produced["started"] = time.time()
-        produced["seconds"] = asyncio.run(produce(bootstrap, prefix, workload))
-
-    feeder = threading.Thread(target=feed, name="bench-live-producer")
-    feeder.start()
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise DrainTimeout(f"the live worker exited with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise DrainTimeout(f"the live worker did not decide {events} events in time")
-            metrics = scrape(port)
-            seen = int(metrics.get("impulse_stream_events_in_total", 0))
-            if seen >= events and not feeder.is_alive():
-                ends = asyncio.run(end_offsets(bootstrap, [prefix + t for t in _inputs()]))
-                if asyncio.run(group_lag(bootstrap, env["IMPULSE_STREAM_APP_ID"], ends)) == 0:
-                    break
-            time.sleep(0.2)
-        metrics = scrape(port)
+        live_rate, metrics = _feed_and_wait(proc, env, bootstrap, prefix, workload, events, timeout)
     finally:
-        feeder.join()
         code = processes.stop(proc)
-    finished = metrics["impulse_stream_last_progress_timestamp_seconds"]
-    live_seconds = finished - produced["started"]
+    live_seconds = events / live_rate
     live_published = int(
         sum(
             metrics.get(f"impulse_stream_{name}_total", 0.0)
@@ -290,11 +326,10 @@ def live_then_replay(
         )
     replayed = int(found.group(1).replace(",", ""))
     replay_seconds = float(found.group(2))
-    live_rate = events / live_seconds
     replay_rate = replayed / replay_seconds if replay_seconds else None
     return {
         "events": events,
-        "produce_seconds": round(produced["seconds"], 2),
+        "produce_seconds": round(metrics["bench_produce_seconds"], 2),
         "live_seconds": round(live_seconds, 2),
         "live_events_per_second": round(live_rate, 1),
         "live_events_decided": int(metrics.get("impulse_stream_events_in_total", 0)),
