@@ -260,7 +260,9 @@ def user_table(
             )
             lines.append(
                 f"event -> opportunity ms: p50 {_num(latency['p50_ms'], '.1f')}, "
-                f"p99 {_num(latency['p99_ms'], '.1f')}, max {_num(latency['max_ms'], '.1f')}"
+                f"p99 {_num(latency['p99_ms'], '.1f')}, max {_num(latency['max_ms'], '.1f')}; "
+                f"p50 of the first tenth {_num(latency['p50_first_tenth_ms'], '.1f')}, "
+                f"of the last {_num(latency['p50_last_tenth_ms'], '.1f')}"
             )
     if replay is not None:
         if "error" in replay:

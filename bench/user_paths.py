@@ -192,6 +192,9 @@ async def open_loop(
         "p50_ms": _round(percentile(ms, 50)),
         "p99_ms": _round(percentile(ms, 99)),
         "max_ms": _round(max(ms) if ms else None),
+        # in arrival order: flat if the delay is fixed, rising if a queue builds up
+        "p50_first_tenth_ms": _round(percentile(ms[: max(1, len(ms) // 10)], 50)),
+        "p50_last_tenth_ms": _round(percentile(ms[-max(1, len(ms) // 10) :], 50)),
     }
 
 
@@ -263,13 +266,16 @@ def _feed_and_wait(
                 raise DrainTimeout(f"the worker exited with code {proc.returncode}")
             if time.monotonic() > deadline:
                 raise DrainTimeout(f"the worker did not decide {expect} events in time")
-            seen = int(scrape(port).get("impulse_stream_events_in_total", 0))
+            try:
+                seen = int(scrape(port).get("impulse_stream_events_in_total", 0))
+            except OSError:  # a busy worker may answer /metrics late: ask again
+                continue
             if seen >= expect and not feeder.is_alive():
                 ends = asyncio.run(end_offsets(bootstrap, [prefix + t for t in _inputs()]))
                 if asyncio.run(group_lag(bootstrap, env["IMPULSE_STREAM_APP_ID"], ends)) == 0:
                     break
             time.sleep(0.2)
-        metrics = scrape(port)
+        metrics = scrape(port, timeout=30.0)
     finally:
         feeder.join()
     finished = metrics["impulse_stream_last_progress_timestamp_seconds"]
