@@ -11,6 +11,8 @@ MAX_WORKER_CPU_US = 200.0  # the worker's CPU per event
 MAX_PROCESSOR_CPU_US = 150.0  # the batch path in memory, CPU per event
 MAX_ROUND_TRIPS_PER_EVENT = 0.05  # Redis round trips (pipeline executions) per input event
 MAX_BYTES_PER_CUSTOMER = 512  # Redis used_memory growth per distinct customer
+MAX_P99_LATENCY_MS = 50.0  # event -> opportunity at half the worker's maximum rate
+MIN_REPLAY_VS_LIVE = 1.5  # replay catch-up events/s over live events/s
 
 PASSTHROUGH = "passthrough"
 NOOP_FAUST = "noop/faust-consumer"
@@ -210,6 +212,73 @@ def table(
         op = ">=" if t.higher_is_better else "<="
         verdict = "met" if t.met else "MISSED"
         value = _num(t.value, ".3f" if t.unit not in ("B", "us") else ",.0f")
+        lines.append(f"{t.name:<42}{value:>10} {t.unit:<2}(target {op} {t.limit:g})  {verdict}")
+    return "\n".join(lines)
+
+
+def user_targets(latency: dict[str, Any] | None, replay: dict[str, Any] | None) -> list[Target]:
+    """The targets of the latency and replay figures (bench/user_paths.py), when measured."""
+    out = []
+    if latency is not None:
+        out.append(
+            Target(
+                "p99 event -> opportunity at half load",
+                latency.get("p99_ms"),
+                MAX_P99_LATENCY_MS,
+                False,
+                "ms",
+            )
+        )
+    if replay is not None:
+        out.append(
+            Target(
+                "replay events/s / live events/s",
+                replay.get("replay_vs_live"),
+                MIN_REPLAY_VS_LIVE,
+                True,
+                "x",
+            )
+        )
+    return out
+
+
+def user_table(
+    latency: dict[str, Any] | None, replay: dict[str, Any] | None, goals: list[Target]
+) -> str:
+    """The latency and replay lines of the report, with their targets."""
+    lines = []
+    if latency is not None:
+        if "error" in latency:
+            lines.append(f"latency/half-load  FAILED: {latency['error'].splitlines()[0]}")
+        else:
+            lines.append(
+                f"latency/half-load: {latency['events']:,} large incoming payments sent open-loop "
+                f"at {latency['target_rate']:,.0f}/s (half of the worker's "
+                f"{latency['max_rate']:,.0f}/s on {latency['max_rate_events']:,} of them; sent "
+                f"{_num(latency['sent_rate'], ',.0f')}/s), "
+                f"{latency['matched']:,} opportunities matched, {latency['unmatched']:,} missing"
+            )
+            lines.append(
+                f"event -> opportunity ms: p50 {_num(latency['p50_ms'], '.1f')}, "
+                f"p99 {_num(latency['p99_ms'], '.1f')}, max {_num(latency['max_ms'], '.1f')}; "
+                f"p50 of the first tenth {_num(latency['p50_first_tenth_ms'], '.1f')}, "
+                f"of the last {_num(latency['p50_last_tenth_ms'], '.1f')}"
+            )
+    if replay is not None:
+        if "error" in replay:
+            lines.append(f"replay/catch-up  FAILED: {replay['error'].splitlines()[0]}")
+        else:
+            lines.append(
+                f"replay/catch-up: {replay['events']:,} events, live "
+                f"{replay['live_events_per_second']:,.0f} events/s "
+                f"({replay['live_seconds']:.1f} s), impulse-stream replay "
+                f"{_num(replay['replay_events_per_second'], ',.0f')} events/s "
+                f"({replay['replay_seconds']:.1f} s, {replay['replay_events']:,} events)"
+            )
+    for t in goals:
+        op = ">=" if t.higher_is_better else "<="
+        verdict = "met" if t.met else "MISSED"
+        value = _num(t.value, ".1f" if t.unit == "ms" else ".2f")
         lines.append(f"{t.name:<42}{value:>10} {t.unit:<2}(target {op} {t.limit:g})  {verdict}")
     return "\n".join(lines)
 

@@ -127,3 +127,58 @@ def test_the_bench_runs_two_workers_of_one_group_and_they_split_the_partitions(
     assert sum(w["events"] for w in per_worker) >= events
     assert two["worker"]["dead_letters"] == 0
     assert f"worker/two-workers: at the end {each} topic-partitions" in done.stdout
+
+
+def test_the_bench_replays_the_live_events_and_computes_replay_over_live(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    events = 2000
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--events", "1000", "--only", "replay",
+         "--replay-events", str(events), "--kafka", kafka_bootstrap, "--redis", redis_url,
+         "--results", str(tmp_path), "--drain-timeout", "300"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    results = orjson.loads((tmp_path / "latest.json").read_bytes())
+    replay = results["replay"]
+    assert "error" not in replay, replay
+    assert results["latency"] is None
+    # the live worker decided every event (a batch retried while the fresh topics settle is
+    # read twice); the replay read every one of them back
+    assert replay["live_events_decided"] >= replay["events"] == replay["replay_events"] == events
+    # both decided and published (their counts differ: the live figure sums the worker's
+    # impulse, opportunity and attribution counters, the replay counts every message it sent)
+    assert replay["replay_published"] > 0 and replay["live_outputs"] > 0
+    assert replay["replay_vs_live"] == pytest.approx(
+        replay["replay_events_per_second"] / replay["live_events_per_second"], rel=1e-2
+    )
+    target = next(t for t in results["targets"] if t["name"].startswith("replay events/s"))
+    assert target["value"] == replay["replay_vs_live"] and target["limit"] == 1.5
+    assert "replay events/s / live events/s" in done.stdout
+
+
+def test_the_bench_matches_every_opportunity_to_its_open_loop_payment(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--events", "1000", "--only", "latency",
+         "--latency-drain", "500", "--latency-seconds", "2", "--kafka", kafka_bootstrap,
+         "--redis", redis_url, "--results", str(tmp_path), "--drain-timeout", "300"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    results = orjson.loads((tmp_path / "latest.json").read_bytes())
+    latency = results["latency"]
+    assert "error" not in latency, latency
+    assert results["replay"] is None
+    # half of the max rate the same worker reached on 500 payments of this run
+    assert latency["max_rate_events"] == 500 and latency["max_rate"] > 0
+    assert latency["target_rate"] == pytest.approx(latency["max_rate"] / 2, abs=0.1)
+    assert latency["events"] == max(10, round(latency["max_rate"] / 2 * 2))
+    # one large incoming payment per customer, one opportunity each, nothing else
+    assert latency["matched"] == latency["events"] and latency["unmatched"] == 0
+    assert latency["extra_opportunities"] == 0 and latency["unknown_keys"] == 0
+    assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    assert latency["worker_exit_code"] == 0
+    assert "p99 event -> opportunity at half load" in done.stdout

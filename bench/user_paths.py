@@ -1,0 +1,353 @@
+"""Two of the users' questions, answered on the real worker: latency and replay speed.
+
+**Event -> opportunity latency at half load** (:func:`open_loop_latency`). A worker
+runs on empty topics of their own. An open-loop producer sends one large incoming
+payment per customer (a non-salary credit of 12,000-60,000 EUR: the catalogue's
+``large_incoming_payment`` detector fires on the event itself, no event-time deadline
+is waited for) on a fixed schedule at ``rate`` events/s, whatever the worker
+answers, and notes the send time of each customer's event (also the record's Kafka
+timestamp). A consumer of the opportunities topic, in the same process and on the
+same clock, takes each opportunity's arrival time; the opportunity's key is its
+customer, and each customer has exactly one triggering event, so the two match
+one to one. The latency includes the producer's linger, the worker's batch and
+Redis write and the publish with ``acks=all``.
+
+**Replay catch-up speed / live speed** (:func:`live_then_replay`). A worker runs on
+empty topics; the reference workload (``bench/workload.py``) is then produced as
+fast as the producer can, and the worker consumes it as it arrives: the live rate
+is the events over the time from the first send to the worker's last committed
+batch. Then ``impulse-stream replay`` reads the same topics from their start
+(``--from`` 1970, ``--to`` tomorrow: every record) into its own namespace; the
+replay rate is the events over the seconds the command reports for itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench import processes
+from bench.broker import end_offsets, group_lag, produce
+from bench.worker_run import DrainTimeout, scrape
+from bench.workload import Message, Workload
+from impulse_stream.contract import topics as contract_topics
+
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+INPUT_TOPIC_PARTITIONS = 6 * 6  # six input topics of six partitions
+
+
+@dataclass(frozen=True)
+class Payment:
+    key: bytes
+    value: bytes
+
+
+def large_payments(customers: int, seed: int = 11, letter: str = "p") -> list[Payment]:
+    """One large incoming payment per customer ``p0000000``...; same ``seed``, same bytes."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(customers):
+        cid = f"{letter}{n:07d}"
+        at = T0 + timedelta(seconds=n)
+        event = {
+            "event_id": f"tx-{cid}-0",
+            "customer_id": cid,
+            "account_id": f"DE{rng.randrange(10**19, 10**20)}",
+            "booked_at": at.isoformat(timespec="seconds"),
+            "amount": f"{rng.randrange(12_000, 60_000)}.00",
+            "currency": "EUR",
+            "direction": "credit",
+            "counterparty": {"name": "Notariat Dr. Beispiel"},
+            "purpose": "Erbauseinandersetzung Nachlass",
+            "category": "other",
+            "balance_after": f"{rng.randrange(15_000, 90_000)}.00",
+        }
+        out.append(Payment(cid.encode(), orjson.dumps(event)))
+    return out
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank ``q`` percentile (0 < q <= 100) of ``values``."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil
+    return ordered[int(rank) - 1]
+
+
+def start_worker(env: dict[str, str], log: Path, timeout: float) -> Any:
+    """A worker, returned once it holds every input topic-partition."""
+    proc = processes.python_module("impulse_stream.cli", ["worker"], env, log)
+    port = int(env["IMPULSE_STREAM_WEB_PORT"])
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise DrainTimeout(
+                f"the worker exited with code {proc.returncode}; log {log}:\n"
+                + processes.log_tail(log)
+            )
+        if time.monotonic() > deadline:
+            processes.stop(proc)
+            raise DrainTimeout(f"the worker was not assigned its partitions in {timeout:.0f}s")
+        try:
+            assigned = scrape(port, timeout=2.0).get("impulse_stream_partitions_assigned", 0)
+        except OSError:
+            assigned = 0
+        if assigned >= INPUT_TOPIC_PARTITIONS:
+            return proc
+        time.sleep(0.2)
+
+
+async def open_loop(
+    bootstrap: str, prefix: str, payments: list[Payment], rate: float, timeout: float
+) -> dict[str, Any]:
+    """Send ``payments`` at ``rate``/s on a fixed schedule; match opportunities as they come."""
+    source = prefix + contract_topics.TRANSACTIONS
+    sink = prefix + contract_topics.OPPORTUNITIES
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    await consumer.start()
+    await producer.start()
+    sent: dict[bytes, float] = {}
+    latencies: list[float] = []
+    extra = 0  # opportunities for a customer already matched (must stay 0)
+    unknown = 0  # opportunities of a key never sent (must stay 0)
+    late: list[float] = []  # how far behind its schedule each send was
+    try:
+        parts = consumer.partitions_for_topic(sink)
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(sink) or set()
+        tps = [TopicPartition(sink, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)  # after the opportunities of the max-rate drain
+        for tp in tps:
+            await consumer.position(tp)
+        done = asyncio.Event()
+        matched: set[bytes] = set()
+
+        async def receive() -> None:
+            nonlocal extra, unknown
+            while not done.is_set():
+                polled = await consumer.getmany(timeout_ms=50, max_records=2000)
+                arrived = time.time()
+                for records in polled.values():
+                    for r in records:
+                        at = sent.get(r.key)
+                        if at is None:
+                            unknown += 1
+                        elif r.key in matched:
+                            extra += 1
+                        else:
+                            matched.add(r.key)
+                            latencies.append(arrived - at)
+                if len(matched) == len(payments):
+                    done.set()
+
+        receiver = asyncio.create_task(receive())
+        started = time.time()
+        acks = []
+        for i, p in enumerate(payments):
+            due = started + i / rate
+            wait = due - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = time.time()
+            late.append(now - due)
+            sent[p.key] = now
+            acks.append(
+                await producer.send(source, p.value, key=p.key, timestamp_ms=int(now * 1e3))
+            )
+        send_seconds = time.time() - started
+        await asyncio.gather(*acks)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout)
+        done.set()
+        await receiver
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    ms = [x * 1e3 for x in latencies]
+    return {
+        "events": len(payments),
+        "target_rate": round(rate, 1),
+        "sent_rate": round(len(payments) / send_seconds, 1) if send_seconds else None,
+        "send_late_p99_ms": round(percentile([x * 1e3 for x in late], 99) or 0.0, 2),
+        "matched": len(latencies),
+        "unmatched": len(payments) - len(latencies),
+        "extra_opportunities": extra,
+        "unknown_keys": unknown,
+        "p50_ms": _round(percentile(ms, 50)),
+        "p99_ms": _round(percentile(ms, 99)),
+        "max_ms": _round(max(ms) if ms else None),
+        # in arrival order: flat if the delay is fixed, rising if a queue builds up
+        "p50_first_tenth_ms": _round(percentile(ms[: max(1, len(ms) // 10)], 50)),
+        "p50_last_tenth_ms": _round(percentile(ms[-max(1, len(ms) // 10) :], 50)),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
+def open_loop_latency(
+    env: dict[str, str],
+    *,
+    bootstrap: str,
+    prefix: str,
+    drain: int,
+    seconds: float,
+    timeout: float,
+    log: Path,
+) -> dict[str, Any]:
+    """Start a worker on ``prefix``'s empty topics; measure its max rate on ``drain``
+    payments of customers ``m...`` fed as fast as the producer can; then :func:`open_loop`
+    at half that rate for ``seconds`` with customers ``p...``; stop the worker."""
+    proc = start_worker(env, log, timeout)
+    try:
+        backlog = Workload(
+            {
+                contract_topics.TRANSACTIONS: [
+                    Message(contract_topics.TRANSACTIONS, p.key, p.value, T0)
+                    for p in large_payments(drain, seed=12, letter="m")
+                ]
+            },
+            drain,
+        )
+        max_rate, _ = _feed_and_wait(proc, env, bootstrap, prefix, backlog, drain, timeout)
+        rate = max_rate / 2
+        customers = max(10, round(rate * seconds))
+        payments = large_payments(customers)
+        figures = asyncio.run(open_loop(bootstrap, prefix, payments, rate, 30.0))
+    finally:
+        code = processes.stop(proc)
+    figures.update(max_rate=round(max_rate, 1), max_rate_events=drain, worker_exit_code=code)
+    return figures
+
+
+def _feed_and_wait(
+    proc: Any,
+    env: dict[str, str],
+    bootstrap: str,
+    prefix: str,
+    workload: Workload,
+    expect: int,
+    timeout: float,
+) -> tuple[float, dict[str, float]]:
+    """Produce ``workload`` as fast as possible to a running worker that has read
+    ``expect`` events in all once this is done; wait until it has committed them.
+    Returns the workload's events over the seconds from the first send to the
+    worker's last committed batch, and the worker's metrics."""
+    port = int(env["IMPULSE_STREAM_WEB_PORT"])
+    produced: dict[str, float] = {}
+
+    def feed() -> None:
+        produced["started"] = time.time()
+        produced["seconds"] = asyncio.run(produce(bootstrap, prefix, workload))
+
+    feeder = threading.Thread(target=feed, name="bench-producer")
+    feeder.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise DrainTimeout(f"the worker exited with code {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise DrainTimeout(f"the worker did not decide {expect} events in time")
+            try:
+                seen = int(scrape(port).get("impulse_stream_events_in_total", 0))
+            except OSError:  # a busy worker may answer /metrics late: ask again
+                continue
+            if seen >= expect and not feeder.is_alive():
+                ends = asyncio.run(end_offsets(bootstrap, [prefix + t for t in _inputs()]))
+                if asyncio.run(group_lag(bootstrap, env["IMPULSE_STREAM_APP_ID"], ends)) == 0:
+                    break
+            time.sleep(0.2)
+        metrics = scrape(port, timeout=30.0)
+    finally:
+        feeder.join()
+    finished = metrics["impulse_stream_last_progress_timestamp_seconds"]
+    metrics["bench_produce_seconds"] = produced["seconds"]
+    return workload.events / (finished - produced["started"]), metrics
+
+
+_REPLAYED = re.compile(r"replayed ([\d,]+) events in ([\d.]+) s: ([\d,]+) messages")
+
+
+def live_then_replay(
+    env: dict[str, str],
+    *,
+    bootstrap: str,
+    prefix: str,
+    workload: Workload,
+    timeout: float,
+    logs: Path,
+) -> dict[str, Any]:
+    """The live rate of a worker fed as fast as the producer can, then the replay's rate."""
+    events = workload.events
+    proc = start_worker(env, logs / "live-worker.log", timeout)
+    try:
+        live_rate, metrics = _feed_and_wait(proc, env, bootstrap, prefix, workload, events, timeout)
+    finally:
+        code = processes.stop(proc)
+    live_seconds = events / live_rate
+    live_published = int(
+        sum(
+            metrics.get(f"impulse_stream_{name}_total", 0.0)
+            for name in ("impulses", "opportunities", "attributions")
+        )
+    )
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    replay_log = logs / "replay.log"
+    replay = processes.python_module(
+        "impulse_stream.cli",
+        ["replay", "--name", "bench", "--from", "1970-01-02", "--to", tomorrow],
+        env,
+        replay_log,
+    )
+    try:
+        replay_code = replay.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        processes.stop(replay)
+        raise DrainTimeout(
+            f"the replay did not finish in {timeout:.0f}s; log {replay_log}"
+        ) from None
+    found = _REPLAYED.search(replay_log.read_text(errors="replace"))
+    if replay_code != 0 or found is None:
+        raise DrainTimeout(
+            f"impulse-stream replay exited with code {replay_code}; log {replay_log}:\n"
+            + processes.log_tail(replay_log)
+        )
+    replayed = int(found.group(1).replace(",", ""))
+    replay_seconds = float(found.group(2))
+    replay_rate = replayed / replay_seconds if replay_seconds else None
+    return {
+        "events": events,
+        "produce_seconds": round(metrics["bench_produce_seconds"], 2),
+        "live_seconds": round(live_seconds, 2),
+        "live_events_per_second": round(live_rate, 1),
+        "live_events_decided": int(metrics.get("impulse_stream_events_in_total", 0)),
+        "live_outputs": live_published,
+        "live_worker_exit_code": code,
+        "replay_events": replayed,
+        "replay_seconds": replay_seconds,
+        "replay_events_per_second": round(replay_rate, 1) if replay_rate else None,
+        "replay_published": int(found.group(3).replace(",", "")),
+        "replay_vs_live": round(replay_rate / live_rate, 3) if replay_rate else None,
+    }
+
+
+def _inputs() -> tuple[str, ...]:
+    return contract_topics.INPUT_TOPICS
