@@ -14,14 +14,14 @@ with the most *own* time (the leaf of a sampled stack), in µs per event:
   ``--customers`` customers through the batch path on the in-memory store),
   recorded whole; only stacks under ``run_catalogue`` (the timed part) count.
 
-µs per event of a frame = its samples ÷ the sampling rate ÷ the events of the
-window. py-spy samples the threads that are running (``--idle`` off), so a
-worker waiting on Kafka or Redis is not counted; the figures are wall-clock
-time the process computed, under the profiler (sampling pauses it: about
-10 % at 200 Hz, measured below as CPU µs/event with and without it in
-docs/bench.md). With ``--native`` (default) the frames inside the mypyc-compiled
-core and in C extensions are named (``CPyDef_...``, ``msgspec``, ``hiredis``);
-without it their time is charged to the Python frame that called them.
+py-spy samples the thread that holds the GIL (``--gil``), so a worker waiting
+on Kafka or Redis (``epoll``, a lock) is not a sample. µs per event of a frame
+= its share of the samples × the process's CPU µs per event over the same
+window (``/proc`` for the worker, ``time.process_time`` for the backtest):
+sampling pauses the process, so the samples' wall time is not its CPU. With
+``--native`` (default) the frames inside the mypyc-compiled core and in C
+extensions are named (``CPyDef_...``, ``gc_collect_main``, ``msgspec``); without
+it their time is charged to the Python frame that called them.
 
 Writes to ``--out`` (default ``bench/results/profile/``): ``<what>.txt`` the
 collapsed stacks (py-spy ``raw``: flamegraph.pl and speedscope read it),
@@ -78,6 +78,7 @@ def py_spy() -> str:
 
 def _py_spy_args(rate: int, native: bool, out: Path) -> list[str]:
     args = [py_spy(), "record", "--rate", str(rate), "--format", "raw", "--output", str(out)]
+    args.append("--gil")  # the thread computing Python: a wait (epoll, a lock) is not a sample
     return args + (["--native"] if native else [])
 
 
@@ -101,7 +102,7 @@ class Profile:
     samples: int
     seconds_sampled: float  # samples ÷ rate: the time the process computed
     cpu_us_per_event: float | None  # /proc CPU over the same window, None for the backtest
-    sampled_us_per_event: float
+    sampled_us_per_event: float  # samples ÷ rate ÷ events: stretched by the sampling
     top: list[Frame] = field(default_factory=list)
     areas: dict[str, float] = field(default_factory=dict)  # µs/event of own time per area
 
@@ -117,6 +118,8 @@ def area(function: str, where: str) -> str:
     """The part of the path a leaf frame belongs to (for the second table)."""
     w = where.replace("\\", "/")
     f = function
+    if f.startswith("gc_collect"):
+        return "garbage collector"
     if "impulse_stream/core/" in w or f.startswith(("CPyDef_", "CPyPy_", "CPy_", "CPyStatic")):
         if "codec" in w or "codec" in f:
             return "state codec (core/codec.py)"
@@ -146,6 +149,53 @@ def area(function: str, where: str) -> str:
     return "interpreter and C runtime"
 
 
+def _is_code(func: str, where: str) -> bool:
+    """A frame of Python code or of the compiled core (not the interpreter, libc, a C library)."""
+    return where.endswith(".py") or where.startswith("<") or func.startswith(("CPyDef_", "CPyPy_"))
+
+
+def charged(frames: list[str]) -> tuple[str, str]:
+    """The frame a sample is charged to: the garbage collector wherever it runs, else the
+    innermost frame of Python or compiled-core code (the interpreter's and libc's frames
+    below it, a syscall included, are that code's own time)."""
+    parsed = []
+    for raw in frames:
+        m = _FRAME.match(raw)
+        func, where = (m["func"], _short(m["file"])) if m else (raw, "")
+        if func.startswith("gc_collect"):
+            return "gc_collect_main (the garbage collector)", "libpython3.11"
+        parsed.append((func, where))
+    for func, where in reversed(parsed):
+        if _is_code(func, where):
+            return func, where
+    return parsed[-1] if parsed else ("?", "")
+
+
+_GENERIC = (
+    "interpreter and C runtime",
+    "event loop",
+    "other Python",
+    "msgspec / orjson (called from Python)",
+)
+
+
+def stack_area(frames: list[str]) -> str:
+    """The area a sample is charged to: that of its innermost frame with a specific area
+    (the event loop's and the interpreter's frames count for the code that called them:
+    redis-py's ``asyncio.timeout`` and stream writes are the Redis client's)."""
+    first = ""
+    for raw in reversed(frames):
+        m = _FRAME.match(raw)
+        func, where = (m["func"], _short(m["file"])) if m else (raw, "")
+        a = area(func, where)
+        if a == "garbage collector":
+            return a
+        first = first or a
+        if a not in _GENERIC:
+            return a
+    return first or "interpreter and C runtime"
+
+
 def summarise(
     stacks: Counter[str],
     what: str,
@@ -154,18 +204,24 @@ def summarise(
     cpu_us_per_event: float | None,
     under: str = "",
 ) -> Profile:
-    """Own time per frame (the leaf of each stack) of the stacks that pass ``under``."""
+    """Own time per frame (see :func:`charged`) of the stacks that pass ``under``."""
     own: Counter[tuple[str, str]] = Counter()
     total = 0
+    areas: Counter[str] = Counter()
     for stack, n in stacks.items():
         frames = stack.split(";")
         if under and not any(under in f for f in frames):
             continue
         total += n
-        leaf = _FRAME.match(frames[-1])
-        func, where = (leaf["func"], _short(leaf["file"])) if leaf else (frames[-1], "")
-        own[(func, where)] += n
-    per = 1e6 / rate / events if events else 0.0
+        own[charged(frames)] += n
+        areas[stack_area(frames)] += n
+    # A sample is a moment the process held the GIL; sampling pauses it, so the wall
+    # time the samples stand for is stretched. Scaled to the CPU the process measured
+    # over the same window, the shares add up to that CPU per event.
+    if cpu_us_per_event and total:
+        per = cpu_us_per_event / total
+    else:
+        per = 1e6 / rate / events if events else 0.0
     profile = Profile(
         what=what,
         events=events,
@@ -173,13 +229,10 @@ def summarise(
         samples=total,
         seconds_sampled=round(total / rate, 2),
         cpu_us_per_event=round(cpu_us_per_event, 1) if cpu_us_per_event is not None else None,
-        sampled_us_per_event=round(total * per, 1),
+        sampled_us_per_event=round(total * 1e6 / rate / events, 1) if events else 0.0,
     )
     for (func, where), n in own.most_common(TOP):
         profile.top.append(Frame(func, where, n, round(n / total, 4), round(n * per, 2)))
-    areas: Counter[str] = Counter()
-    for (func, where), n in own.items():
-        areas[area(func, where)] += n
     profile.areas = {a: round(n * per, 1) for a, n in areas.most_common()}
     return profile
 
@@ -211,7 +264,7 @@ def markdown(p: Profile) -> str:
         lines.append(
             f"| `{f.function}` | {f.where} | {100 * f.share:.1f} % | {f.us_per_event:.1f} |"
         )
-    lines += ["", "| area (own time of its frames) | µs/event |", "| --- | --- |"]
+    lines += ["", "| area (innermost frame of the area on each stack) | µs/event |", "| --- | --- |"]
     lines += [f"| {a} | {us:.1f} |" for a, us in p.areas.items()]
     return "\n".join(lines) + "\n"
 

@@ -10,12 +10,13 @@ the reference workload (``bench/workload.py``) produced once, then per round
   of all stages; the hash of outputs and states, and the Redis contents
   after the run (every key of the prefix, the write nonce ``w`` left out),
   must be the same for both.
-* ``drain``: the raw aiokafka passthrough, the real worker (``impulse-stream
-  worker``, the defaults) and the same worker on the prototype store
-  (``bench/prototypes/worker.py``), each draining the backlog with a fresh
-  group: events/s, CPU µs per event, ratio to the passthrough of that round,
-  Redis commands per event (``INFO stats``) and the outputs counted by the
-  worker's metrics. The states and fences stored by both workers are compared.
+* ``drain``: the raw aiokafka passthrough, then the real worker as shipped
+  (``impulse-stream worker``, the defaults) and with each prototype
+  (``bench/prototypes/worker.py``: ``batch-lua``, ``gc``, both), each draining
+  the backlog with a fresh group: events/s, CPU µs per event, ratio to the
+  passthrough of that round, Redis commands per event (``INFO stats``) and the
+  outputs counted by the worker's metrics. The states and fences every
+  prototype stored are compared with the shipped worker's.
 
     python -m bench.prototypes.measure --events 60000 --repeat 2
 """
@@ -53,7 +54,8 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 PARTITIONS = 6
 BATCH = Settings().batch_max
 STORES = {"redis-store": RedisStore, "batch-lua": BatchLuaStore}
-LAUNCHERS = {"redis-store": "impulse_stream.cli", "batch-lua": "bench.prototypes.worker"}
+# worker contender -> BENCH_PROTOTYPE of bench/prototypes/worker.py ("" = the shipped worker)
+WORKERS = {"shipped": "", "batch-lua": "batch-lua", "gc": "gc", "batch-lua+gc": "batch-lua,gc"}
 _STACK_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT",
               "REDIS_PORT", "IMPULSE_STREAM_INFRA_NAME", "IMPULSE_STREAM_PARTITIONS")  # fmt: skip
 
@@ -195,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
                 )  # fmt: skip
                 log(f"round {r}: passthrough {pt:,.0f} events/s")
                 stored = {}
-                for name in order:
-                    rp = f"w{name[0]}{r}:"
+                names = list(WORKERS) if r % 2 == 0 else list(reversed(WORKERS))
+                for n, name in enumerate(names):
+                    rp = f"w{n}r{r}:"
                     wenv = worker_env(
                         bootstrap,
                         redis_url,
@@ -205,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
                         app_id=f"{prefix}{name}{r}",
                         web_port=processes.free_port(),
                         fast_drain=True,
-                        extra={},
+                        extra={"BENCH_PROTOTYPE": WORKERS[name]},
                     )
                     before = probe.snapshot()
                     res = drain_workers([wenv], bootstrap=bootstrap, ends=ends,
                                         expect=workload.events, timeout=timeout,
                                         logs=[run_dir / f"worker-{name}-{r}.log"],
-                                        module=LAUNCHERS[name])  # fmt: skip
+                                        module="bench.prototypes.worker")  # fmt: skip
                     after = probe.snapshot()
                     stored[name] = redis_contents(client, rp, (b"s", b"f:"))
                     probe.delete_prefix(rp)
@@ -237,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"round {r}: worker/{name} {rate:,.0f} events/s, "
                         f"{fig['cpu_us_per_event']} CPU µs/event, {fig['x_passthrough']} x"
                     )
-                same = stored["redis-store"] == stored["batch-lua"]
+                same = all(v == stored["shipped"] for v in stored.values())
                 results.setdefault("drain_states_identical", []).append(same)
     finally:
         client.close()
@@ -281,7 +284,7 @@ def report(results: dict[str, Any]) -> str:
         )
     if results["drain"]:
         lines.append(f"{'drain':<28}{'events/s':>10}{'x pass':>8}{'CPU us/ev':>11}{'cmd/ev':>8}")
-        for name in ("passthrough", *(f"worker/{n}" for n in STORES)):
+        for name in ("passthrough", *(f"worker/{n}" for n in WORKERS)):
             runs = [f for f in results["drain"] if f["contender"] == name]
             eps = statistics.median(f["events_per_second"] for f in runs)
             cpu = statistics.median(f["cpu_us_per_event"] for f in runs)
@@ -294,7 +297,7 @@ def report(results: dict[str, Any]) -> str:
                 + (f"{statistics.median(cmd):>8.2f}" if cmd else "")
             )
         lines.append(
-            "states and fences of both workers identical: "
+            "states and fences of every worker identical: "
             + ("yes" if all(results["drain_states_identical"]) else "NO")
         )
     return "\n".join(lines)
