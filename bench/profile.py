@@ -5,8 +5,8 @@ with the most *own* time (the leaf of a sampled stack), in µs per event:
 
 * ``worker``: the real ``python -m impulse_stream.cli worker`` (the defaults:
   batch hand-off, uvloop) draining the reference workload (``bench/workload.py``,
-  ``--events``) from a local stack of its own (name ``profile``, Kafka on 47192,
-  Redis on 47479). py-spy attaches once the worker has read its first events
+  ``--events``) from a local stack of its own (name ``profile``, Kafka on 48192,
+  Redis on 48479). py-spy attaches once the worker has read its first events
   and is stopped when the group has committed every input offset, so start-up
   and group join are left out. The worker's CPU (user + system, /proc) over the
   same window gives CPU µs per event beside it.
@@ -264,7 +264,11 @@ def markdown(p: Profile) -> str:
         lines.append(
             f"| `{f.function}` | {f.where} | {100 * f.share:.1f} % | {f.us_per_event:.1f} |"
         )
-    lines += ["", "| area (innermost frame of the area on each stack) | µs/event |", "| --- | --- |"]
+    lines += [
+        "",
+        "| area (innermost frame of the area on each stack) | µs/event |",
+        "| --- | --- |",
+    ]
     lines += [f"| {a} | {us:.1f} |" for a, us in p.areas.items()]
     return "\n".join(lines) + "\n"
 
@@ -385,8 +389,8 @@ def main(argv: list[str] | None = None) -> None:
         action="store_false",
         help="Python frames only (C and mypyc time goes to the caller)",
     )
-    parser.add_argument("--kafka-port", type=int, default=47192)
-    parser.add_argument("--redis-port", type=int, default=47479)
+    parser.add_argument("--kafka-port", type=int, default=48192)
+    parser.add_argument("--redis-port", type=int, default=48479)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

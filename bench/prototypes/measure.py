@@ -1,6 +1,6 @@
 """The batch-Lua prototype against RedisStore, side by side in one run (``make bench-prototype``).
 
-One local stack of its own (name ``proto``, Kafka on 47292, Redis on 47579),
+One local stack of its own (name ``proto``, Kafka on 48292, Redis on 48579),
 the reference workload (``bench/workload.py``) produced once, then per round
 (``--repeat``), the order of the two stores swapped every round:
 
@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--only", choices=("stages", "drain"), default=None)
-    parser.add_argument("--kafka-port", type=int, default=47292)
-    parser.add_argument("--redis-port", type=int, default=47579)
+    parser.add_argument("--kafka-port", type=int, default=48292)
+    parser.add_argument("--redis-port", type=int, default=48579)
     parser.add_argument("--result", type=Path, default=RESULTS / "prototype-batch-lua.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                         redis_url,
                         topic_prefix=prefix,
                         redis_prefix=rp,
-                        app_id=f"{prefix}{name}{r}",
+                        app_id=f"{prefix}{name.replace('+', '-')}{r}",
                         web_port=processes.free_port(),
                         fast_drain=True,
                         extra={"BENCH_PROTOTYPE": WORKERS[name]},

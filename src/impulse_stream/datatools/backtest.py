@@ -4,7 +4,9 @@ catalogues, and what changes between the two runs.
 Each run is the reference model of the worker (``BatchProcessor`` on a
 ``MemoryStore``, outputs collected): the core is deterministic, so a run gives
 the opportunities, with the same ids, that a live worker with that catalogue
-would have published.
+would have published. The store is ``BacktestStore`` (a ``MemoryStore`` whose
+due timers cost the due customers, not all of them) and the run has fewer
+garbage collections (``collector.py``); neither changes an output.
 
 What the comparison counts:
 
@@ -35,10 +37,11 @@ import orjson
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.datatools.backtest_store import BacktestStore
+from impulse_stream.datatools.collector import fewer_collections
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.errors import Interrupted
 from impulse_stream.pseudonym import pseudonym
-from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.metrics import Metrics
 from impulse_stream.streaming.processor import (
     BatchProcessor,
@@ -78,7 +81,8 @@ def run_catalogue(
 ) -> CatalogueRun:
     """The worker's batch path over ``messages`` on an in-memory store; suppressions are
     counted after the first ``warm_up`` messages."""
-    return asyncio.run(_run(catalogue, messages, label, bar, warm_up))
+    with fewer_collections():
+        return asyncio.run(_run(catalogue, messages, label, bar, warm_up))
 
 
 def _suppressions(metrics: Metrics) -> dict[str, int]:
@@ -101,7 +105,9 @@ async def _run(
 ) -> CatalogueRun:
     metrics = Metrics()
     publisher = CollectingPublisher()
-    processor = BatchProcessor(DecisionEngine(catalogue), MemoryStore(), publisher, metrics=metrics)
+    processor = BatchProcessor(
+        DecisionEngine(catalogue), BacktestStore(), publisher, metrics=metrics
+    )
     done = 0
     before: dict[str, int] = {}
     # A batch ends at the warm-up boundary, so that the suppressions after it are known.
