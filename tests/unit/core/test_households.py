@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import msgspec
+import pytest
 
-from impulse_stream.core.catalogue import ANY_BRANCH
+from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, parse_catalogue_text
+from impulse_stream.core.catalogue import ANY_BRANCH, HouseholdCap
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import CustomerProfile, HouseholdMembership
 from impulse_stream.core.outbound import branch_limit, household_period
+from impulse_stream.errors import CatalogueError
 
 from .conftest import CUSTOMER, T0, at, opportunities, order, profile
 
@@ -101,3 +104,45 @@ def test_a_branch_limit_is_the_branchs_own_else_the_default_else_none() -> None:
     assert branch_limit(limits, "br-y", "sms") is None
     assert branch_limit(limits, None, "call_centre") is None
     assert branch_limit({}, "br-x", "call_centre") is None
+
+
+HOUSEHOLD_LINE = "  household_cap: {max_contacts: 6, period_days: 30}\n"
+
+
+def policy_catalogue(lines: str):
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
+    assert HOUSEHOLD_LINE in text
+    return parse_catalogue_text(text.replace(HOUSEHOLD_LINE, lines), "bank.yaml")
+
+
+def test_the_catalogue_reads_the_household_cap_and_the_branch_capacity() -> None:
+    cat = policy_catalogue(
+        "  household_cap: {max_contacts: 2, period_days: 7}\n"
+        '  branch_capacity: {"*": {call_centre: 40}, br-x: {call_centre: 1, letter: 5}}\n'
+    )
+    assert cat.policy.household_cap == HouseholdCap(2, 7)
+    assert dict(cat.policy.branch_capacity["br-x"]) == {"call_centre": 1, "letter": 5}
+    assert dict(cat.policy.branch_capacity[ANY_BRANCH]) == {"call_centre": 40}
+    default = parse_catalogue_text(DEFAULT_CATALOGUE.read_text(encoding="utf-8"), "default")
+    assert default.policy.household_cap == HouseholdCap(6, 30)
+    assert dict(default.policy.branch_capacity) == {}
+
+
+@pytest.mark.parametrize(
+    ("lines", "where"),
+    [
+        ("  household_cap: {max_contacts: 2}\n", "household_cap"),
+        ("  household_cap: {max_contacts: -1, period_days: 7}\n", "max_contacts"),
+        ("  household_cap: {max_contacts: 2, period_days: 0}\n", "period_days"),
+        ("  branch_capacity: {br-x: {advisor: 3}}\n", "branch_capacity"),
+        ("  branch_capacity: {br-x: {call_centre: -1}}\n", "branch_capacity"),
+        ("  branch_capacity: {br x: {call_centre: 1}}\n", "branch_capacity"),
+        ("  branch_capacity: {br-x: {}}\n", "branch_capacity"),
+    ],
+)
+def test_a_bad_household_cap_or_branch_capacity_is_refused_with_its_path(
+    lines: str, where: str
+) -> None:
+    with pytest.raises(CatalogueError) as caught:
+        policy_catalogue(lines)
+    assert where in str(caught.value)
