@@ -25,7 +25,8 @@ The bearer token, CORS and the request logs are in
 :mod:`impulse_stream.api.security`.
 
 The views get the narrow ports they use (:class:`ApiPorts`: state reads, the
-learned engine, the worker's health, the metrics and three settings), built by
+households' members, the learned engine, the worker's health, the metrics and
+three settings), built by
 the composition root (``bootstrap.py``); they know neither the worker nor the
 settings object.
 """
