@@ -1,8 +1,9 @@
 -- Prototype (bench/prototypes/batch_lua.py): every customer write of a batch in one call.
 -- Standalone Redis only: the keys are built here from the prefix (a cluster would need one
--- call per slot). The same semantics as store/commit.lua plus the index commands that
--- RedisStore sends beside it, in the same order per customer:
---   SADD <p>outbox:<partition> (if an outbox entry), the fenced write, ZADD/ZREM timers.
+-- call per slot). The same semantics as store/commit.lua (its one-server form, with the
+-- timers key) plus the pending-set SADD that RedisStore sends before it, per customer:
+--   SADD <p>outbox:<partition> (if an outbox entry), then the fenced write, which sets or
+--   removes the wake-up only when it applies (a refused write or a resend leaves it).
 -- ARGV[1] key prefix
 -- ARGV[2] msgpack array of writes, each
 --   [customer, partition, expected_version, state length, outbox_id, outbox length, fences,
@@ -52,13 +53,13 @@ for w = 1, #writes do
       if outbox_id ~= '' then
         redis.call('HSET', p .. 'o:{' .. cid .. '}', outbox_id, outbox)
       end
+      if wakeup == '' then
+        redis.call('ZREM', p .. 'timers:' .. partition, cid)
+      else
+        redis.call('ZADD', p .. 'timers:' .. partition, wakeup, cid)
+      end
       result = version
     end
-  end
-  if wakeup == '' then
-    redis.call('ZREM', p .. 'timers:' .. partition, cid)
-  else
-    redis.call('ZADD', p .. 'timers:' .. partition, wakeup, cid)
   end
   out[w] = result
 end

@@ -12,9 +12,9 @@
   with every write of the batch in two arguments (msgpack of the fields, the
   states, outbox entries and nonces concatenated); the script
   does per customer what RedisStore's pipeline does (``SADD`` to the pending
-  set, ``commit.lua``'s fenced write, ``ZADD``/``ZREM`` of the timer), in the
-  same order, so the keys and values written are the same. RedisStore sends
-  ``checkpoints + 2..3 × writes`` commands.
+  set, then ``commit.lua``'s fenced write, which sets or removes the wake-up
+  only when it applies), in the same order, so the keys and values written
+  are the same. RedisStore sends ``checkpoints + 1..2 × writes`` commands.
 
 The point is the client's CPU: redis-py packs, sends and parses every command
 of a pipeline in Python (about 10 µs each); here it packs two commands and

@@ -15,8 +15,10 @@ the reference workload (``bench/workload.py``) produced once, then per round
   (``bench/prototypes/worker.py``: ``batch-lua``, ``gc``, both), each draining
   the backlog with a fresh group: events/s, CPU µs per event, ratio to the
   passthrough of that round, Redis commands per event (``INFO stats``) and the
-  outputs counted by the worker's metrics. The states and fences every
-  prototype stored are compared with the shipped worker's.
+  outputs counted by the worker's metrics. Their outputs are not compared:
+  the shipped worker's own runs on this backlog differ (how the event-time
+  clock releases held events depends on wall time, docs/bench.md); the stage
+  runs, deterministic, are the comparison.
 
     python -m bench.prototypes.measure --events 60000 --repeat 2
 """
@@ -64,21 +66,15 @@ def log(message: str) -> None:
     print(f"[prototype {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def redis_contents(client: redis.Redis, prefix: str, fields: tuple[bytes, ...] = ()) -> bytes:
-    """Every key of ``prefix`` and its value, prefix cut, write nonces left out; sorted.
-
-    ``fields`` keeps only those fields of the customer hashes (``s``, ``f:`` fences).
-    """
+def redis_contents(client: redis.Redis, prefix: str) -> bytes:
+    """Every key of ``prefix`` and its value, prefix cut, write nonces left out; sorted."""
     out: list[Any] = []
     for key in sorted(client.scan_iter(match=prefix + "*", count=1000)):
         name = key[len(prefix) :]
         kind = client.type(key)
         if kind == b"hash":
             h = client.hgetall(key)
-            items = sorted((k, v) for k, v in h.items() if k != b"w")
-            if fields and name.startswith(b"c:"):
-                items = [(k, v) for k, v in items if k.startswith(fields)]
-            value: Any = items
+            value: Any = sorted((k, v) for k, v in h.items() if k != b"w")
         elif kind == b"zset":
             value = client.zrange(key, 0, -1, withscores=True)
         elif kind == b"set":
@@ -196,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
                      "cpu_us_per_event": pt_cpu}
                 )  # fmt: skip
                 log(f"round {r}: passthrough {pt:,.0f} events/s")
-                stored = {}
                 names = list(WORKERS) if r % 2 == 0 else list(reversed(WORKERS))
                 for n, name in enumerate(names):
                     rp = f"w{n}r{r}:"
@@ -216,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
                                         logs=[run_dir / f"worker-{name}-{r}.log"],
                                         module="bench.prototypes.worker")  # fmt: skip
                     after = probe.snapshot()
-                    stored[name] = redis_contents(client, rp, (b"s", b"f:"))
                     probe.delete_prefix(rp)
                     mx = res.metrics
                     rate = res.clock.rate() or 0.0
@@ -240,8 +234,6 @@ def main(argv: list[str] | None = None) -> int:
                         f"round {r}: worker/{name} {rate:,.0f} events/s, "
                         f"{fig['cpu_us_per_event']} CPU µs/event, {fig['x_passthrough']} x"
                     )
-                same = all(v == stored["shipped"] for v in stored.values())
-                results.setdefault("drain_states_identical", []).append(same)
     finally:
         client.close()
         probe.close()
@@ -252,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
     log(f"wrote {args.result}")
-    same = all(results.get("stages_redis_contents_identical", [True])) and all(
-        results.get("drain_states_identical", [True])
-    )
+    same = all(results.get("stages_redis_contents_identical", [True]))
     return 0 if same else 1
 
 
@@ -296,10 +286,6 @@ def report(results: dict[str, Any]) -> str:
                 + f"{cpu:>11.1f}"
                 + (f"{statistics.median(cmd):>8.2f}" if cmd else "")
             )
-        lines.append(
-            "states and fences of every worker identical: "
-            + ("yes" if all(results["drain_states_identical"]) else "NO")
-        )
     return "\n".join(lines)
 
 
