@@ -5,8 +5,8 @@ with the most *own* time (the leaf of a sampled stack), in µs per event:
 
 * ``worker``: the real ``python -m impulse_stream.cli worker`` (the defaults:
   batch hand-off, uvloop) draining the reference workload (``bench/workload.py``,
-  ``--events``) from a local stack of its own (name ``profile``, Kafka on 48192,
-  Redis on 48479). py-spy attaches once the worker has read its first events
+  ``--events``) from a local stack of its own (name ``profile``, Kafka on 29192,
+  Redis on 29479). py-spy attaches once the worker has read its first events
   and is stopped when the group has committed every input offset, so start-up
   and group join are left out. The worker's CPU (user + system, /proc) over the
   same window gives CPU µs per event beside it.
@@ -303,7 +303,11 @@ def profile_worker(args: argparse.Namespace, out: Path) -> Profile:
     workload = build_workload(args.events)
     logs = stack.settings.data_dir / "runs" / stamp
     log(f"starting the profile stack: Kafka {stack.bootstrap_servers}, Redis {stack.redis_url}")
-    stack.up(fresh=True)
+    try:
+        stack.up(fresh=True)
+    except BaseException:  # a server that started is stopped again
+        stack.down()
+        raise
     try:
         stack.create_topics(prefix, PARTITIONS)
         log(f"producing {workload.events:,} events to {prefix}*")
@@ -389,8 +393,8 @@ def main(argv: list[str] | None = None) -> None:
         action="store_false",
         help="Python frames only (C and mypyc time goes to the caller)",
     )
-    parser.add_argument("--kafka-port", type=int, default=48192)
-    parser.add_argument("--redis-port", type=int, default=48479)
+    parser.add_argument("--kafka-port", type=int, default=29192)
+    parser.add_argument("--redis-port", type=int, default=29479)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -1,6 +1,6 @@
 """The batch-Lua prototype against RedisStore, side by side in one run (``make bench-prototype``).
 
-One local stack of its own (name ``proto``, Kafka on 48292, Redis on 48579),
+One local stack of its own (name ``proto``, Kafka on 29292, Redis on 29579),
 the reference workload (``bench/workload.py``) produced once, then per round
 (``--repeat``), the order of the two stores swapped every round:
 
@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--only", choices=("stages", "drain"), default=None)
-    parser.add_argument("--kafka-port", type=int, default=48292)
-    parser.add_argument("--redis-port", type=int, default=48579)
+    parser.add_argument("--kafka-port", type=int, default=29292)
+    parser.add_argument("--redis-port", type=int, default=29579)
     parser.add_argument("--result", type=Path, default=RESULTS / "prototype-batch-lua.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -157,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"events": workload.events, "customers": workload.customers,
                                "batch": BATCH, "stages": [], "drain": []}  # fmt: skip
     log(f"starting the proto stack: Kafka {bootstrap}, Redis {redis_url}")
-    stack.up(fresh=True)
+    try:
+        stack.up(fresh=True)
+    except BaseException:  # a server that started is stopped again
+        stack.down()
+        raise
     probe = RedisProbe(redis_url)
     client = redis.Redis.from_url(redis_url)
     try:

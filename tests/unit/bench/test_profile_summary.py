@@ -59,3 +59,36 @@ def test_collapsed_stacks_are_read_with_their_counts(tmp_path):
     path = tmp_path / "raw.txt"
     path.write_text("a (x.py:1);b (y.py:2) 5\na (x.py:1);b (y.py:2) 2\nc (z.py:3) 1\n")
     assert read_stacks(path) == Counter({"a (x.py:1);b (y.py:2)": 7, "c (z.py:3)": 1})
+
+
+def test_the_prototype_report_gives_medians_and_the_ratio_of_the_two_stores():
+    from bench.prototypes.measure import report
+
+    def stage(store, redis_us, all_us):
+        return {"store": store, "cpu_us": {"Redis": redis_us}, "all_stages_us": all_us,
+                "output_hash": "h"}  # fmt: skip
+
+    def drain(contender, eps, cpu, x=None):
+        return {"contender": contender, "events_per_second": eps, "cpu_us_per_event": cpu,
+                "x_passthrough": x, "redis_commands_per_event": 1.0}  # fmt: skip
+
+    results = {
+        "events": 1000,
+        "batch": 100,
+        "stages": [
+            stage("redis-store", 80, 200),
+            stage("batch-lua", 20, 140),
+            stage("redis-store", 100, 220),
+            stage("batch-lua", 30, 150),
+        ],
+        "stages_redis_contents_identical": [True, True],
+        "drain": [drain("passthrough", 20000, 20)]
+        + [drain(f"worker/{n}", 2000, 250, 0.1) for n in ("shipped", "batch-lua", "gc")]
+        + [drain("worker/batch-lua+gc", 2200, 230, 0.11)],
+    }
+    text = report(results)
+    assert "redis-store                       90.0       210.0" in text
+    assert "batch-lua                         25.0       145.0" in text
+    assert "batch-lua / redis-store           0.28        0.69" in text
+    assert "outputs, states and Redis contents identical: yes" in text
+    assert "worker/batch-lua+gc" in text and "0.110" in text
