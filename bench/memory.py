@@ -61,7 +61,9 @@ SAMPLE = 2000
 WRITE_BATCH = 1000
 
 
-async def month(events: int, partitions: int, batch: int = 1000) -> tuple[MemoryStore, dict[str, int]]:
+async def month(
+    events: int, partitions: int, batch: int = 1000
+) -> tuple[MemoryStore, dict[str, int]]:
     """The in-memory store after the workload, and each customer's partition."""
     messages = inbound(build_workload(events), TOPIC_PREFIX, partitions)
     store = MemoryStore()
@@ -138,7 +140,9 @@ def measure(url: str, events: int, partitions: int = 6) -> dict[str, dict[str, A
             index = keys.other_bytes / customers
             out[name] = {
                 "customers": customers,
-                "bytes_per_customer_mean": round((after.used_memory - before.used_memory) / customers, 1),
+                "bytes_per_customer_mean": round(
+                    (after.used_memory - before.used_memory) / customers, 1
+                ),
                 "bytes_per_customer_median": round(keys.median_bytes + index, 1),
                 "hash_bytes": {
                     "p50": keys.median_bytes,

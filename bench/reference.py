@@ -22,10 +22,10 @@ import msgspec
 from bench.workload import Message, Workload, build_workload
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract.codec import decode
+from impulse_stream.core import recent_events
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import InputEvent
-from impulse_stream.core import recent_events
 from impulse_stream.core.state import CustomerState
 
 

@@ -482,7 +482,9 @@ class Bench:
 
     def memory(self) -> dict[str, Any]:
         """One ``bench.memory`` process: the month's states in each state format, in Redis."""
-        log(f"memory: the month's states written to Redis in each format ({', '.join(MEMORY_RUNS)})")
+        log(
+            f"memory: the month's states written to Redis in each format ({', '.join(MEMORY_RUNS)})"
+        )
         result = self.run_dir / "memory.json"
         log_path = self.run_dir / "memory.log"
         args = ["--redis", self.stack.redis_url, "--events", str(self.expect)]

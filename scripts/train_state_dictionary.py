@@ -40,6 +40,7 @@ import zstandard
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reference import remembering_states
+
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract.codec import decode
 from impulse_stream.core import recent_events
