@@ -74,9 +74,7 @@ class ClusterCounts:
             cluster.open = False
             return Counted(applied, cluster.count, False, ())
         if not cluster.open:
-            tell = sorted(
-                c for c, s in cluster.members.items() if s > 0 and c not in cluster.told
-            )
+            tell = sorted(c for c, s in cluster.members.items() if s > 0 and c not in cluster.told)
             return Counted(applied, cluster.count, True, tuple(tell))
         mine = cluster.members[customer]
         alone = joined and mine > 0 and customer not in cluster.told

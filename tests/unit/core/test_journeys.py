@@ -221,7 +221,7 @@ def _salaries(months: range, amount: str, year: int = 2026) -> list[InputEvent]:
     return [booking(day(year, m, 1), amount, category="salary") for m in months]
 
 
-def test_an_income_a_customer_whose_salary_rose_gets_the_appointment_the_self_service_check_and_more(
+def test_an_income_a_customer_whose_salary_rose_gets_the_appointment_the_digital_check_and_more(
     engine: DecisionEngine,
 ) -> None:
     start = profile(day(2025, 12, 1), birth=date(1980, 1, 5), segment="income_a", consents=ALL)
@@ -256,7 +256,10 @@ def test_a_customer_who_becomes_income_b_enters_the_income_journey_on_income_gro
         if isinstance(o, Opportunity) and o.action_id == "income_group_appointment"
         and o.reasons[0].kind == "income_group_reached"
     )  # fmt: skip
-    assert (appointment.created_at.date(), appointment.channels[0]) == (date(2026, 2, 10), "advisor")
+    assert (appointment.created_at.date(), appointment.channels[0]) == (
+        date(2026, 2, 10),
+        "advisor",
+    )
     assert steps_of(outputs) == [
         (date(2026, 2, 24), "financial_reserve_offer", ("advisor",)),
         (date(2026, 4, 24), "income_group_appointment", ("online_banking",)),  # self-service
