@@ -79,7 +79,9 @@ def test_state_round_trips(engine: DecisionEngine) -> None:
 def test_a_typical_customer_fits_in_one_kilobyte(engine: DecisionEngine) -> None:
     blob = encode_state(typical_customer(engine))
     assert blob[:2] == bytes([ZSTD_FORMAT, 1])  # zstd with dictionary 1
-    assert len(blob) <= 450, len(blob)  # zlib needed 626: room for the fences in Redis
+    # zlib needed 626: room for the fences in Redis. 448 before OpportunityState's 16th
+    # field (channel_order) turned each opportunity's msgpack array header from 1 to 3 bytes.
+    assert len(blob) <= 460, len(blob)
 
 
 def test_even_a_new_customer_is_stored_smaller_with_the_dictionary() -> None:
