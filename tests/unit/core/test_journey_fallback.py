@@ -117,3 +117,17 @@ def test_a_pool_contact_sent_on_its_fallback_is_not_repeated_on_that_channel_nex
     (second,) = step_opportunities(outputs)
     assert second.created_at.date() == date(2026, 5, 31)
     assert "letter" not in second.channels and second.channels[0] == "email"
+
+
+def test_a_withdrawn_letter_consent_leaves_the_step_its_e_mail_fallback(
+    engine: DecisionEngine,
+) -> None:
+    state, opp = young("c-1", engine)
+    no_letter = profile(datetime(2026, 3, 15, 12, tzinfo=UTC),
+                        customer="c-1", birth=date(2010, 3, 15), segment="young",
+                        consents=Consents(phone=True, email=True, online_banking=True))  # fmt: skip
+    _, outputs = replay(engine, [no_letter], state=state)
+    (revised,) = [o for o in outputs if isinstance(o, Opportunity) and o.action_id == ACTION]
+    assert (revised.opportunity_id, revised.revision) == (opp.opportunity_id, 1)
+    assert revised.channels == ("email",)
+    assert Candidate(revised).channels == ("email",)
