@@ -10,9 +10,13 @@ advisor) and whether they may enter again. The progress of each customer is one
 When a step is due (a ``JOURNEY_DUE`` deadline at midnight UTC of its day) the
 first of its channels that reaches the customer and passes the contact policy
 (consent, held or declined product, cooling-off, channel and customer caps) gets
-an opportunity for the step's action on that channel only. An open opportunity
-of the same action already covers the step (no second contact). When no channel
-passes, the step is tried again every day for ``retry_days`` and then skipped.
+an opportunity for the step's action. An inbound first channel is its only
+channel; an outbound one (``core.outbound.OUTBOUND_CHANNELS``) is followed by the
+step's later outbound channels that pass too, in the step's order, as the
+outbound selector's fallbacks when the first is at its daily capacity. An open
+opportunity of the same action already covers the step (no second contact).
+When no channel passes, the step is tried again every day for ``retry_days``
+and then skipped.
 
 Entries are checked on profile updates, on the impulse a journey names, and on
 the days time makes a customer eligible (the birthday of the minimum age, the
