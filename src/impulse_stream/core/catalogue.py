@@ -118,6 +118,19 @@ class CustomerCap:
 
 
 @dataclass(frozen=True, slots=True)
+class HouseholdCap:
+    """At most ``max_contacts`` outbound contacts per household and period of ``period_days``
+    (``core/outbound.py`` names the periods)."""
+
+    max_contacts: int
+    period_days: int
+
+
+# The key of ``branch_capacity`` that gives every branch not listed its limits.
+ANY_BRANCH = "*"
+
+
+@dataclass(frozen=True, slots=True)
 class ContactPolicyRules:
     cooling_off_days: int
     declined_product_days: int
@@ -127,6 +140,11 @@ class ContactPolicyRules:
     service_first_channels: tuple[Channel, ...]
     daily_capacity: Mapping[Channel, int]
     customer_cap: CustomerCap | None = None
+    household_cap: HouseholdCap | None = None
+    # Daily outbound limits per branch and channel; ``"*"``: every branch not listed.
+    branch_capacity: Mapping[str, Mapping[Channel, int]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +326,20 @@ class _Builder:
                 )
                 if "customer_cap" in pol
                 else None
+            ),
+            household_cap=(
+                HouseholdCap(
+                    int(pol["household_cap"]["max_contacts"]),
+                    int(pol["household_cap"]["period_days"]),
+                )
+                if "household_cap" in pol
+                else None
+            ),
+            branch_capacity=_frozen(
+                {
+                    str(branch): _frozen({_channel(k): int(v) for k, v in limits.items()})
+                    for branch, limits in pol.get("branch_capacity", {}).items()
+                }
             ),
         )
         rt = doc["routing"]

@@ -1,7 +1,8 @@
 """The counting rule of employer clusters, in memory: the model of the Redis script.
 
 ``streaming/employers.py`` keeps the count per employer in Redis and applies each
-``EmployerMembership`` in one Lua script (``COUNT_SCRIPT``); the backtest
+``EmployerMembership`` in one Lua script (``store/groups.py``, ``APPLY_SCRIPT``
+with the catalogue's ``cluster_size``); the backtest
 (``datatools/backtest.py``) has no Redis and counts with ``ClusterCounts``. Both
 follow one rule, and a test drives the same memberships through the script on a
 real redis-server and through this model and compares every answer:

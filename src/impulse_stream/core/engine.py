@@ -29,9 +29,9 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
-    EmployerMembership,
     Impulse,
     InputEvent,
+    Membership,
     Opportunity,
     OpportunityResponse,
     OrderStep,
@@ -74,8 +74,9 @@ class Decision:
     outputs: tuple[OutputRecord, ...]
     observations: tuple[AcceptanceObservation, ...] = field(default=())
     suppressions: tuple[str, ...] = field(default=())  # policy rules that held an action back
-    # Customers re-keyed by employer (``employers.members``), see ``employers.py``.
-    memberships: tuple[EmployerMembership, ...] = field(default=())
+    # Customers re-keyed by employer (``employers.members``, ``employers.py``) and by
+    # household (``households.members``, ``households.py``).
+    memberships: tuple[Membership, ...] = field(default=())
 
 
 class DecisionEngine:

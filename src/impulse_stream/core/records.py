@@ -89,4 +89,6 @@ def opportunity_record(
         snoozed_until=opp.snoozed_until,
         closed_reason=opp.closed_reason,
         preferred_channel=preferred,
+        branch_id=state.profile.branch_id,
+        household_id=state.household,
     )

@@ -18,7 +18,7 @@ import msgspec
 from impulse_stream.core.arbitration import Score, explain
 from impulse_stream.core.catalogue import Action
 from impulse_stream.core.dates import utc_day
-from impulse_stream.core.events import Channel, EmployerMembership, Evidence, Impulse, OutputRecord
+from impulse_stream.core.events import Channel, Evidence, Impulse, Membership, OutputRecord
 from impulse_stream.core.ids import short_key, stable_id
 from impulse_stream.core.impulses.base import Detection, seen_until
 from impulse_stream.core.learning import AcceptanceObservation
@@ -49,7 +49,7 @@ class DecisionRun:
     outputs: list[OutputRecord]
     observations: list[AcceptanceObservation]
     suppressed: list[str] = field(default_factory=list)
-    memberships: list[EmployerMembership] = field(default_factory=list)  # employers.py
+    memberships: list[Membership] = field(default_factory=list)  # employers.py, households.py
 
     @property
     def customer_id(self) -> str:

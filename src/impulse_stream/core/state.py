@@ -291,6 +291,8 @@ class CustomerState(_S, frozen=True):
     journeys_checked_day: int = 0  # time-based journey entries are checked up to this day
     employer: int = 0  # the salary payer (employers.py; ids.employer_id names it), 0: none
     employer_since: int = 0  # UTC day ordinal of the salary booking that made it the employer
+    household: str | None = None  # the profile's household (households.py), None: none
+    household_since: int = 0  # epoch ms of the profile update that made it the household
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")
