@@ -77,12 +77,9 @@ async def test_erasing_a_customer_who_left_deletes_the_leave_marker_and_counts_n
 
 
 async def test_the_agents_apply_erased_memberships_from_the_topic(client, redis_prefix) -> None:
-    employers = EmployerFeed(
-        employer_clusters(client, 2, prefix=redis_prefix), CollectingPublisher(), "t."
-    )
-    households = HouseholdFeed(
-        household_members(client, prefix=redis_prefix), CollectingPublisher(), "t."
-    )
+    published = CollectingPublisher()
+    employers = EmployerFeed(employer_clusters(client, 2, prefix=redis_prefix), published, "t.")
+    households = HouseholdFeed(household_members(client, prefix=redis_prefix), published, "t.")
     for n, c in enumerate(("c-1", "c-2")):
         joined = EmployerMembership(
             membership_id=f"mem-{c}", employer_id=ACME, customer_id=c, status="joined", since=T0
@@ -108,6 +105,4 @@ async def test_the_agents_apply_erased_memberships_from_the_topic(client, redis_
         assert await groups.customers(group) == ("c-1",)
     assert employers.metrics.employer_memberships.labels("erased")._value.get() == 1
     assert households.metrics.household_memberships.labels("erased")._value.get() == 1
-    assert not [
-        m for m in employers.publisher.messages if m.topic == "t.impulse-stream.dlq"
-    ]  # type: ignore[attr-defined]
+    assert not [m for m in published.messages if m.topic == "t.impulse-stream.dlq"]
