@@ -186,7 +186,7 @@ class JourneyEntry:
     missing: tuple[str, ...] = ()
     contract: str | None = None  # a held contract of this product with a maturity date
     within_months: int = 0  # ... that matures within this many months
-    impulse: str | None = None  # entered only when an impulse of this kind is reported
+    impulses: tuple[str, ...] = ()  # entered only when an impulse of one of these kinds is reported
     has_advisor: bool | None = None
 
 
@@ -441,11 +441,13 @@ class _Builder:
         en = raw["entry"]
         age = en.get("age", {})
         contract = en.get("contract", {})
-        if "impulse" in en and en["impulse"] not in known:
-            raise self.fail(
-                (*path, "entry", "impulse"),
-                f"unknown impulse kind {en['impulse']!r}; define it under detectors",
-            )
+        raw_impulse = en.get("impulse", ())
+        single = isinstance(raw_impulse, str)
+        impulses = (raw_impulse,) if single else tuple(raw_impulse)
+        for k, kind in enumerate(impulses):
+            if kind not in known:
+                where = (*path, "entry", "impulse") if single else (*path, "entry", "impulse", k)
+                raise self.fail(where, f"unknown impulse kind {kind!r}; define it under detectors")
         entry = JourneyEntry(
             segments=tuple(en.get("segments", ())),
             min_age=age.get("min"),
@@ -454,7 +456,7 @@ class _Builder:
             missing=tuple(en.get("missing", ())),
             contract=contract.get("product"),
             within_months=int(contract.get("within_months", 0)),
-            impulse=en.get("impulse"),
+            impulses=impulses,
             has_advisor=en.get("has_advisor"),
         )
         by_id = {a.id: a for a in actions}

@@ -42,7 +42,7 @@ from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
 from impulse_stream.core.journeys import Journeys
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
-from impulse_stream.core.outbound_contacts import on_contact
+from impulse_stream.core.outbound_contacts import BANK_SENT_KINDS, on_contact
 from impulse_stream.core.profile_update import on_profile
 from impulse_stream.core.records import opportunity_record, reasons_with_evidence
 from impulse_stream.core.routing import ChannelRouting
@@ -265,6 +265,8 @@ class DecisionEngine:
                 )
             elif isinstance(event, ChannelContact):
                 on_contact(run, event, self.catalogue, self.policy)
+                if event.kind in BANK_SENT_KINDS:
+                    self.journeys.on_sent(run, event)
             elif isinstance(event, OpportunityResponse):
                 on_response(run, event, self.catalogue, self.policy)
                 self.journeys.on_response(run, event)
