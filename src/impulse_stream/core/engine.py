@@ -62,8 +62,6 @@ _SNOOZE_ENDED = DeadlineKind.SNOOZE_ENDED  # enum attribute lookups cost on the 
 _VALIDITY_ENDED = DeadlineKind.VALIDITY_ENDED
 
 CLOSED_OPPORTUNITY_RETENTION = timedelta(days=30)
-# An idle state restored after a long pause does not replay every missed calendar day.
-MAX_CALENDAR_CATCH_UP = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,8 +303,6 @@ class DecisionEngine:
             after = self._swept_after(run.state, now)
             sweep_day = self.calendar.next_day(run.state, after) if after is not None else None
             if sweep_day is not None and day_start(sweep_day) <= now:
-                if sweep_day < utc_day(now) - MAX_CALENDAR_CATCH_UP:
-                    sweep_day = utc_day(now)
                 sweep = Deadline(
                     day_start(sweep_day), DeadlineKind.CALENDAR_DAY, sweep_day.isoformat()
                 )

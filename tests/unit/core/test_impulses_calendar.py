@@ -179,3 +179,26 @@ def test_card_blocked_is_a_service_impulse(engine: DecisionEngine) -> None:
     assert "card_blocked" in impulse_kinds(outputs)
     _, outputs = replay(engine, [active, profile(T0, cards=(Card(card_id="card-1"),))])
     assert "card_blocked" not in impulse_kinds(outputs)
+
+
+def test_a_birthday_between_two_events_weeks_apart_fires_whether_or_not_its_timer_ran(
+    engine: DecisionEngine,
+) -> None:
+    """A worker whose batch carries the clock past a customer's wake-up applies the
+    customer's next event before the timer: the event's ``apply`` must fire the
+    calendar days in between at their own time, as the timer would have, or the
+    outputs depend on where batches end (a birthday 16 days before the next event
+    was skipped as an "old" calendar day)."""
+    events = [
+        profile(_day(2026, 3, 1), birth=date(1980, 3, 5)),
+        booking(_day(2026, 3, 21), "10.00", "debit"),
+    ]
+    _, with_timers = replay(engine, events, until=_day(2026, 3, 22))
+    state, no_timers = None, []
+    for event in events:  # each event alone, no advance() in between (one big batch)
+        decision = engine.apply(state, event, event.occurred_at)
+        state, no_timers = decision.state, no_timers + list(decision.outputs)
+    assert state is not None
+    no_timers += list(engine.advance(state, _day(2026, 3, 22)).outputs)
+    assert impulse_kinds(with_timers).count("birthday") == 1
+    assert no_timers == with_timers
