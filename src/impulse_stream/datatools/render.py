@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from impulse_stream.datatools.backtest import BacktestReport, Delta, Side
+from impulse_stream.datatools.outbound_memory import VOLUMES
 from impulse_stream.datatools.svg import Series, line_chart
 
 BASELINE_COLOUR = "#7f7f7f"
@@ -30,6 +31,41 @@ def _pairs(a: dict[str, int], b: dict[str, int]) -> list[tuple[str, int, int]]:
 
 def _signed(n: float) -> str:
     return f"{n:+,}" if isinstance(n, int) else f"{n:+.4f}"
+
+
+OUTBOUND_HEADERS = [
+    "day",
+    "channel",
+    "capacity",
+    "baseline admitted",
+    "of which fallback",
+    "carried over",
+    "dropped",
+    "candidate admitted",
+    "of which fallback",
+    "carried over",
+    "dropped",
+]
+
+
+def outbound_rows(report: BacktestReport) -> list[tuple[list[str], bool]]:
+    """The outbound selector per day and channel: capacity, then admitted, of which on a
+    fallback channel, carried over and dropped for baseline and candidate; True when the
+    candidate admitted more than the channel's capacity (never, if the counters hold)."""
+    b, c = report.baseline, report.candidate
+    rows = []
+    for day in report.days:
+        old = b.outbound_per_day.get(day, {})
+        new = c.outbound_per_day.get(day, {})
+        for ch in sorted(set(old) | set(new)):
+            cap = c.daily_capacity.get(ch)
+            row = [day, ch, f"{cap:,}" if cap is not None else "none"]
+            for side in (old, new):
+                counts = side.get(ch, {})
+                row += [f"{counts.get(k, 0):,}" for k in VOLUMES]
+            over = cap is not None and new.get(ch, {}).get("admitted", 0) > cap
+            rows.append((row, over))
+    return rows
 
 
 def render_terminal(report: BacktestReport, console: Console | None = None) -> None:
@@ -99,6 +135,14 @@ def render_terminal(report: BacktestReport, console: Console | None = None) -> N
             row.append(f"[red]{text}[/red]" if cap is not None and new > cap else text)
         table.add_row(*row)
     console.print(table)
+    rows = outbound_rows(report)
+    if rows:
+        table = Table(title="outbound selector per day and channel vs daily capacity")
+        for name in OUTBOUND_HEADERS:
+            table.add_column(name, justify="left" if name in ("day", "channel") else "right")
+        for row, over in rows:
+            table.add_row(*(f"[red]{x}[/red]" if over else x for x in row))
+        console.print(table)
     for label, side in (("baseline", b), ("candidate", c)):
         for o in side.over_capacity:
             console.print(
@@ -255,6 +299,19 @@ def render_html(report: BacktestReport) -> str:
         "<h2>Contacts per channel and day against the daily capacity</h2>"
         + _table(headers, rows, raw=True)
     )
+    rows = outbound_rows(report)
+    if rows:
+        parts.append(
+            "<h2>Outbound selector per day and channel against the daily capacity</h2>"
+            + _table(
+                OUTBOUND_HEADERS,
+                [
+                    [f'<span class="over">{escape(x)}</span>' if over else escape(x) for x in row]
+                    for row, over in rows
+                ],
+                raw=True,
+            )
+        )
     if report.samples:
         parts.append(
             "<h2>Changed decisions (sample)</h2>"

@@ -211,3 +211,32 @@ def test_a_month_with_25_colleagues_of_one_employer_reports_salary_project_membe
     assert told == sum(len(per_employer[e]) for e in clusters)  # every member, once
     assert "salary_project_member" not in report.candidate.impulses
     assert report.removed.per_action.get("salary_project_offer", 0) > 0
+
+
+def test_a_call_centre_capacity_of_n_admits_at_most_n_a_day_and_carries_the_rest_over(month):
+    _, messages, default, run = month
+    n = 5
+    tight = variant(
+        "daily_capacity: {call_centre: 20000,",
+        f"daily_capacity: {{call_centre: {n},",
+        "2026.11.1-tight",
+    )
+    first = run_catalogue(tight, messages, "candidate")
+    report = compare_runs(run, first, default, tight, len(messages), 250)
+    old, new = report.baseline.outbound_per_day, report.candidate.outbound_per_day
+
+    def total(side, channel, what):
+        return sum(per.get(channel, {}).get(what, 0) for per in side.values())
+
+    calls = [per["call_centre"]["admitted"] for per in new.values() if "call_centre" in per]
+    assert calls and max(calls) == n  # the busy days fill the capacity, never more
+    assert max(per.get("call_centre", {}).get("admitted", 0) for per in old.values()) > n
+    waited = total(new, "call_centre", "carried_over") + total(new, "call_centre", "dropped")
+    assert waited > total(old, "call_centre", "carried_over") + total(old, "call_centre", "dropped")
+    fallback = sum(total(new, ch, "fallback") for ch in ("letter", "email", "sms"))
+    assert fallback > sum(total(old, ch, "fallback") for ch in ("letter", "email", "sms"))
+    again = run_catalogue(tight, messages, "again")
+    assert again.outbound == first.outbound and again.messages == first.messages
+    rendered = render_json(report)
+    assert orjson.loads(rendered)["candidate"]["outbound_per_day"] == new
+    assert "Outbound selector per day and channel" in render_html(report)
