@@ -299,15 +299,15 @@ def render_html(report: BacktestReport) -> str:
         "<h2>Contacts per channel and day against the daily capacity</h2>"
         + _table(headers, rows, raw=True)
     )
-    rows = outbound_rows(report)
-    if rows:
+    outbound = outbound_rows(report)
+    if outbound:
         parts.append(
             "<h2>Outbound selector per day and channel against the daily capacity</h2>"
             + _table(
                 OUTBOUND_HEADERS,
                 [
                     [f'<span class="over">{escape(x)}</span>' if over else escape(x) for x in row]
-                    for row, over in rows
+                    for row, over in outbound
                 ],
                 raw=True,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import subprocess
@@ -10,12 +11,13 @@ import time
 
 import orjson
 import pytest
+from rich.console import Console
 
 from impulse_stream.catalogue_loader import load_catalogue, parse_catalogue_text
 from impulse_stream.datatools.backtest import compare, compare_runs, run_catalogue
 from impulse_stream.datatools.generate import GenerateSpec, write_files
 from impulse_stream.datatools.recording import read_recordings
-from impulse_stream.datatools.render import render_html, render_json
+from impulse_stream.datatools.render import render_html, render_json, render_terminal
 from impulse_stream.datatools.svg import Series, line_chart
 from tests.unit.cli.test_cli_errors import REPO, assert_clean_failure, cli
 
@@ -240,3 +242,6 @@ def test_a_call_centre_capacity_of_n_admits_at_most_n_a_day_and_carries_the_rest
     rendered = render_json(report)
     assert orjson.loads(rendered)["candidate"]["outbound_per_day"] == new
     assert "Outbound selector per day and channel" in render_html(report)
+    console = Console(file=io.StringIO(), width=240)
+    render_terminal(report, console)
+    assert "outbound selector per day and channel" in console.file.getvalue()
