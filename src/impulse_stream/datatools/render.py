@@ -137,11 +137,15 @@ def render_terminal(report: BacktestReport, console: Console | None = None) -> N
     console.print(table)
     rows = outbound_rows(report)
     if rows:
-        table = Table(title="outbound selector per day and channel vs daily capacity")
-        for name in OUTBOUND_HEADERS:
+        table = Table(
+            title="outbound selector per day and channel vs daily capacity: "
+            "admitted (of which fallback) / carried over / dropped"
+        )
+        for name in ("day", "channel", "capacity", "baseline", "candidate"):
             table.add_column(name, justify="left" if name in ("day", "channel") else "right")
         for row, over in rows:
-            table.add_row(*(f"[red]{x}[/red]" if over else x for x in row))
+            cells = row[:3] + [f"{a} ({f}) / {co} / {d}" for a, f, co, d in (row[3:7], row[7:])]
+            table.add_row(*(f"[red]{x}[/red]" if over else x for x in cells))
         console.print(table)
     for label, side in (("baseline", b), ("candidate", c)):
         for o in side.over_capacity:
