@@ -8,17 +8,27 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
+from datetime import time as dt_time
 
 import orjson
 import pytest
 from rich.console import Console
 
 from impulse_stream.catalogue_loader import load_catalogue, parse_catalogue_text
+from impulse_stream.core.codec import decode_state
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.core.outbound import SENT_KIND
+from impulse_stream.core.state import Contact
 from impulse_stream.datatools.backtest import compare, compare_runs, run_catalogue
 from impulse_stream.datatools.generate import GenerateSpec, write_files
+from impulse_stream.datatools.outbound_memory import OutboundFeedback, memory_selector
 from impulse_stream.datatools.recording import read_recordings
 from impulse_stream.datatools.render import render_html, render_json, render_terminal
 from impulse_stream.datatools.svg import Series, line_chart
+from impulse_stream.store.memory import MemoryStore
+from impulse_stream.streaming.messages import CollectingPublisher
+from impulse_stream.streaming.processor import BatchProcessor
 from tests.unit.cli.test_cli_errors import REPO, assert_clean_failure, cli
 
 DEFAULT = REPO / "src/impulse_stream/catalogue/default.yaml"
@@ -245,3 +255,28 @@ def test_a_call_centre_capacity_of_n_admits_at_most_n_a_day_and_carries_the_rest
     console = Console(file=io.StringIO(), width=240)
     render_terminal(report, console)
     assert "outbound selector per day and channel" in console.file.getvalue()
+
+
+async def test_the_backtests_outbound_sends_reach_the_customers_timelines_and_cool_off(month):
+    _, messages, default, _ = month
+    store, publisher = MemoryStore(), CollectingPublisher()
+    processor = BatchProcessor(DecisionEngine(default), store, publisher)
+    feedback = OutboundFeedback(processor, publisher, memory_selector(default))
+    for start in range(0, len(messages), 500):
+        batch = messages[start : start + 500]
+        await processor.process(batch)
+        feedback.heard(batch)
+        await feedback.after_batch()
+    assert len(feedback.contacts) > 100
+    latest = {c.customer_id: c for c in sorted(feedback.contacts, key=lambda c: c.day)}
+    cooling = 0
+    for c in latest.values():  # the timeline keeps the recent contacts
+        record = store.customers[c.customer_id]
+        assert record.state is not None
+        state = decode_state(record.state)
+        sent = datetime.combine(c.day, dt_time(23, 59, 59), UTC)
+        assert Contact(sent, c.channel, SENT_KIND[c.channel], c.action_id) in state.contacts, c
+        until = {s.subject: s.until for s in state.suppressions}.get(f"action:{c.action_id}")
+        assert until is None or until > sent, c  # cooling off (or over, and forgotten)
+        cooling += until is not None
+    assert cooling > 20  # the later sends still cool their action off
