@@ -201,6 +201,15 @@ def test_report_from_counts_only_the_period_after_the_warm_up(month, tmp_path):
             for day, counts in everything[side]["contacts_per_day"].items()
             if day >= "2026-11-01"
         }
+        # The warm-up ends a batch at the first day: from the next day on, the selector
+        # did the same (docs/backtest.md: what a batch's end shifts).
+        outbound = period[side]["outbound_per_day"]
+        assert min(outbound) == "2026-11-01"
+        assert {d: c for d, c in outbound.items() if d > "2026-11-01"} == {
+            day: counts
+            for day, counts in everything[side]["outbound_per_day"].items()
+            if day > "2026-11-01"
+        }
     result = cli("backtest", str(out), "--candidate", str(candidate), "--report-from", "nov")
     assert_clean_failure(result, "--report-from", "YYYY-MM-DD")
 
