@@ -48,10 +48,9 @@ OUTBOUND_HEADERS = [
 ]
 
 
-def outbound_rows(report: BacktestReport) -> list[tuple[list[str], bool]]:
-    """The outbound selector per day and channel: capacity, then admitted, of which on a
-    fallback channel, carried over and dropped for baseline and candidate; True when the
-    candidate admitted more than the channel's capacity (never, if the counters hold)."""
+def outbound_rows(report: BacktestReport) -> list[list[str]]:
+    """The outbound selector per day and channel: the candidate's capacity, then admitted,
+    of which on a fallback channel, carried over and dropped for baseline and candidate."""
     b, c = report.baseline, report.candidate
     rows = []
     for day in report.days:
@@ -63,8 +62,7 @@ def outbound_rows(report: BacktestReport) -> list[tuple[list[str], bool]]:
             for side in (old, new):
                 counts = side.get(ch, {})
                 row += [f"{counts.get(k, 0):,}" for k in VOLUMES]
-            over = cap is not None and new.get(ch, {}).get("admitted", 0) > cap
-            rows.append((row, over))
+            rows.append(row)
     return rows
 
 
@@ -143,9 +141,10 @@ def render_terminal(report: BacktestReport, console: Console | None = None) -> N
         )
         for name in ("day", "channel", "capacity", "baseline", "candidate"):
             table.add_column(name, justify="left" if name in ("day", "channel") else "right")
-        for row, over in rows:
-            cells = row[:3] + [f"{a} ({f}) / {co} / {d}" for a, f, co, d in (row[3:7], row[7:])]
-            table.add_row(*(f"[red]{x}[/red]" if over else x for x in cells))
+        for row in rows:
+            table.add_row(
+                *row[:3], *(f"{a} ({f}) / {co} / {d}" for a, f, co, d in (row[3:7], row[7:]))
+            )
         console.print(table)
     for label, side in (("baseline", b), ("candidate", c)):
         for o in side.over_capacity:
@@ -307,14 +306,7 @@ def render_html(report: BacktestReport) -> str:
     if outbound:
         parts.append(
             "<h2>Outbound selector per day and channel against the daily capacity</h2>"
-            + _table(
-                OUTBOUND_HEADERS,
-                [
-                    [f'<span class="over">{escape(x)}</span>' if over else escape(x) for x in row]
-                    for row, over in outbound
-                ],
-                raw=True,
-            )
+            + _table(OUTBOUND_HEADERS, outbound)
         )
     if report.samples:
         parts.append(

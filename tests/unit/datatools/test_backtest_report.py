@@ -263,7 +263,11 @@ def test_a_call_centre_capacity_of_n_admits_at_most_n_a_day_and_carries_the_rest
     assert "Outbound selector per day and channel" in render_html(report)
     console = Console(file=io.StringIO(), width=240)
     render_terminal(report, console)
-    assert "outbound selector per day and channel" in console.file.getvalue()
+    terminal = console.file.getvalue()
+    assert "outbound selector per day and channel" in terminal
+    day, per = next((d, p["call_centre"]) for d, p in new.items() if "call_centre" in p)
+    cell = f"{per['admitted']} ({per['fallback']}) / {per['carried_over']} / {per['dropped']}"
+    assert any(day in line and cell in line for line in terminal.splitlines())
 
 
 async def test_the_backtests_outbound_sends_reach_the_customers_timelines_and_cool_off(month):
