@@ -29,6 +29,17 @@ by the rule of the Redis script (``core/cluster_count.py``), and the
 (``employers.clusters``, on the customer's partition, with the membership's time
 as event time) right after that batch, before the next one; so
 ``salary_project_member`` fires in a backtest as it does live.
+
+The outbound selector runs in memory beside it the same way
+(``datatools/outbound_memory.py``): every opportunity revision a batch publishes
+goes to an ``OutboundSelector`` whose daily capacities (per channel, per branch)
+and household cap are counted in memory by the rules of the Redis scripts; it
+selects each day event time closes, as ``impulse-stream outbound`` does, and the
+``channel.contacts`` sends it records go back into the customers' event streams
+right after that batch, so cooling-off and the caps apply as live. What it did
+per day and channel is the report's *outbound per day*: contacts *admitted* (of
+which on a *fallback* channel), candidates *carried over* to the next day, and
+*dropped* (validity ended or ``max_carry_days`` passed), beside the capacity.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ from impulse_stream.core.events import EmployerCluster
 from impulse_stream.core.impulses.salary_project_member import KIND as SALARY_PROJECT
 from impulse_stream.datatools.backtest_store import BacktestStore
 from impulse_stream.datatools.collector import fewer_collections
+from impulse_stream.datatools.outbound_memory import OutboundFeedback, memory_selector
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.errors import Interrupted
 from impulse_stream.pseudonym import pseudonym
@@ -83,6 +95,8 @@ class CatalogueRun:
     rules_version: str
     messages: list[OutboundMessage]
     suppressions: dict[str, int]
+    # day -> channel -> admitted | fallback | carried_over | dropped (the outbound selector)
+    outbound: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 class EmployerAgent(Protocol):
@@ -194,6 +208,7 @@ async def run_messages(
     )
     agent = agent if agent is not None else MemoryClusters.of(catalogue)
     feedback = ClusterFeedback(processor, publisher, agent) if agent is not None else None
+    outbound = OutboundFeedback(processor, publisher, memory_selector(catalogue))
     done = 0
     before: dict[str, int] = {}
     # A batch ends at the warm-up boundary, so that the suppressions after it are known.
@@ -207,6 +222,8 @@ async def run_messages(
             if feedback is not None:
                 feedback.heard(batch)
                 await feedback.after_batch()
+            outbound.heard(batch)
+            await outbound.after_batch()
             done += len(batch)
             await asyncio.sleep(0)  # the in-memory path never waits: let Ctrl-C's cancel in
             if bar is not None:
@@ -220,7 +237,16 @@ async def run_messages(
         before = _suppressions(metrics)
     after = _suppressions(metrics)
     counted = {r: n - before.get(r, 0) for r, n in after.items() if n > before.get(r, 0)}
-    return CatalogueRun(catalogue.version, publisher.messages, counted)
+    return CatalogueRun(catalogue.version, publisher.messages, counted, _outbound_volumes(outbound))
+
+
+def _outbound_volumes(outbound: OutboundFeedback) -> dict[str, dict[str, dict[str, int]]]:
+    volumes = outbound.selector.volumes
+    return {
+        day: {ch: dict(v) for ch, v in sorted(volumes[day].items())}
+        for day in sorted(volumes)
+        if volumes[day]
+    }
 
 
 @dataclass
@@ -237,6 +263,8 @@ class Side:
     daily_capacity: dict[str, int]
     over_capacity: list[dict[str, Any]]  # {day, channel, contacts, capacity}
     impulses: dict[str, int]
+    # day -> channel -> admitted | fallback | carried_over | dropped (the outbound selector)
+    outbound_per_day: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -364,6 +392,7 @@ def _side(
     opened: dict[str, dict[str, Any]],
     impulses: Counter[str],
     catalogue: Catalogue,
+    report_from: str = "",
 ) -> Side:
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     for o in opened.values():
@@ -387,7 +416,12 @@ def _side(
         daily_capacity=capacity,
         over_capacity=over,
         impulses=_sorted(impulses),
+        outbound_per_day=_outbound_from(run, report_from),
     )
+
+
+def _outbound_from(run: CatalogueRun, report_from: str) -> dict[str, dict[str, dict[str, int]]]:
+    return {day: counts for day, counts in run.outbound.items() if day >= report_from}
 
 
 def compare_runs(
@@ -482,9 +516,14 @@ def compare_runs(
         )
         for c in changes[: max(0, samples)]
     ]
-    baseline = _side(old_run, old, old_impulses, old_catalogue)
-    candidate = _side(new_run, new, new_impulses, new_catalogue)
-    days = sorted(set(baseline.contacts_per_day) | set(candidate.contacts_per_day))
+    baseline = _side(old_run, old, old_impulses, old_catalogue, report_from)
+    candidate = _side(new_run, new, new_impulses, new_catalogue, report_from)
+    days = sorted(
+        set(baseline.contacts_per_day)
+        | set(candidate.contacts_per_day)
+        | set(baseline.outbound_per_day)
+        | set(candidate.outbound_per_day)
+    )
     return BacktestReport(
         events=events,
         customers=customers,

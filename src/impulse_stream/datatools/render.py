@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from impulse_stream.datatools.backtest import BacktestReport, Delta, Side
+from impulse_stream.datatools.outbound_memory import VOLUMES
 from impulse_stream.datatools.svg import Series, line_chart
 
 BASELINE_COLOUR = "#7f7f7f"
@@ -30,6 +31,39 @@ def _pairs(a: dict[str, int], b: dict[str, int]) -> list[tuple[str, int, int]]:
 
 def _signed(n: float) -> str:
     return f"{n:+,}" if isinstance(n, int) else f"{n:+.4f}"
+
+
+OUTBOUND_HEADERS = [
+    "day",
+    "channel",
+    "capacity",
+    "baseline admitted",
+    "of which fallback",
+    "carried over",
+    "dropped",
+    "candidate admitted",
+    "of which fallback",
+    "carried over",
+    "dropped",
+]
+
+
+def outbound_rows(report: BacktestReport) -> list[list[str]]:
+    """The outbound selector per day and channel: the candidate's capacity, then admitted,
+    of which on a fallback channel, carried over and dropped for baseline and candidate."""
+    b, c = report.baseline, report.candidate
+    rows = []
+    for day in report.days:
+        old = b.outbound_per_day.get(day, {})
+        new = c.outbound_per_day.get(day, {})
+        for ch in sorted(set(old) | set(new)):
+            cap = c.daily_capacity.get(ch)
+            row = [day, ch, f"{cap:,}" if cap is not None else "none"]
+            for side in (old, new):
+                counts = side.get(ch, {})
+                row += [f"{counts.get(k, 0):,}" for k in VOLUMES]
+            rows.append(row)
+    return rows
 
 
 def render_terminal(report: BacktestReport, console: Console | None = None) -> None:
@@ -99,6 +133,19 @@ def render_terminal(report: BacktestReport, console: Console | None = None) -> N
             row.append(f"[red]{text}[/red]" if cap is not None and new > cap else text)
         table.add_row(*row)
     console.print(table)
+    rows = outbound_rows(report)
+    if rows:
+        table = Table(
+            title="outbound selector per day and channel vs daily capacity: "
+            "admitted (of which fallback) / carried over / dropped"
+        )
+        for name in ("day", "channel", "capacity", "baseline", "candidate"):
+            table.add_column(name, justify="left" if name in ("day", "channel") else "right")
+        for row in rows:
+            table.add_row(
+                *row[:3], *(f"{a} ({f}) / {co} / {d}" for a, f, co, d in (row[3:7], row[7:]))
+            )
+        console.print(table)
     for label, side in (("baseline", b), ("candidate", c)):
         for o in side.over_capacity:
             console.print(
@@ -255,6 +302,12 @@ def render_html(report: BacktestReport) -> str:
         "<h2>Contacts per channel and day against the daily capacity</h2>"
         + _table(headers, rows, raw=True)
     )
+    outbound = outbound_rows(report)
+    if outbound:
+        parts.append(
+            "<h2>Outbound selector per day and channel against the daily capacity</h2>"
+            + _table(OUTBOUND_HEADERS, outbound)
+        )
     if report.samples:
         parts.append(
             "<h2>Changed decisions (sample)</h2>"

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -77,6 +77,24 @@ if redis.call('DEL', KEYS[2]) == 1 then redis.call('DECR', KEYS[1]) end
 return 1
 """
 KEY_TTL = timedelta(days=3)  # a day's counter outlives the day for replays and audits
+
+
+class ChannelCapacity(Protocol):
+    """The daily capacity the selector admits through: ``DailyCapacity`` on Redis, or the
+    backtest's ``datatools.outbound_memory.MemoryCapacity``."""
+
+    async def admit(
+        self, channel: Channel, day: date, contact: str, branch_id: str | None = None
+    ) -> bool: ...
+
+
+class HouseholdCounter(Protocol):
+    """The household cap the selector admits through: ``HouseholdContacts`` on Redis, or
+    the backtest's ``datatools.outbound_memory.MemoryHouseholds``."""
+
+    async def admit(self, household_id: str, day: date, contact: str) -> bool: ...
+
+    async def release(self, household_id: str, day: date, contact: str) -> None: ...
 
 
 class DailyCapacity:
@@ -180,11 +198,11 @@ class Admitted:
 
 @dataclass
 class OutboundSelector:
-    capacity: DailyCapacity
+    capacity: ChannelCapacity
     max_carry_days: int = 7
     pending: dict[str, Candidate] = field(default_factory=dict)
     closed_day: date | None = None
-    households: HouseholdContacts | None = None  # the household cap, if the catalogue has one
+    households: HouseholdCounter | None = None  # the household cap, if the catalogue has one
 
     def observe(self, opportunity: Opportunity) -> None:
         """Take in a published opportunity (any revision; the latest one counts)."""

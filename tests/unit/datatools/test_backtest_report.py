@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
+from datetime import time as dt_time
 
 import orjson
 import pytest
+from rich.console import Console
 
 from impulse_stream.catalogue_loader import load_catalogue, parse_catalogue_text
+from impulse_stream.core.codec import decode_state
+from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.core.outbound import SENT_KIND
+from impulse_stream.core.state import Contact
 from impulse_stream.datatools.backtest import compare, compare_runs, run_catalogue
 from impulse_stream.datatools.generate import GenerateSpec, write_files
+from impulse_stream.datatools.outbound_memory import OutboundFeedback, memory_selector
 from impulse_stream.datatools.recording import read_recordings
-from impulse_stream.datatools.render import render_html, render_json
+from impulse_stream.datatools.render import render_html, render_json, render_terminal
 from impulse_stream.datatools.svg import Series, line_chart
+from impulse_stream.store.memory import MemoryStore
+from impulse_stream.streaming.messages import CollectingPublisher
+from impulse_stream.streaming.processor import BatchProcessor
 from tests.unit.cli.test_cli_errors import REPO, assert_clean_failure, cli
 
 DEFAULT = REPO / "src/impulse_stream/catalogue/default.yaml"
@@ -189,6 +201,15 @@ def test_report_from_counts_only_the_period_after_the_warm_up(month, tmp_path):
             for day, counts in everything[side]["contacts_per_day"].items()
             if day >= "2026-11-01"
         }
+        # The warm-up ends a batch at the first day: from the next day on, the selector
+        # did the same (docs/backtest.md: what a batch's end shifts).
+        outbound = period[side]["outbound_per_day"]
+        assert min(outbound) == "2026-11-01"
+        assert {d: c for d, c in outbound.items() if d > "2026-11-01"} == {
+            day: counts
+            for day, counts in everything[side]["outbound_per_day"].items()
+            if day > "2026-11-01"
+        }
     result = cli("backtest", str(out), "--candidate", str(candidate), "--report-from", "nov")
     assert_clean_failure(result, "--report-from", "YYYY-MM-DD")
 
@@ -211,3 +232,64 @@ def test_a_month_with_25_colleagues_of_one_employer_reports_salary_project_membe
     assert told == sum(len(per_employer[e]) for e in clusters)  # every member, once
     assert "salary_project_member" not in report.candidate.impulses
     assert report.removed.per_action.get("salary_project_offer", 0) > 0
+
+
+def test_a_call_centre_capacity_of_n_admits_at_most_n_a_day_and_carries_the_rest_over(month):
+    _, messages, default, run = month
+    n = 5
+    tight = variant(
+        "daily_capacity: {call_centre: 20000,",
+        f"daily_capacity: {{call_centre: {n},",
+        "2026.11.1-tight",
+    )
+    first = run_catalogue(tight, messages, "candidate")
+    report = compare_runs(run, first, default, tight, len(messages), 250)
+    old, new = report.baseline.outbound_per_day, report.candidate.outbound_per_day
+
+    def total(side, channel, what):
+        return sum(per.get(channel, {}).get(what, 0) for per in side.values())
+
+    calls = [per["call_centre"]["admitted"] for per in new.values() if "call_centre" in per]
+    assert calls and max(calls) == n  # the busy days fill the capacity, never more
+    assert max(per.get("call_centre", {}).get("admitted", 0) for per in old.values()) > n
+    waited = total(new, "call_centre", "carried_over") + total(new, "call_centre", "dropped")
+    assert waited > total(old, "call_centre", "carried_over") + total(old, "call_centre", "dropped")
+    fallback = sum(total(new, ch, "fallback") for ch in ("letter", "email", "sms"))
+    assert fallback > sum(total(old, ch, "fallback") for ch in ("letter", "email", "sms"))
+    again = run_catalogue(tight, messages, "again")
+    assert again.outbound == first.outbound and again.messages == first.messages
+    rendered = render_json(report)
+    assert orjson.loads(rendered)["candidate"]["outbound_per_day"] == new
+    assert "Outbound selector per day and channel" in render_html(report)
+    console = Console(file=io.StringIO(), width=240)
+    render_terminal(report, console)
+    terminal = console.file.getvalue()
+    assert "outbound selector per day and channel" in terminal
+    day, per = next((d, p["call_centre"]) for d, p in new.items() if "call_centre" in p)
+    cell = f"{per['admitted']} ({per['fallback']}) / {per['carried_over']} / {per['dropped']}"
+    assert any(day in line and cell in line for line in terminal.splitlines())
+
+
+async def test_the_backtests_outbound_sends_reach_the_customers_timelines_and_cool_off(month):
+    _, messages, default, _ = month
+    store, publisher = MemoryStore(), CollectingPublisher()
+    processor = BatchProcessor(DecisionEngine(default), store, publisher)
+    feedback = OutboundFeedback(processor, publisher, memory_selector(default))
+    for start in range(0, len(messages), 500):
+        batch = messages[start : start + 500]
+        await processor.process(batch)
+        feedback.heard(batch)
+        await feedback.after_batch()
+    assert len(feedback.contacts) > 100
+    latest = {c.customer_id: c for c in sorted(feedback.contacts, key=lambda c: c.day)}
+    cooling = 0
+    for c in latest.values():  # the timeline keeps the recent contacts
+        record = store.customers[c.customer_id]
+        assert record.state is not None
+        state = decode_state(record.state)
+        sent = datetime.combine(c.day, dt_time(23, 59, 59), UTC)
+        assert Contact(sent, c.channel, SENT_KIND[c.channel], c.action_id) in state.contacts, c
+        until = {s.subject: s.until for s in state.suppressions}.get(f"action:{c.action_id}")
+        assert until is None or until > sent, c  # cooling off (or over, and forgotten)
+        cooling += until is not None
+    assert cooling > 20  # the later sends still cool their action off
