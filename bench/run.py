@@ -78,16 +78,23 @@ GROUPS = {
     "replay": ("replay/catch-up",),
     # p50/p99 event -> opportunity, open-loop at half the worker's max rate (bench/user_paths.py)
     "latency": ("latency/half-load",),
+    # the same at the same rate, a topic read to its end holding the clock 2 s as before
+    # 2026-12 (IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS=2); only when asked for
+    "latency-wait": ("latency/caught-up-wait-2s",),
 }
+OPT_IN = ("latency-wait",)  # groups a plain `make bench` leaves out
 STAGE_RUNS = GROUPS["stages"]
 BACKTEST = GROUPS["backtest"][0]
 REPLAY = GROUPS["replay"][0]
 LATENCY = GROUPS["latency"][0]
+LATENCY_WAIT = GROUPS["latency-wait"][0]
+CAUGHT_UP_WAIT = {"IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS": "2"}
 SEPARATE = (
     *STAGE_RUNS,
     BACKTEST,
     REPLAY,
     LATENCY,
+    LATENCY_WAIT,
 )  # not drained from the broker: no row in the ratio table
 # Stack variables of the caller's shell that must not leak into the bench stack.
 _STACK_ENV = (
@@ -168,8 +175,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--only",
         type=_contenders,
-        default=_contenders(",".join(GROUPS)),
-        help=f"comma-separated subset of: {', '.join(GROUPS)} (default all)",
+        default=_contenders(",".join(g for g in GROUPS if g not in OPT_IN)),
+        help=f"comma-separated subset of: {', '.join(GROUPS)} (default all but "
+        f"{', '.join(OPT_IN)})",
     )
     add("--stack-name", default="bench", help="name of the local stack (default bench)")
     add(
@@ -329,13 +337,20 @@ class Bench:
         by = {c: median_run(ms) for c, ms in runs.items()}
         replay = self.replay() if REPLAY in self.args.only else None
         latency = self.latency() if LATENCY in self.args.only else None
+        waiting = None
+        if LATENCY_WAIT in self.args.only:
+            rate = latency.get("max_rate") if latency else None
+            waiting = self.latency(LATENCY_WAIT, CAUGHT_UP_WAIT, rate)
         ratio_rows = ratios(by)
         goals = targets(by)
         user_goals = user_targets(latency, replay)
         return {
             "latency": latency,
+            "latency_caught_up_wait": waiting,
             "replay": replay,
-            "user_table": user_table(latency, replay, user_goals) if user_goals else "",
+            "user_table": user_table(latency, replay, user_goals, waiting)
+            if user_goals or waiting
+            else "",
             "backtest": backtest,
             "backtest_table": backtest_table(backtest) if backtest else "",
             "stages": stages,
@@ -498,15 +513,25 @@ class Bench:
             f"replay {figures['replay_events_per_second']:,.0f} events/s")  # fmt: skip
         return figures
 
-    def latency(self) -> dict[str, Any]:
-        """Open-loop large incoming payments at half the worker's max rate on them."""
+    def latency(
+        self,
+        contender: str = LATENCY,
+        extra: dict[str, str] | None = None,
+        max_rate: float | None = None,
+    ) -> dict[str, Any]:
+        """Open-loop large incoming payments at half the worker's max rate on them
+        (``max_rate``: at half that one instead, measured by another contender)."""
         assert self.redis is not None
         drain = self.args.latency_drain
-        log(f"{LATENCY}: max rate on {drain:,} large incoming payments, then "
-            f"{self.args.latency_seconds}s open-loop at half of it")  # fmt: skip
-        prefix = self.prefix + "lat."
+        measured = f"{max_rate:,.0f}/s" if max_rate else f"max rate on {drain:,} payments"
+        log(f"{contender}: {self.args.latency_seconds}s of large incoming payments "
+            f"open-loop at half of the {measured} {extra or ''}")  # fmt: skip
+        name = contender.split("/")[1]
+        prefix = f"{self.prefix}{name}."
         self.stack.create_topics(prefix, PARTITIONS)
-        env = self._user_path_env(prefix, "bp:", "latency")
+        redis_prefix = "bp:" if contender == LATENCY else "bw:"
+        env = self._user_path_env(prefix, redis_prefix, name)
+        env.update(extra or {})
         try:
             figures = open_loop_latency(
                 env,
@@ -515,14 +540,16 @@ class Bench:
                 drain=drain,
                 seconds=self.args.latency_seconds,
                 timeout=self.args.drain_timeout,
-                log=self.run_dir / "latency-worker.log",
+                log=self.run_dir / f"{name}-worker.log",
+                max_rate=max_rate,
             )
         except DrainTimeout as exc:
-            log(f"{LATENCY} FAILED: {exc}")
+            log(f"{contender} FAILED: {exc}")
             return {"error": str(exc)}
         finally:
-            self.redis.delete_prefix("bp:")
-        log(f"{LATENCY}: max {figures['max_rate']:,.0f}/s; at {figures['target_rate']:,.0f}/s "
+            self.redis.delete_prefix(redis_prefix)
+        figures["worker_env"] = extra or {}
+        log(f"{contender}: max {figures['max_rate']:,.0f}/s; at {figures['target_rate']:,.0f}/s "
             f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
             f"{figures['matched']:,} of {figures['events']:,} matched")  # fmt: skip
         return figures
@@ -749,6 +776,7 @@ def main(argv: list[str] | None = None) -> int:
         or "error" in (results["backtest"] or {})
         or "error" in (results["replay"] or {})
         or "error" in (results["latency"] or {})
+        or "error" in (results["latency_caught_up_wait"] or {})
     )
     missed = not all(t["met"] for t in results["targets"])
     return EXIT_MISSED if failed or missed else 0

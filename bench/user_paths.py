@@ -211,22 +211,27 @@ def open_loop_latency(
     seconds: float,
     timeout: float,
     log: Path,
+    max_rate: float | None = None,
 ) -> dict[str, Any]:
     """Start a worker on ``prefix``'s empty topics; measure its max rate on ``drain``
-    payments of customers ``m...`` fed as fast as the producer can; then :func:`open_loop`
-    at half that rate for ``seconds`` with customers ``p...``; stop the worker."""
+    payments of customers ``m...`` fed as fast as the producer can (unless ``max_rate``
+    is given: another worker's of the same run); then :func:`open_loop` at half that
+    rate for ``seconds`` with customers ``p...``; stop the worker."""
     proc = start_worker(env, log, timeout)
     try:
-        backlog = Workload(
-            {
-                contract_topics.TRANSACTIONS: [
-                    Message(contract_topics.TRANSACTIONS, p.key, p.value, T0)
-                    for p in large_payments(drain, seed=12, letter="m")
-                ]
-            },
-            drain,
-        )
-        max_rate, _ = _feed_and_wait(proc, env, bootstrap, prefix, backlog, drain, timeout)
+        if max_rate is None:
+            backlog = Workload(
+                {
+                    contract_topics.TRANSACTIONS: [
+                        Message(contract_topics.TRANSACTIONS, p.key, p.value, T0)
+                        for p in large_payments(drain, seed=12, letter="m")
+                    ]
+                },
+                drain,
+            )
+            max_rate, _ = _feed_and_wait(proc, env, bootstrap, prefix, backlog, drain, timeout)
+        else:
+            drain = 0
         rate = max_rate / 2
         customers = max(10, round(rate * seconds))
         payments = large_payments(customers)

@@ -11,7 +11,9 @@ starts) and it publishes to the output topics prefixed ``replay-<name>.``
 (created when missing). Because the decision core is deterministic and the
 event-time clock does not depend on arrival order, a replay of the events the
 live worker processed publishes the same messages, byte for byte and with the
-same ids, as the live worker did; and two replays of a range are identical.
+same ids, as the live worker did, unless an event arrived late live (written
+after its topic was read to the end, dated before what the clock had released:
+``streaming/clock.py``); and two replays of a range are identical.
 """
 
 from __future__ import annotations

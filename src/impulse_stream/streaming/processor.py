@@ -139,10 +139,12 @@ class BatchProcessor:
         retry: RetryPolicy | None = None,
         wall_clock: Callable[[], float] = time.time,
         backlogged: Callable[[str, int], bool] = lambda topic, partition: False,
+        highwater: Callable[[str, int], int | None] = lambda topic, partition: None,
         max_future_skew: float = 86400.0,
         committed: Callable[[int], Awaitable[dict[str, int]]] = _nothing_committed,
         allowed_lateness: float = 0.0,
         topic_idle_seconds: float = 0.0,
+        caught_up_idle_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -160,7 +162,9 @@ class BatchProcessor:
             self.input_topics,
             allowed_lateness_ms=int(allowed_lateness * 1000),
             topic_idle_seconds=topic_idle_seconds,
+            caught_up_idle_seconds=caught_up_idle_seconds,
             backlogged=backlogged,
+            highwater=highwater,
             wall_clock=wall_clock,
         )
         self.recovered: set[int] = set()
@@ -263,7 +267,7 @@ class BatchProcessor:
         for message in batch:
             logical = self._logical(message.topic)
             self.metrics.events_in.labels(logical).inc()
-            self.clock.heard_from(message.topic, message.partition)
+            self.clock.heard_from(message.topic, message.partition, message.offset)
             try:
                 event = self.decoder.decode(logical, message.key, message.value)
                 event_ms = _ms(event.occurred_at)
