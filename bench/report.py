@@ -219,7 +219,7 @@ def table(
 def user_targets(latency: dict[str, Any] | None, replay: dict[str, Any] | None) -> list[Target]:
     """The targets of the latency and replay figures (bench/user_paths.py), when measured."""
     out = []
-    if latency is not None:
+    if latency is not None and latency.get("load", 0.5) == 0.5:  # the target is at half load
         out.append(
             Target(
                 "p99 event -> opportunity at half load",
@@ -262,12 +262,15 @@ def user_table(
             if figures["max_rate_events"]
             else "measured by latency/half-load"
         )
+        load = figures.get("load", 0.5)
+        share = "half" if load == 0.5 else f"{load:g} x"
         lines.append(
             f"{name}: {figures['events']:,} large incoming payments sent open-loop "
-            f"at {figures['target_rate']:,.0f}/s (half of the worker's "
+            f"at {figures['target_rate']:,.0f}/s ({share} of the worker's "
             f"{figures['max_rate']:,.0f}/s {measured}; sent "
             f"{_num(figures['sent_rate'], ',.0f')}/s), "
-            f"{figures['matched']:,} opportunities matched, {figures['unmatched']:,} missing"
+            f"{figures['matched']:,} opportunities matched, {figures['unmatched']:,} missing, "
+            f"batches of {_num(figures.get('mean_batch'), ',.1f')} events on average"
         )
         lines.append(
             f"event -> opportunity ms: p50 {_num(figures['p50_ms'], '.1f')}, "

@@ -251,6 +251,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds of open-loop sending at half the max rate for the latency (default 30)",
     )
     add(
+        "--latency-load",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="the open loop's rate as a fraction of the worker's max rate (default 0.5: "
+        "half load, the target's; a small one shows the path's fixed delays)",
+    )
+    add(
         "--latency-drain",
         type=_bounded_int(100, 1_000_000),
         default=30_000,
@@ -259,6 +267,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)  # fmt: skip
     if args.kafka_port in (args.redis_port, args.redis_port - 1):
         p.error("--kafka-port, its controller port (+1) and --redis-port must differ")
+    if not 0 < args.latency_load <= 1:
+        p.error(f"--latency-load {args.latency_load}: expected a fraction above 0, at most 1")
     if args.drain_timeout is None:
         args.drain_timeout = 120 + args.events // 300
     return args
@@ -542,6 +552,7 @@ class Bench:
                 timeout=self.args.drain_timeout,
                 log=self.run_dir / f"{name}-worker.log",
                 max_rate=max_rate,
+                load=self.args.latency_load,
             )
         except DrainTimeout as exc:
             log(f"{contender} FAILED: {exc}")

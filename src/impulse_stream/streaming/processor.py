@@ -45,6 +45,7 @@ tied to one event: the caller must not commit the batch's offsets (see
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -368,12 +369,14 @@ class BatchProcessor:
                     entry = pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
                 entry.events.append((message, event, now))
         due: dict[str, int] = {}
-        for p in sorted(partitions):
-            if p in self.watermarks:
-                for cid in await self.retrying(
-                    self.store.due, p, self.watermarks[p], self.max_timers
-                ):
-                    due.setdefault(cid, p)
+        timed = [p for p in sorted(partitions) if p in self.watermarks]
+        # One round trip's wait for every partition's timers, not one after the other.
+        found = await asyncio.gather(
+            *(self.retrying(self.store.due, p, self.watermarks[p], self.max_timers) for p in timed)
+        )
+        for p, cids in zip(timed, found, strict=True):
+            for cid in cids:
+                due.setdefault(cid, p)
         for cid, p in due.items():
             if cid not in pending:
                 pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
