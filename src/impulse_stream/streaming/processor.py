@@ -265,9 +265,11 @@ class BatchProcessor:
         )
         erasures: dict[str, int] = {}
         latest_ms = int(self.wall_clock() * 1000) + self.max_future_ms
+        # Counted per topic once a batch: a labelled child per message cost ~6 % of a replay.
+        arrived: dict[str, int] = defaultdict(int)
         for message in batch:
             logical = self._logical(message.topic)
-            self.metrics.events_in.labels(logical).inc()
+            arrived[logical] += 1
             self.clock.heard_from(message.topic, message.partition, message.offset)
             try:
                 event = self.decoder.decode(logical, message.key, message.value)
@@ -313,6 +315,8 @@ class BatchProcessor:
                 message.topic, message.partition, message.offset, event_ms, (message, event)
             ):
                 self.metrics.late_events.labels(logical).inc()
+        for logical, n in arrived.items():
+            self.metrics.events_in.labels(logical).inc(n)
         for cid, p in erasures.items():  # held events before the tombstone are erased with it
 
             def keep(item: tuple[InboundMessage, InputEvent], cid: str = cid) -> bool:
