@@ -247,8 +247,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--latency-seconds",
         type=_bounded_int(1, 600),
-        default=30,
-        help="seconds of open-loop sending at half the max rate for the latency (default 30)",
+        default=20,
+        help="seconds of open-loop sending at half the max rate for the latency (default 20)",
     )
     add(
         "--latency-load",
@@ -261,8 +261,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--latency-drain",
         type=_bounded_int(100, 1_000_000),
-        default=30_000,
-        help="large incoming payments the worker drains to measure its max rate (default 30,000)",
+        default=10_000,
+        help="large incoming payments the worker drains to measure its max rate (default 10,000)",
     )
     args = p.parse_args(argv)  # fmt: skip
     if args.kafka_port in (args.redis_port, args.redis_port - 1):
