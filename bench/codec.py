@@ -1,9 +1,12 @@
-"""The state codec before zstd next to today's: bytes per state and CPU per call.
+"""The state codec's previous format next to today's: bytes per state and CPU per call.
 
-``zlib_encode_state`` is the encoder the codec had until format 3 (plain
-msgpack up to 256 bytes, zlib level 1 above); ``decode_state`` still reads
-what it wrote. Both encode the states the store writes for the reference
-workload (``bench/reference.py``), measured in one process, side by side:
+``format3_encode_state`` is the encoder the codec had until format 4 (zstd
+level 1 with dictionary 1 over the whole state, the recent-event digests 64
+and 32 bits wide); ``zlib_encode_state`` the one before format 3 (plain
+msgpack up to 256 bytes, zlib level 1 above). ``decode_state`` still reads
+what both wrote. The previous and today's encode the states the store writes
+for the reference workload (``bench/reference.py``, with the recent-event
+memory), measured in one process, side by side:
 
     python -m bench.codec --events 40000
 """
@@ -11,6 +14,7 @@ workload (``bench/reference.py``), measured in one process, side by side:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 import zlib
 from collections.abc import Callable
@@ -18,12 +22,41 @@ from dataclasses import asdict, dataclass
 
 import msgspec
 import orjson
+import zstandard
 
-from bench.reference import written_states
+from bench.reference import remembering_states
+from impulse_stream.core import state_dictionary_1
 from impulse_stream.core.codec import decode_state, encode_state
-from impulse_stream.core.state import CustomerState
+from impulse_stream.core.recent_events import CONTENT_BITS, EVENT_BITS
+from impulse_stream.core.state import CustomerState, RecentEvent
 
 _packer = msgspec.msgpack.Encoder()
+_format3 = zstandard.ZstdCompressor(
+    level=1,
+    dict_data=zstandard.ZstdCompressionDict(state_dictionary_1.DICTIONARY),
+    write_checksum=False,
+    write_content_size=True,
+    write_dict_id=False,
+)
+
+
+def _widened(mark: RecentEvent) -> RecentEvent:
+    """A digest pair as wide as before format 4 (64 and 32 bits): the dropped bits
+    are filled from a hash, as random as blake2b's were, so the msgpack integers
+    and what zstd makes of them are the size they were."""
+    filler = int.from_bytes(hashlib.blake2b(mark.event.to_bytes(8, "big")).digest()[:6], "big")
+    event_low, content_low = 64 - EVENT_BITS, 32 - CONTENT_BITS
+    return RecentEvent(
+        mark.event << event_low | filler & ((1 << event_low) - 1),
+        mark.content << content_low | (filler >> event_low) & ((1 << content_low) - 1),
+    )
+
+
+def format3_encode_state(state: CustomerState) -> bytes:
+    """The state codec's encoder before format 4 (format 3, dictionary 1)."""
+    if state.recent:
+        state = msgspec.structs.replace(state, recent=tuple(map(_widened, state.recent)))
+    return b"\x03\x01" + _format3.compress(_packer.encode(state))
 
 
 def zlib_encode_state(state: CustomerState) -> bytes:
@@ -35,8 +68,8 @@ def zlib_encode_state(state: CustomerState) -> bytes:
 
 
 CODECS: dict[str, Callable[[CustomerState], bytes]] = {
-    "zlib (format 2)": zlib_encode_state,
-    "zstd+dictionary (format 3)": encode_state,
+    "zstd+dictionary 1 (format 3)": format3_encode_state,
+    "packed digests+dictionary 2 (format 4)": encode_state,
 }
 
 
@@ -78,7 +111,7 @@ def measure(states: list[CustomerState], rounds: int = 3) -> list[CodecFigures]:
 
 
 def states_of(events: int) -> list[CustomerState]:
-    return list(written_states(events))
+    return list(remembering_states(events))
 
 
 def main() -> None:

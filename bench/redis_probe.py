@@ -37,6 +37,7 @@ class KeySample:
     mean_bytes_by_encoding: dict[str, float]
     other_keys: int  # the per-partition indexes (timers, outbox) and learning counts
     other_bytes: int  # their MEMORY USAGE, all of them
+    median_bytes: float = 0.0
 
 
 class RedisProbe:
@@ -106,6 +107,7 @@ class RedisProbe:
             },
             other_keys=len(others),
             other_bytes=other_bytes,
+            median_bytes=float(ordered[len(ordered) // 2]),
         )
 
     def delete_prefix(self, prefix: str) -> int:

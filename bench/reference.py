@@ -22,6 +22,7 @@ import msgspec
 from bench.workload import Message, Workload, build_workload
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract.codec import decode
+from impulse_stream.core import recent_events
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import InputEvent
@@ -58,6 +59,25 @@ def written_states(events: int, seed: int = 7) -> Iterator[CustomerState]:
         decision = engine.apply(states.get(step.event.customer_id), step.event, step.watermark)
         states[step.event.customer_id] = decision.state
         yield decision.state
+
+
+def remembering_states(events: int, seed: int = 7) -> Iterator[CustomerState]:
+    """Every state the worker would write for the workload, with its recent-event memory.
+
+    ``written_states`` plus what the processor adds around the core: each
+    event's ``event_id`` is remembered (``core/recent_events.py``), and a
+    repeat is skipped. The states a store holds after a run look like these.
+    """
+    engine = DecisionEngine(load_catalogue())
+    states: dict[str, CustomerState] = {}
+    for step in steps(decoded(merged(build_workload(events, seed)))):
+        state = states.get(step.event.customer_id)
+        mark = recent_events.fingerprint(step.event)
+        if recent_events.seen_before(state, mark) is not recent_events.Seen.NEW:
+            continue
+        decision = engine.apply(state, step.event, step.watermark)
+        states[step.event.customer_id] = recent_events.remember(decision.state, mark)
+        yield states[step.event.customer_id]
 
 
 def fingerprint(

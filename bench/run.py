@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from bench import builds, processes
+from bench import builds, memory, processes
 from bench.broker import create_topic, delete_topics_with_prefix, end_offsets, produce
 from bench.progress import DrainClock
 from bench.redis_probe import RedisProbe
@@ -81,6 +81,8 @@ GROUPS = {
     # the same at the same rate, a topic read to its end holding the clock 2 s as before
     # 2026-12 (IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS=2); only when asked for
     "latency-wait": ("latency/caught-up-wait-2s",),
+    # Redis memory per customer after the month, previous and current state format (bench/memory.py)
+    "memory": tuple(memory.FORMATS),
 }
 OPT_IN = ("latency-wait",)  # groups a plain `make bench` leaves out
 STAGE_RUNS = GROUPS["stages"]
@@ -89,12 +91,14 @@ REPLAY = GROUPS["replay"][0]
 LATENCY = GROUPS["latency"][0]
 LATENCY_WAIT = GROUPS["latency-wait"][0]
 CAUGHT_UP_WAIT = {"IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS": "2"}
+MEMORY_RUNS = GROUPS["memory"]
 SEPARATE = (
     *STAGE_RUNS,
     BACKTEST,
     REPLAY,
     LATENCY,
     LATENCY_WAIT,
+    *MEMORY_RUNS,
 )  # not drained from the broker: no row in the ratio table
 # Stack variables of the caller's shell that must not leak into the bench stack.
 _STACK_ENV = (
@@ -344,6 +348,7 @@ class Bench:
                 log(f"{contender}: {m.events_per_second:,.0f} events/s")
         stages = [self.stages(c) for c in STAGE_RUNS if c in self.args.only]
         backtest = self.backtest() if BACKTEST in self.args.only else None
+        formats = self.memory() if any(c in self.args.only for c in MEMORY_RUNS) else None
         by = {c: median_run(ms) for c, ms in runs.items()}
         replay = self.replay() if REPLAY in self.args.only else None
         latency = self.latency() if LATENCY in self.args.only else None
@@ -354,7 +359,10 @@ class Bench:
         ratio_rows = ratios(by)
         goals = targets(by)
         user_goals = user_targets(latency, replay)
+        memory_goals = memory.memory_targets(formats)
         return {
+            "memory": formats,
+            "memory_table": memory.memory_table(formats, memory_goals) if formats else "",
             "latency": latency,
             "latency_caught_up_wait": waiting,
             "replay": replay,
@@ -379,7 +387,7 @@ class Bench:
             "contenders": {c: asdict(m) for c, m in by.items()},
             "runs": {c: [m.events_per_second for m in ms] for c, ms in runs.items()},
             "ratios": {k: (round(v, 3) if v is not None else None) for k, v in ratio_rows.items()},
-            "targets": [{**asdict(t), "met": t.met} for t in goals + user_goals],
+            "targets": [{**asdict(t), "met": t.met} for t in goals + user_goals + memory_goals],
             "table": table(by, ratio_rows, goals),
         }
 
@@ -495,6 +503,31 @@ class Bench:
             return {"error": error}
         figures: dict[str, Any] = orjson.loads(result.read_bytes())
         log(f"{BACKTEST}: {figures['events_per_second']:,.0f} events/s")
+        return figures
+
+    def memory(self) -> dict[str, Any]:
+        """One ``bench.memory`` process: the month's states in each state format, in Redis."""
+        log(
+            f"memory: the month's states written to Redis in each format ({', '.join(MEMORY_RUNS)})"
+        )
+        result = self.run_dir / "memory.json"
+        log_path = self.run_dir / "memory.log"
+        args = ["--redis", self.stack.redis_url, "--events", str(self.expect)]
+        args += ["--partitions", str(PARTITIONS), "--result", str(result)]
+        proc = processes.python_module("bench.memory", args, _helper_env(), log_path)
+        try:
+            code: int | None = proc.wait(timeout=self.args.drain_timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            processes.stop(proc)
+        if code != 0 or not result.exists():
+            error = f"bench.memory exited with {code}; log {log_path}"
+            log(f"memory FAILED: {error}")
+            return {"error": error}
+        figures: dict[str, Any] = orjson.loads(result.read_bytes())
+        for name, f in figures.items():
+            log(f"{name}: {f['bytes_per_customer_median']:,.0f} B/customer at the median")
         return figures
 
     def replay(self) -> dict[str, Any]:
@@ -779,6 +812,9 @@ def main(argv: list[str] | None = None) -> int:
     if results["stages_table"]:
         print()
         print(results["stages_table"])
+    if results["memory_table"]:
+        print()
+        print(results["memory_table"])
     for path in write_results(results, args.record, args.results):
         log(f"wrote {path}")
     failed = (

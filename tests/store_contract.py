@@ -110,6 +110,17 @@ async def test_timers_are_due_in_time_order_and_cleared(store):
     assert await store.due(1, 5000, 10) == []
 
 
+async def test_a_refused_write_neither_removes_nor_delays_the_owners_wake_up(store):
+    """A zombie's late write (stale version) must leave the timer the owner stored: a
+    removed or later wake-up would fire the customer's deadline late or never."""
+    await store.commit([write("c1", wakeup_ms=1000)])
+    assert await store.commit([write("c1", version=0, offset=11, wakeup_ms=None)]) == {"c1"}
+    assert await store.commit([write("c1", version=0, offset=12, wakeup_ms=9000)]) == {"c1"}
+    assert await store.due(0, 1000, 10) == ["c1"]
+    await store.commit([write("c1", version=1, offset=13, wakeup_ms=5000)])
+    assert await store.due(0, 4999, 10) == [] and await store.due(0, 5000, 10) == ["c1"]
+
+
 async def test_a_large_outbox_entry_leaves_the_record_untouched(store):
     await store.commit([write("big", outbox_id="1", outbox=b"m" * 9000)])
     got = (await store.load(["big"]))["big"]

@@ -17,6 +17,7 @@ from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.learned import LearnedEngine
 from impulse_stream.settings import Settings
+from impulse_stream.store.groups import GroupMembers
 from impulse_stream.store.redis import RedisStore
 from impulse_stream.streaming.app import KafkaPublisher, Worker, create_app
 from impulse_stream.streaming.metrics import Metrics
@@ -70,11 +71,13 @@ def build(settings: Settings) -> Container:
 
     app, worker = create_app(settings, processor_factory)
     register_employer_clusters(settings, engine, app, metrics)
+    households = register_households(settings, app, metrics)
     container = Container(settings, engine, store, metrics, app, worker)
     register_views(
         app,
         ApiPorts(
             reads=store,
+            households=households,
             learned=LearnedEngine(engine, store),
             health=worker,
             metrics=metrics,
@@ -93,30 +96,40 @@ def register_employer_clusters(
     it counts ``employers.members`` per employer in Redis and tells the members."""
     from impulse_stream.core.impulses.salary_project_member import KIND
     from impulse_stream.store.redis import redis_client
-    from impulse_stream.streaming.employers import (
-        EmployerClusters,
-        EmployerFeed,
-        register_employers,
-    )
+    from impulse_stream.streaming.employers import EmployerFeed, employer_clusters
 
     rule = engine.catalogue.detector(KIND)
     if rule is None:
         return
-    clusters = EmployerClusters(
+    clusters = employer_clusters(
         redis_client(settings.redis_url, settings.redis_security),
         rule.integer("cluster_size"),
         prefix=settings.redis_prefix,
     )
-    feed = EmployerFeed(clusters, KafkaPublisher(app), settings.topic_prefix, metrics)
-    register_employers(app, feed, settings.topic_prefix)
+    EmployerFeed(clusters, KafkaPublisher(app), settings.topic_prefix, metrics).register(app)
+
+
+def register_households(settings: Settings, app: faust.App, metrics: Metrics) -> GroupMembers:
+    """The worker's ``households`` agent: it keeps the members of every household
+    (``households.members``) in Redis; the 360 view reads them."""
+    from impulse_stream.store.redis import redis_client
+    from impulse_stream.streaming.households import HouseholdFeed, household_members
+
+    households = household_members(
+        redis_client(settings.redis_url, settings.redis_security), prefix=settings.redis_prefix
+    )
+    HouseholdFeed(households, KafkaPublisher(app), settings.topic_prefix, metrics).register(app)
+    return households
 
 
 def build_outbound(settings: Settings) -> tuple[faust.App, OutboundFeed]:
     """The outbound selector as its own Faust app (consumer group ``<app_id>-outbound``)
-    on the ``opportunities`` topic, with the catalogue's daily capacities in Redis."""
+    on the ``opportunities`` topic, with the catalogue's daily capacities (per channel and
+    per branch) and the household cap in Redis."""
     from impulse_stream.store.redis import redis_client
     from impulse_stream.streaming.outbound import (
         DailyCapacity,
+        HouseholdContacts,
         OutboundSelector,
         register_outbound,
     )
@@ -134,9 +147,19 @@ def build_outbound(settings: Settings) -> tuple[faust.App, OutboundFeed]:
         producer_acks=-1,
     )
     client = redis_client(settings.redis_url, settings.redis_security)
+    policy = engine.catalogue.policy
     capacity = DailyCapacity(
-        client, engine.catalogue.policy.daily_capacity, prefix=settings.redis_prefix
+        client,
+        policy.daily_capacity,
+        prefix=settings.redis_prefix,
+        branch_limits=policy.branch_capacity,
     )
-    feed = OutboundFeed(OutboundSelector(capacity), KafkaPublisher(app), settings.topic_prefix)
+    households = (
+        HouseholdContacts(client, policy.household_cap, prefix=settings.redis_prefix)
+        if policy.household_cap is not None
+        else None
+    )
+    selector = OutboundSelector(capacity, households=households)
+    feed = OutboundFeed(selector, KafkaPublisher(app), settings.topic_prefix)
     register_outbound(app, feed, settings.topic_prefix)
     return app, feed

@@ -211,6 +211,8 @@ def published_records() -> dict[str, list[Record]]:
         "Routed to: call_centre, online_banking, app, email, branch.",
         handling_minutes=4.0,
         advisor_id="adv-7",
+        branch_id="br-3",
+        household_id="hh-4410",
     )
     accepted = msgspec.structs.replace(
         opened,
@@ -369,6 +371,8 @@ def published_records() -> dict[str, list[Record]]:
                 texts=opened.texts,
                 advisor_id=opened.advisor_id,
                 rules_version=opened.rules_version,
+                branch_id=opened.branch_id,
+                household_id=opened.household_id,
             )
         ],
         topics.ATTRIBUTIONS: [

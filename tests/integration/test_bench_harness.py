@@ -65,8 +65,8 @@ def test_the_bench_runs_every_stage_on_both_builds_with_identical_outputs(
         assert figures["outputs"] == expected > 0
         assert set(figures["cpu_us"]) == set(STAGES)
         assert [c["codec"] for c in figures["codecs"]] == [
-            "zlib (format 2)",
-            "zstd+dictionary (format 3)",
+            "zstd+dictionary 1 (format 3)",
+            "packed digests+dictionary 2 (format 4)",
         ]
     assert by["interpreted"]["output_hash"] == by["compiled"]["output_hash"]
     table = results["stages_table"]

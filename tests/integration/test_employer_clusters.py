@@ -12,7 +12,7 @@ from impulse_stream.contract.deadletter import parse_dead_letter_headers
 from impulse_stream.core.events import EmployerCluster, EmployerMembership
 from impulse_stream.errors import PublishFailed
 from impulse_stream.store.redis import redis_client
-from impulse_stream.streaming.employers import EmployerClusters, EmployerFeed
+from impulse_stream.streaming.employers import EmployerFeed, employer_clusters
 from impulse_stream.streaming.messages import CollectingPublisher
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def membership(customer: str, employer: str = ACME, status: str = "joined", days
 async def feed(redis_url, redis_prefix):
     client = redis_client(redis_url)
     publisher = CollectingPublisher()
-    yield EmployerFeed(EmployerClusters(client, 3, prefix=redis_prefix), publisher, "t.")
+    yield EmployerFeed(employer_clusters(client, 3, prefix=redis_prefix), publisher, "t.")
     await client.aclose()
 
 
@@ -128,7 +128,7 @@ async def test_a_failed_publish_tells_the_members_on_the_retry_and_marks_them_af
             pause.append(seconds)
 
         feed = EmployerFeed(
-            EmployerClusters(client, 2, prefix=redis_prefix), FailingOnce(), "t.", sleep=sleep
+            employer_clusters(client, 2, prefix=redis_prefix), FailingOnce(), "t.", sleep=sleep
         )
         await send(feed, membership("c-1"))
         told = await send(feed, membership("c-2"))

@@ -21,7 +21,7 @@ from impulse_stream.contract import codec, topics
 from impulse_stream.core.employers import salary_payer
 from impulse_stream.core.events import Counterparty, Transaction
 from impulse_stream.store.redis import redis_client
-from impulse_stream.streaming.employers import EmployerClusters
+from impulse_stream.streaming.employers import employer_clusters
 from tests.support.kafka import produce, read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -107,7 +107,7 @@ KIND = "salary_project_member"
 async def members(redis_url: str, redis_prefix: str, payer: str) -> int:
     client = redis_client(redis_url)
     try:
-        return await EmployerClusters(client, 3, prefix=redis_prefix).members(employer(payer))
+        return await employer_clusters(client, 3, prefix=redis_prefix).members(employer(payer))
     finally:
         await client.aclose()
 

@@ -113,6 +113,52 @@ def _schemas() -> dict[str, Any]:
             "snoozed_until",
         ],
     }
+    maybe_string = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    components["HouseholdMember"] = {
+        "type": "object",
+        "description": "Another member of the household: who advises them and what is open.",
+        "properties": {
+            "customer_id": {"type": "string"},
+            "segment": {"type": "string"},
+            "advisor_id": maybe_string,
+            "branch_id": maybe_string,
+            "open_opportunities": {"type": "integer", "minimum": 0},
+            "top_opportunity": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {
+                            "opportunity_id": {"type": "string"},
+                            "action_id": {"type": "string"},
+                            "priority": {"type": "number"},
+                            "valid_until": {"type": "string", "format": "date-time"},
+                        },
+                        "required": ["opportunity_id", "action_id", "priority", "valid_until"],
+                    },
+                    {"type": "null"},
+                ],
+                "description": "The member's open opportunity of the highest priority.",
+            },
+        },
+        "required": [
+            "customer_id",
+            "segment",
+            "advisor_id",
+            "branch_id",
+            "open_opportunities",
+            "top_opportunity",
+        ],
+    }
+    components["Household"] = {
+        "type": "object",
+        "description": "The customer's household (from the profile) and its other members, "
+        "by customer id, at most 20.",
+        "properties": {
+            "household_id": {"type": "string"},
+            "members": {"type": "array", "items": {"$ref": REF.format(name="HouseholdMember")}},
+        },
+        "required": ["household_id", "members"],
+    }
     components["Customer360"] = {
         "description": "The cockpit view plus master data and every open opportunity.",
         "allOf": [
@@ -126,8 +172,11 @@ def _schemas() -> dict[str, Any]:
                         "items": {"$ref": REF.format(name="OpenOpportunity")},
                     },
                     "channel": {"enum": list(CHANNELS)},
+                    "household": {
+                        "anyOf": [{"$ref": REF.format(name="Household")}, {"type": "null"}]
+                    },
                 },
-                "required": ["profile", "open_opportunities", "channel"],
+                "required": ["profile", "open_opportunities", "channel", "household"],
             },
         ],
     }
@@ -175,7 +224,9 @@ def openapi_document() -> dict[str, Any]:
             "title": "impulse-stream customer 360 API",
             "version": __version__,
             "description": (
-                "Served by every worker from Redis, one round trip per request. With "
+                "Served by every worker from Redis, one round trip per request (the 360 "
+                "view of a customer in a household: one more for the household and one "
+                "per other member). With "
                 "IMPULSE_STREAM_API_TOKEN or IMPULSE_STREAM_API_TOKEN_FILE set, every path "
                 "except " + ", ".join(OPEN_PATHS) + " needs `Authorization: Bearer <token>`."
             ),
@@ -185,7 +236,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "customer360",
                     "summary": "The customer 360: profile, timeline, processes, impulses, "
-                    "predictions, opportunities.",
+                    "predictions, opportunities, household.",
                     "security": [{"bearer": []}],
                     "parameters": [_customer_id(), _channel("advisor"), AT],
                     "responses": {

@@ -2,7 +2,7 @@
 
 * ``GET /customers/{id}?channel=advisor`` - the customer 360 (profile,
   timeline, running processes, impulses, bundle predictions, open
-  opportunities in rank order);
+  opportunities in rank order, the household with its other members);
 * ``GET /customers/{id}/next-best-actions?channel=call_centre`` - what
   the channel shows now (the call-centre desktop on an inbound call): as many
   as the channel has slots (catalogue ``routing.top_n``) unless ``limit`` says
@@ -19,11 +19,14 @@
 * ``GET /openapi.json`` - the OpenAPI 3.1 document of all of these
   (:mod:`impulse_stream.api.openapi`).
 
-Served from Redis: one round trip per request. The bearer token, CORS and the
-request logs are in :mod:`impulse_stream.api.security`.
+Served from Redis: one round trip per request, and for a customer in a
+household one more for the household's members and one per other member.
+The bearer token, CORS and the request logs are in
+:mod:`impulse_stream.api.security`.
 
 The views get the narrow ports they use (:class:`ApiPorts`: state reads, the
-learned engine, the worker's health, the metrics and three settings), built by
+households' members, the learned engine, the worker's health, the metrics and
+three settings), built by
 the composition root (``bootstrap.py``); they know neither the worker nor the
 settings object.
 """
@@ -43,10 +46,11 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from impulse_stream.api import security
-from impulse_stream.api.customer_view import customer_360
+from impulse_stream.api.customer_view import MAX_HOUSEHOLD_MEMBERS, customer_360
 from impulse_stream.api.openapi import openapi_document
 from impulse_stream.core.codec import decode_state
 from impulse_stream.core.events import CHANNELS, CustomerId
+from impulse_stream.core.state import CustomerState
 from impulse_stream.errors import StoreUnavailable
 from impulse_stream.learned import LearnedEngine
 from impulse_stream.store.base import StoredCustomer
@@ -61,6 +65,12 @@ class StateReads(Protocol):
     async def get(self, customer_id: str) -> StoredCustomer: ...
 
     async def ping(self) -> float: ...
+
+
+class HouseholdReads(Protocol):
+    """The members of a household (``store/groups.py``), for the 360 view."""
+
+    async def customers(self, group_id: str) -> tuple[str, ...]: ...
 
 
 class WorkerHealth(Protocol):
@@ -95,6 +105,7 @@ class ApiPorts:
     """Everything the views use, built by the composition root."""
 
     reads: StateReads
+    households: HouseholdReads
     learned: LearnedEngine
     health: WorkerHealth
     metrics: ApiMetrics
@@ -148,6 +159,19 @@ def register_views(app: faust.App, ports: ApiPorts) -> None:
             return None, json(view, {"error": "unknown customer"}, 404)
         return decode_state(stored.state), None
 
+    async def household_states(state: CustomerState) -> list[CustomerState]:
+        """The states of the other members of the customer's household (Redis)."""
+        if state.household is None:
+            return []
+        members = await ports.households.customers(state.household)
+        others = [c for c in members if c != state.customer_id][:MAX_HOUSEHOLD_MEMBERS]
+        out = []
+        for cid in others:
+            stored = await ports.reads.get(cid)
+            if stored.state is not None:
+                out.append(decode_state(stored.state))
+        return out
+
     @app.page("/customers/{customer_id}")
     class Customer360(View):
         async def get(self, request: Request, customer_id: str) -> Response:
@@ -159,9 +183,10 @@ def register_views(app: faust.App, ports: ApiPorts) -> None:
                 return error
             try:
                 engine = await learned.on(at)
+                household = await household_states(state)
             except StoreUnavailable:
                 return json(self, {"error": "state store unavailable"}, 503)
-            return json(self, customer_360(engine, state, at, channel))
+            return json(self, customer_360(engine, state, at, channel, household))
 
     @app.page("/customers/{customer_id}/next-best-actions")
     class NextBestActions(View):

@@ -20,6 +20,7 @@ import msgspec
 from impulse_stream.core.events import (
     Attribution,
     EmployerMembership,
+    HouseholdMembership,
     Impulse,
     Opportunity,
     OutputRecord,
@@ -30,14 +31,15 @@ CONTENT_TYPE = "application/json"
 SOURCE_PREFIX = "/impulse-stream/"
 FALLBACK_SOURCE = "worker"
 
-# The worker's records: its outputs and the memberships it re-keys by employer.
-Published = OutputRecord | EmployerMembership
+# The worker's records: its outputs and the memberships it re-keys by employer and household.
+Published = OutputRecord | EmployerMembership | HouseholdMembership
 
 EVENT_TYPES: dict[type[Published], str] = {
     Opportunity: "io.impulsestream.opportunity.v1",
     Impulse: "io.impulsestream.impulse.v1",
     Attribution: "io.impulsestream.attribution.v1",
     EmployerMembership: "io.impulsestream.employer_membership.v1",
+    HouseholdMembership: "io.impulsestream.household_membership.v1",
 }
 
 Headers = list[tuple[str, bytes]]
@@ -49,7 +51,7 @@ def cloudevent_id(record: Published) -> str:
         return f"{record.opportunity_id}:{record.revision}"
     if isinstance(record, Impulse):
         return record.impulse_id
-    if isinstance(record, EmployerMembership):
+    if isinstance(record, EmployerMembership | HouseholdMembership):
         return record.membership_id
     return record.attribution_id
 
@@ -66,7 +68,7 @@ def cloudevent_time(record: Published) -> datetime:
         return record.created_at
     if isinstance(record, Impulse):
         return record.detected_at
-    if isinstance(record, EmployerMembership):
+    if isinstance(record, EmployerMembership | HouseholdMembership):
         return record.since
     return record.credited_at
 

@@ -55,6 +55,7 @@ from impulse_stream.core.events import (
     CustomerProfile,
     EmployerCluster,
     EmployerMembership,
+    HouseholdMembership,
     Impulse,
     InputEvent,
     Opportunity,
@@ -105,6 +106,7 @@ _OUTPUT_TOPIC: Mapping[type[Record], str] = {cls: t for t, cls in OUTPUT_RECORDS
 INTERNAL_RECORDS: Mapping[str, type[Record]] = {
     topics.EMPLOYER_MEMBERS: EmployerMembership,
     topics.EMPLOYER_CLUSTERS: EmployerCluster,
+    topics.HOUSEHOLD_MEMBERS: HouseholdMembership,
 }
 
 
@@ -137,6 +139,7 @@ _INPUT_DECODERS: dict[str, msgspec.json.Decoder[typing.Any]] = {
     for t, cls in {**INPUT_RECORDS, topics.EMPLOYER_CLUSTERS: EmployerCluster}.items()
 }
 _MEMBERSHIP_DECODER = msgspec.json.Decoder(EmployerMembership)
+_HOUSEHOLD_DECODER = msgspec.json.Decoder(HouseholdMembership)
 _OUTPUT_DECODERS: dict[str, msgspec.json.Decoder[typing.Any]] = {
     t: msgspec.json.Decoder(cls) for t, cls in OUTPUT_RECORDS.items()
 }
@@ -294,6 +297,16 @@ def decode_membership(key: bytes | None, value: bytes | None) -> EmployerMembers
     _check_time(topic, "$.since", record.since)
     if key != record.employer_id.encode():
         raise KeyMismatch("message key differs from the record's employer_id", topic=topic)
+    return record
+
+
+def decode_household_membership(key: bytes | None, value: bytes | None) -> HouseholdMembership:
+    """Decode a message of ``households.members``; the key must be its ``household_id``."""
+    topic = topics.HOUSEHOLD_MEMBERS
+    record: HouseholdMembership = _decode_value(_HOUSEHOLD_DECODER, topic, value, DEFAULT_MAX_BYTES)
+    _check_time(topic, "$.since", record.since)
+    if key != record.household_id.encode():
+        raise KeyMismatch("message key differs from the record's household_id", topic=topic)
     return record
 
 

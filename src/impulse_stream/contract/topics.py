@@ -4,7 +4,8 @@ All topics are keyed by customer id and co-partitioned: every input and output
 topic has the same partition count, so that one worker owns all of a
 customer's events and state. The internal topic ``employers.members`` is keyed
 by employer instead (the same partition count), so that one worker at a time
-counts one employer's cluster.
+counts one employer's cluster; ``households.members`` is keyed by household, so
+that one worker at a time keeps one household's members.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ OUTBOUND = "opportunities.outbound"  # the outbound selector's admitted contacts
 # memberships keyed by employer, counts them, and reads the cluster notices back by customer.
 EMPLOYER_MEMBERS = "employers.members"
 EMPLOYER_CLUSTERS = "employers.clusters"
+# Internal topic of the households (streaming/households.py): memberships keyed by household.
+HOUSEHOLD_MEMBERS = "households.members"
 
 # Append only: a topic's position names its offset fence in the stored customer records.
 INPUT_TOPICS: tuple[str, ...] = (TRANSACTIONS, CLICKS, ORDERS, PROFILES, CONTACTS, RESPONSES)
 OUTPUT_TOPICS: tuple[str, ...] = (IMPULSES, OPPORTUNITIES, ATTRIBUTIONS)
-INTERNAL_TOPICS: tuple[str, ...] = (EMPLOYER_MEMBERS, EMPLOYER_CLUSTERS)
+INTERNAL_TOPICS: tuple[str, ...] = (EMPLOYER_MEMBERS, EMPLOYER_CLUSTERS, HOUSEHOLD_MEMBERS)
 # What the worker's decision agent reads: the bank's inputs and the cluster notices. The
 # notices' offset fence is named by the topic, not by a position (INPUT_TOPICS only grows).
 WORKER_INPUT_TOPICS: tuple[str, ...] = (*INPUT_TOPICS, EMPLOYER_CLUSTERS)

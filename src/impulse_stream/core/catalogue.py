@@ -118,6 +118,19 @@ class CustomerCap:
 
 
 @dataclass(frozen=True, slots=True)
+class HouseholdCap:
+    """At most ``max_contacts`` outbound contacts per household and period of ``period_days``
+    (``core/outbound.py`` names the periods)."""
+
+    max_contacts: int
+    period_days: int
+
+
+# The key of ``branch_capacity`` that gives every branch not listed its limits.
+ANY_BRANCH = "*"
+
+
+@dataclass(frozen=True, slots=True)
 class ContactPolicyRules:
     cooling_off_days: int
     declined_product_days: int
@@ -127,6 +140,11 @@ class ContactPolicyRules:
     service_first_channels: tuple[Channel, ...]
     daily_capacity: Mapping[Channel, int]
     customer_cap: CustomerCap | None = None
+    household_cap: HouseholdCap | None = None
+    # Daily outbound limits per branch and channel; ``"*"``: every branch not listed.
+    branch_capacity: Mapping[str, Mapping[Channel, int]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +186,7 @@ class JourneyEntry:
     missing: tuple[str, ...] = ()
     contract: str | None = None  # a held contract of this product with a maturity date
     within_months: int = 0  # ... that matures within this many months
-    impulse: str | None = None  # entered only when an impulse of this kind is reported
+    impulses: tuple[str, ...] = ()  # entered only when an impulse of one of these kinds is reported
     has_advisor: bool | None = None
 
 
@@ -309,6 +327,20 @@ class _Builder:
                 if "customer_cap" in pol
                 else None
             ),
+            household_cap=(
+                HouseholdCap(
+                    int(pol["household_cap"]["max_contacts"]),
+                    int(pol["household_cap"]["period_days"]),
+                )
+                if "household_cap" in pol
+                else None
+            ),
+            branch_capacity=_frozen(
+                {
+                    str(branch): _frozen({_channel(k): int(v) for k, v in limits.items()})
+                    for branch, limits in pol.get("branch_capacity", {}).items()
+                }
+            ),
         )
         rt = doc["routing"]
         routing = RoutingRules(
@@ -409,11 +441,13 @@ class _Builder:
         en = raw["entry"]
         age = en.get("age", {})
         contract = en.get("contract", {})
-        if "impulse" in en and en["impulse"] not in known:
-            raise self.fail(
-                (*path, "entry", "impulse"),
-                f"unknown impulse kind {en['impulse']!r}; define it under detectors",
-            )
+        raw_impulse = en.get("impulse", ())
+        single = isinstance(raw_impulse, str)
+        impulses = (raw_impulse,) if single else tuple(raw_impulse)
+        for k, kind in enumerate(impulses):
+            if kind not in known:
+                where = (*path, "entry", "impulse") if single else (*path, "entry", "impulse", k)
+                raise self.fail(where, f"unknown impulse kind {kind!r}; define it under detectors")
         entry = JourneyEntry(
             segments=tuple(en.get("segments", ())),
             min_age=age.get("min"),
@@ -422,7 +456,7 @@ class _Builder:
             missing=tuple(en.get("missing", ())),
             contract=contract.get("product"),
             within_months=int(contract.get("within_months", 0)),
-            impulse=en.get("impulse"),
+            impulses=impulses,
             has_advisor=en.get("has_advisor"),
         )
         by_id = {a.id: a for a in actions}

@@ -29,9 +29,9 @@ from impulse_stream.core.events import (
     ChannelContact,
     Click,
     CustomerProfile,
-    EmployerMembership,
     Impulse,
     InputEvent,
+    Membership,
     Opportunity,
     OpportunityResponse,
     OrderStep,
@@ -42,7 +42,7 @@ from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
 from impulse_stream.core.journeys import Journeys
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
-from impulse_stream.core.outbound_contacts import on_contact
+from impulse_stream.core.outbound_contacts import BANK_SENT_KINDS, on_contact
 from impulse_stream.core.profile_update import on_profile
 from impulse_stream.core.records import opportunity_record, reasons_with_evidence
 from impulse_stream.core.routing import ChannelRouting
@@ -74,8 +74,9 @@ class Decision:
     outputs: tuple[OutputRecord, ...]
     observations: tuple[AcceptanceObservation, ...] = field(default=())
     suppressions: tuple[str, ...] = field(default=())  # policy rules that held an action back
-    # Customers re-keyed by employer (``employers.members``), see ``employers.py``.
-    memberships: tuple[EmployerMembership, ...] = field(default=())
+    # Customers re-keyed by employer (``employers.members``, ``employers.py``) and by
+    # household (``households.members``, ``households.py``).
+    memberships: tuple[Membership, ...] = field(default=())
 
 
 class DecisionEngine:
@@ -264,6 +265,8 @@ class DecisionEngine:
                 )
             elif isinstance(event, ChannelContact):
                 on_contact(run, event, self.catalogue, self.policy)
+                if event.kind in BANK_SENT_KINDS:
+                    self.journeys.on_sent(run, event)
             elif isinstance(event, OpportunityResponse):
                 on_response(run, event, self.catalogue, self.policy)
                 self.journeys.on_response(run, event)

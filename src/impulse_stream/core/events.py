@@ -389,6 +389,48 @@ class EmployerCluster(Record, frozen=True):
     employer_name: Annotated[ShortText, Meta(description="The payer's name as booked.")] = ""
 
 
+# --- internal topic: households (``households.py``, ``streaming/households.py``) ---
+
+
+class HouseholdMembership(Record, frozen=True):
+    """A customer joined or left a household (internal topic ``households.members``,
+    keyed by ``household_id``, so that one worker keeps one household's members).
+
+    ``since`` is the profile update that decided it; a customer's memberships carry
+    rising ``since`` times, so the older of two messages about one customer never wins.
+    """
+
+    membership_id: Annotated[
+        Id, Meta(description="Stable id from customer, household, status and the profile update.")
+    ]
+    household_id: Annotated[
+        Id, Meta(description="The household of the customer's profile; equals the message key.")
+    ]
+    customer_id: Annotated[CustomerId, Meta(description="The member.")]
+    status: Annotated[
+        MembershipStatus,
+        Meta(
+            description="`joined` (the household of the latest profile) or `left` (the "
+            "profile names another household, or none)."
+        ),
+    ]
+    since: Annotated[
+        Timestamp,
+        Meta(
+            description="The profile update that decided it; a customer's memberships are "
+            "applied in this order, an older one never wins."
+        ),
+    ]
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.since
+
+
+# What the core re-keys by group: employer clusters and households.
+Membership = EmployerMembership | HouseholdMembership
+
+
 InputEvent = (
     Transaction
     | Click
@@ -538,6 +580,14 @@ class Opportunity(Record, frozen=True):
             )
         ),
     ] = None
+    branch_id: Annotated[
+        Id | None,
+        Meta(description="The customer's branch or unit (outbound capacity per branch)."),
+    ] = None
+    household_id: Annotated[
+        Id | None,
+        Meta(description="The customer's household, if any (the household's contact cap)."),
+    ] = None
 
 
 class Attribution(Record, frozen=True):
@@ -614,3 +664,9 @@ class OutboundContact(Record, frozen=True):
     rules_version: Annotated[
         ShortText, Meta(description="The catalogue version that opened the opportunity.")
     ] = ""
+    branch_id: Annotated[
+        Id | None, Meta(description="The customer's branch, whose capacity it may use.")
+    ] = None
+    household_id: Annotated[
+        Id | None, Meta(description="The customer's household, whose contact cap it uses.")
+    ] = None

@@ -10,9 +10,13 @@ advisor) and whether they may enter again. The progress of each customer is one
 When a step is due (a ``JOURNEY_DUE`` deadline at midnight UTC of its day) the
 first of its channels that reaches the customer and passes the contact policy
 (consent, held or declined product, cooling-off, channel and customer caps) gets
-an opportunity for the step's action on that channel only. An open opportunity
-of the same action already covers the step (no second contact). When no channel
-passes, the step is tried again every day for ``retry_days`` and then skipped.
+an opportunity for the step's action. An inbound first channel is its only
+channel; an outbound one (``core.outbound.OUTBOUND_CHANNELS``) is followed by the
+step's later outbound channels that pass too, in the step's order, as the
+outbound selector's fallbacks when the first is at its daily capacity. An open
+opportunity of the same action already covers the step (no second contact).
+When no channel passes, the step is tried again every day for ``retry_days``
+and then skipped.
 
 Entries are checked on profile updates, on the impulse a journey names, and on
 the days time makes a customer eligible (the birthday of the minimum age, the
@@ -31,8 +35,9 @@ import msgspec
 from impulse_stream.core.catalogue import Journey, JourneyStep
 from impulse_stream.core.dates import anniversary, day_start, utc_day
 from impulse_stream.core.deadlines import Deadline, DeadlineKind
-from impulse_stream.core.events import Channel, Impulse, OpportunityResponse
+from impulse_stream.core.events import Channel, ChannelContact, Impulse, OpportunityResponse
 from impulse_stream.core.ids import stable_id
+from impulse_stream.core.outbound import OUTBOUND_CHANNELS
 from impulse_stream.core.rules import Rules
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.state import CustomerState, HeldContract, JourneyProgress, ReasonRef
@@ -76,7 +81,7 @@ class Journeys:
             p = progress.get(j.id)
             if p is not None and p.status == "active":
                 out.append(Deadline(day_start(date.fromordinal(p.due_day)), _DUE, j.id))
-            elif j.entry.impulse is None:
+            elif not j.entry.impulses:
                 waiting.append(j)
         entry = self._next_entry_day(state, waiting, progress)
         if entry is not None:
@@ -105,8 +110,8 @@ class Journeys:
     def _entry_candidates(
         self, state: CustomerState, j: Journey, progress: JourneyProgress | None
     ) -> list[date]:
-        if j.entry.impulse is not None:
-            return []  # entered only when the impulse is reported
+        if j.entry.impulses:
+            return []  # entered only when one of its impulses is reported
         out: list[date] = []
         p = state.profile
         if j.entry.min_age is not None and p.birth_date is not None:
@@ -125,7 +130,7 @@ class Journeys:
             first = run.state.journeys_checked_day == 0
             for j in self.journeys:
                 candidates = self._entry_candidates(run.state, j, self._progress(run.state, j.id))
-                if (first and j.entry.impulse is None) or day in candidates:
+                if (first and not j.entry.impulses) or day in candidates:
                     self._try_enter(run, j, day, deadline.at)
             run.update(journeys_checked_day=day.toordinal())
             return
@@ -148,13 +153,13 @@ class Journeys:
                 reason = self._exit_reason(run.state, j, progress, day)
                 if reason is not None:
                     self._end(run, progress, "exited", reason, day)
-            elif j.entry.impulse is None:
+            elif not j.entry.impulses:
                 self._try_enter(run, j, day, at)
 
     def on_impulses(self, run: DecisionRun, impulses: Iterable[Impulse]) -> None:
         for impulse in impulses:
             for j in self.journeys:
-                if j.entry.impulse == impulse.kind and not self._active(run.state, j.id):
+                if impulse.kind in j.entry.impulses and not self._active(run.state, j.id):
                     self._try_enter(run, j, utc_day(impulse.occurred_at), impulse.occurred_at)
 
     def on_response(self, run: DecisionRun, r: OpportunityResponse) -> None:
@@ -319,7 +324,8 @@ class Journeys:
         covering = next(
             (o for o in run.state.open_opportunities() if o.action_id == action.id), None
         )
-        channel = None if covering is not None else self._channel(run.state, j, step, progress, at)
+        channels = () if covering is not None else self._channels(run.state, j, step, progress, at)
+        channel = channels[0] if channels else None
         if covering is None and channel is None:
             since = progress.trying_since or day.toordinal()
             if day.toordinal() - since < step.retry_days:
@@ -333,7 +339,7 @@ class Journeys:
             self._advance_to_next(run, j, progress, day, None, progress.opportunity_id)
             return
         opportunity_id = covering.opportunity_id if covering is not None else None
-        if channel is not None:
+        if channels:
             ref = ReasonRef(
                 stable_id(
                     "jrn",
@@ -347,11 +353,12 @@ class Journeys:
                 REASON_KIND,
                 at,
             )
+            fallbacks = f", then {', '.join(channels[1:])} when it is full" if channels[1:] else ""
             note = (
                 f"Journey {j.id} (version {j.version}), step {step.id} "
-                f"({progress.step + 1} of {len(j.steps)}) on {channel}."
+                f"({progress.step + 1} of {len(j.steps)}) on {channel}{fallbacks}."
             )
-            opened = run.open_on(action, ref, at, channel, note)
+            opened = run.open_on(action, ref, at, channels, note)
             opportunity_id = opened.opportunity_id if opened is not None else None
         self._advance_to_next(
             run,
@@ -362,24 +369,53 @@ class Journeys:
             opportunity_id,
         )
 
-    def _channel(
+    def _channels(
         self,
         state: CustomerState,
         j: Journey,
         step: JourneyStep,
         progress: JourneyProgress,
         at: datetime,
-    ) -> Channel | None:
+    ) -> tuple[Channel, ...]:
+        """The step's channels for its opportunity, in the step's order: the first that
+        reaches the customer and passes the policy is the contact's channel. When it is an
+        outbound channel, the step's later outbound channels that pass too follow as the
+        selector's fallbacks for a day the first is full; an inbound first channel (a teaser,
+        an advisor task) stays alone, so nothing else is sent or shown for that step."""
         action = self.rules.catalogue.action(step.action)
         assert action is not None
-        for c in step.channels:
-            if j.rotate_channels and c == progress.last_channel:
-                continue
-            if not self.rules.routing.reachable(state, c, at):
-                continue
-            if self.rules.policy.check(state, action, c, at).allowed:
-                return c
-        return None
+        passing = [
+            c
+            for c in step.channels
+            if not (j.rotate_channels and c == progress.last_channel)
+            and self.rules.routing.reachable(state, c, at)
+            and self.rules.policy.check(state, action, c, at).allowed
+        ]
+        if not passing:
+            return ()
+        first = passing[0]
+        if first not in OUTBOUND_CHANNELS:
+            return (first,)
+        return (first, *(c for c in passing[1:] if c in OUTBOUND_CHANNELS))
+
+    def on_sent(self, run: DecisionRun, event: ChannelContact) -> None:
+        """A send the bank recorded for a step's opportunity on another of its channels (the
+        outbound selector's fallback): the step's channel is the one it went out on, so a
+        journey that rotates channels does not repeat it next time."""
+        action_id = event.about_action()
+        for progress in run.state.journeys:
+            opp = (
+                run.state.opportunity(progress.opportunity_id)
+                if progress.status == "active" and progress.opportunity_id is not None
+                else None
+            )
+            if (
+                opp is not None
+                and opp.action_id == action_id
+                and event.channel != progress.last_channel
+                and event.channel in opp.channels
+            ):
+                self._keep(run, msgspec.structs.replace(progress, last_channel=event.channel))
 
     def _advance_to_next(
         self,

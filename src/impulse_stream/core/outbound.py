@@ -8,14 +8,20 @@ order within a day, the published ``OutboundContact`` and the
 Admission order within one day is by priority (rounded to 6 decimals, highest
 first), then opportunity id: the same opportunities on the same day are
 admitted in the same order on every replay.
+
+Besides the daily capacity per channel, a contact may need room in its
+branch's capacity (``contact_policy.branch_capacity``, :func:`branch_limit`)
+and in its household's cap (``contact_policy.household_cap``: contacts per
+household and period, :func:`household_period`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from impulse_stream.core.catalogue import ANY_BRANCH
 from impulse_stream.core.events import (
     Channel,
     ChannelContact,
@@ -89,6 +95,8 @@ def outbound_contact(
         fallback=fallback,
         carried_over=candidate.carried_over,
         rules_version=o.rules_version,
+        branch_id=o.branch_id,
+        household_id=o.household_id,
     )
 
 
@@ -103,3 +111,26 @@ def sent_event(contact: OutboundContact, at: datetime) -> ChannelContact:
         occurred_at=at,
         action_id=contact.action_id,
     )
+
+
+def household_period(day: date, period_days: int) -> date:
+    """The first day of the household cap's period that holds ``day``: periods of
+    ``period_days`` days counted from 0001-01-01, so every worker names the same one."""
+    start = 1 + (day.toordinal() - 1) // period_days * period_days
+    return date.fromordinal(start)
+
+
+def branch_limit(
+    branch_capacity: Mapping[str, Mapping[Channel, int]], branch_id: str | None, channel: Channel
+) -> int | None:
+    """The daily limit of ``channel`` in the customer's branch: the branch's own, else the
+    ``"*"`` entry's; None without a branch or a limit."""
+    if branch_id is None:
+        return None
+    own = branch_capacity.get(branch_id)
+    if own is not None and channel in own:
+        return own[channel]
+    default = branch_capacity.get(ANY_BRANCH)
+    if default is not None:
+        return default.get(channel)
+    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from impulse_stream.core.detection import Detectors
 from impulse_stream.core.events import CustomerProfile
+from impulse_stream.core.households import on_household
 from impulse_stream.core.rules import Rules
 from impulse_stream.core.run import DecisionRun
 from impulse_stream.core.state import (
@@ -59,6 +60,7 @@ def on_profile(
     before = run.state
     new = to_profile(event)
     run.update(profile=new)
+    on_household(run, event)
     at = max(event.updated_at, run.state.clock or event.updated_at)
     detectors.on_event(run, event, before)
     for opp in run.state.open_opportunities():

@@ -40,12 +40,17 @@ def opportunity_record(
     action = catalogue.action(opp.action_id)
     if action is None:
         return None
-    # Best first: the customer's most used, most recent on a tie, then the catalogue's order.
+    # Best first: the customer's most used, most recent on a tie, then the catalogue's order;
+    # a journey step's channels keep the step's order (its contact, then its fallbacks).
     routed = opp.channels
-    channels = by_affinity(
-        state.affinity,
-        tuple(c for c in action.channels if c in routed)
-        + tuple(c for c in routed if c not in action.channels),
+    channels = (
+        routed
+        if opp.channel_order
+        else by_affinity(
+            state.affinity,
+            tuple(c for c in action.channels if c in routed)
+            + tuple(c for c in routed if c not in action.channels),
+        )
     )
     if text is None:
         if opp.status != "open":
@@ -84,4 +89,6 @@ def opportunity_record(
         snoozed_until=opp.snoozed_until,
         closed_reason=opp.closed_reason,
         preferred_channel=preferred,
+        branch_id=state.profile.branch_id,
+        household_id=state.household,
     )

@@ -18,7 +18,7 @@ import msgspec
 from impulse_stream.core.arbitration import Score, explain
 from impulse_stream.core.catalogue import Action
 from impulse_stream.core.dates import utc_day
-from impulse_stream.core.events import Channel, EmployerMembership, Evidence, Impulse, OutputRecord
+from impulse_stream.core.events import Channel, Evidence, Impulse, Membership, OutputRecord
 from impulse_stream.core.ids import short_key, stable_id
 from impulse_stream.core.impulses.base import Detection, seen_until
 from impulse_stream.core.learning import AcceptanceObservation
@@ -36,6 +36,7 @@ from impulse_stream.core.state import (
     Seen,
     Suppression,
     channel_mask,
+    channel_order,
 )
 
 MAX_REASONS = 4
@@ -48,7 +49,7 @@ class DecisionRun:
     outputs: list[OutputRecord]
     observations: list[AcceptanceObservation]
     suppressed: list[str] = field(default_factory=list)
-    memberships: list[EmployerMembership] = field(default_factory=list)  # employers.py
+    memberships: list[Membership] = field(default_factory=list)  # employers.py, households.py
 
     @property
     def customer_id(self) -> str:
@@ -174,9 +175,16 @@ class DecisionRun:
         self.publish(opp, score, f"{text} Routed to: {routed}."[:2000])
 
     def open_on(
-        self, action: Action, ref: ReasonRef, at: datetime, channel: Channel, note: str
+        self,
+        action: Action,
+        ref: ReasonRef,
+        at: datetime,
+        channels: tuple[Channel, ...],
+        note: str,
     ) -> OpportunityState | None:
-        """Open an opportunity for ``action`` on ``channel`` only (a journey step's contact)."""
+        """Open an opportunity for ``action`` on ``channels`` only, published in that order
+        (a journey step's contact first, then its fallbacks)."""
+        channel = channels[0]
         opportunity_id = stable_id("opp", self.customer_id, action.id, ref.impulse_id)
         if self.state.opportunity(opportunity_id) is not None:
             return None
@@ -189,13 +197,14 @@ class DecisionRun:
             reasons=(ref,),
             priority=score.priority,
             rank=0,
-            channel_mask=channel_mask((channel,)),
+            channel_mask=channel_mask(channels),
+            channel_order=channel_order(channels) if len(channels) > 1 else (),
         )
         opp = msgspec.structs.replace(opp, rank=self._rank_of(opp))
         self.replace_opportunity(opp)
         verdict = self.rules.policy.check(self.state, action, channel, at)
         text = f"{note} {score.describe().capitalize()}. Policy: {verdict.describe()}."
-        self.publish(opp, score, f"{text} Routed to: {channel}."[:2000])
+        self.publish(opp, score, f"{text} Routed to: {', '.join(channels)}."[:2000])
         return opp
 
     def _rank_of(self, opp: OpportunityState) -> int:
@@ -244,7 +253,9 @@ class DecisionRun:
         self.publish(closed, None)
         # A closed opportunity is never published again: keep only what attribution
         # and the "opened once per impulse" rule need.
-        slim = msgspec.structs.replace(closed, reasons=closed.reasons[:1], channel_mask=0)
+        slim = msgspec.structs.replace(
+            closed, reasons=closed.reasons[:1], channel_mask=0, channel_order=()
+        )
         self.replace_opportunity(slim)
         return slim
 

@@ -190,10 +190,18 @@ class OpportunityState(_S, frozen=True):
     closed_at: datetime | None = None
     responded_channel: str | None = None
     responded_agent: str | None = None
+    # ``events.CHANNELS`` indexes in the order to try them (a journey step's contact, then
+    # its fallbacks); () lets the published record order the channels by affinity.
+    channel_order: tuple[int, ...] = ()
 
     @property
     def channels(self) -> tuple[Channel, ...]:
-        return channels_of(self.channel_mask)
+        """The routed channels; in ``channel_order`` first when it is given."""
+        routed = channels_of(self.channel_mask)
+        if not self.channel_order:
+            return routed
+        ordered = tuple(CHANNELS[i] for i in self.channel_order if self.channel_mask & (1 << i))
+        return ordered + tuple(c for c in routed if c not in ordered)
 
 
 def channel_mask(channels: Iterable[str]) -> int:
@@ -206,6 +214,11 @@ def channel_mask(channels: Iterable[str]) -> int:
 
 def channels_of(mask: int) -> tuple[Channel, ...]:
     return tuple(c for i, c in enumerate(CHANNELS) if mask & (1 << i))
+
+
+def channel_order(channels: Iterable[str]) -> tuple[int, ...]:
+    """Channels as ``events.CHANNELS`` indexes, in the given order."""
+    return tuple(CHANNELS.index(c) for c in channels)
 
 
 class Suppression(_S, frozen=True):
@@ -278,6 +291,8 @@ class CustomerState(_S, frozen=True):
     journeys_checked_day: int = 0  # time-based journey entries are checked up to this day
     employer: int = 0  # the salary payer (employers.py; ids.employer_id names it), 0: none
     employer_since: int = 0  # UTC day ordinal of the salary booking that made it the employer
+    household: str | None = None  # the profile's household (households.py), None: none
+    household_since: int = 0  # epoch ms of the profile update that made it the household
 
     def open_opportunities(self) -> tuple[OpportunityState, ...]:
         return tuple(o for o in self.opportunities if o.status == "open")

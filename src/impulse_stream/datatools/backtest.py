@@ -19,6 +19,14 @@ What the comparison counts:
 - *suppressions*: actions the contact policy held back, per rule (the
   worker's ``impulse_stream_policy_suppressions_total``);
 - *customers affected*: customers with an added, removed or shifted opportunity.
+
+The worker's employer agent runs in memory beside the batch path: the
+memberships a batch publishes (``employers.members``) are counted per employer
+by the rule of the Redis script (``core/cluster_count.py``), and the
+``EmployerCluster`` notices go back into the customers' event streams
+(``employers.clusters``, on the customer's partition, with the membership's time
+as event time) right after that batch, before the next one; so
+``salary_project_member`` fires in a backtest as it does live.
 """
 
 from __future__ import annotations
@@ -26,19 +34,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from impulse_stream.contract import codec
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.core.catalogue import Catalogue
+from impulse_stream.core.cluster_count import ClusterCounts
 from impulse_stream.core.engine import DecisionEngine
+from impulse_stream.core.events import EmployerCluster
+from impulse_stream.core.impulses.salary_project_member import KIND as SALARY_PROJECT
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.errors import Interrupted
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.store.memory import MemoryStore
+from impulse_stream.streaming.employers import notice
 from impulse_stream.streaming.metrics import Metrics
 from impulse_stream.streaming.processor import (
     BatchProcessor,
@@ -69,6 +82,74 @@ class CatalogueRun:
     suppressions: dict[str, int]
 
 
+class EmployerAgent(Protocol):
+    """Counts one ``employers.members`` message; returns the notices to deliver
+    (``streaming.employers.EmployerFeed`` on Redis, or ``MemoryClusters``)."""
+
+    def on_message(
+        self, key: bytes | None, value: bytes | None, partition: int = 0, offset: int = 0
+    ) -> Awaitable[list[EmployerCluster]]: ...
+
+
+class MemoryClusters:
+    """The employer agent of a backtest: the clusters' rule counted in memory."""
+
+    def __init__(self, cluster_size: int) -> None:
+        self.counts = ClusterCounts(cluster_size)
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> MemoryClusters | None:
+        """The agent for ``catalogue``; None when its ``salary_project_member`` is off."""
+        rule = catalogue.detector(SALARY_PROJECT)
+        return cls(rule.integer("cluster_size")) if rule is not None else None
+
+    async def on_message(
+        self, key: bytes | None, value: bytes | None, partition: int = 0, offset: int = 0
+    ) -> list[EmployerCluster]:
+        m = codec.decode_membership(key, value)  # the worker encoded it: it decodes
+        counted = self.counts.count(m)
+        self.counts.mark_told(m.employer_id, counted.tell, counted.full_scan)
+        return [notice(m, c, counted.members) for c in counted.tell]
+
+
+@dataclass
+class ClusterFeedback:
+    """Feeds the memberships a batch published to the employer agent and the notices it
+    returns back into the batch path, each on its customer's partition."""
+
+    processor: BatchProcessor
+    publisher: CollectingPublisher
+    agent: EmployerAgent
+    seen: int = 0  # the publisher's messages looked at so far
+    partitions: dict[bytes, int] = field(default_factory=dict)  # customer -> partition
+    offsets: dict[int, int] = field(default_factory=dict)  # next notice offset per partition
+
+    def heard(self, batch: Sequence[InboundMessage]) -> None:
+        for m in batch:
+            if m.key is not None:
+                self.partitions.setdefault(m.key, m.partition)
+
+    async def after_batch(self) -> None:
+        topic = self.processor.prefix + contract_topics.EMPLOYER_MEMBERS
+        while self.seen < len(self.publisher.messages):
+            new = self.publisher.messages[self.seen :]
+            self.seen = len(self.publisher.messages)
+            notices: list[EmployerCluster] = []
+            for m in new:
+                if m.topic == topic:
+                    notices += await self.agent.on_message(m.key, m.value)
+            if notices:
+                await self.processor.process([self._message(n) for n in notices])
+
+    def _message(self, n: EmployerCluster) -> InboundMessage:
+        key = n.customer_id.encode()
+        partition = self.partitions.get(key, 0)
+        offset = self.offsets.get(partition, 0)
+        self.offsets[partition] = offset + 1
+        topic = self.processor.prefix + contract_topics.EMPLOYER_CLUSTERS
+        return InboundMessage(topic, partition, offset, key, codec.encode(n))
+
+
 def run_catalogue(
     catalogue: Catalogue,
     messages: Sequence[InboundMessage],
@@ -76,9 +157,9 @@ def run_catalogue(
     bar: Bar | None = None,
     warm_up: int = 0,
 ) -> CatalogueRun:
-    """The worker's batch path over ``messages`` on an in-memory store; suppressions are
-    counted after the first ``warm_up`` messages."""
-    return asyncio.run(_run(catalogue, messages, label, bar, warm_up))
+    """The worker's batch path over ``messages`` on an in-memory store, with the employer
+    agent in memory; suppressions are counted after the first ``warm_up`` messages."""
+    return asyncio.run(run_messages(catalogue, messages, label, bar, warm_up))
 
 
 def _suppressions(metrics: Metrics) -> dict[str, int]:
@@ -92,16 +173,21 @@ def _suppressions(metrics: Metrics) -> dict[str, int]:
     return found
 
 
-async def _run(
+async def run_messages(
     catalogue: Catalogue,
     messages: Sequence[InboundMessage],
-    label: str,
-    bar: Bar | None,
-    warm_up: int,
+    label: str = "run",
+    bar: Bar | None = None,
+    warm_up: int = 0,
+    agent: EmployerAgent | None = None,
 ) -> CatalogueRun:
+    """``run_catalogue`` in a running event loop; ``agent`` counts the employer clusters
+    (``MemoryClusters`` of the catalogue when not given)."""
     metrics = Metrics()
     publisher = CollectingPublisher()
     processor = BatchProcessor(DecisionEngine(catalogue), MemoryStore(), publisher, metrics=metrics)
+    agent = agent if agent is not None else MemoryClusters.of(catalogue)
+    feedback = ClusterFeedback(processor, publisher, agent) if agent is not None else None
     done = 0
     before: dict[str, int] = {}
     # A batch ends at the warm-up boundary, so that the suppressions after it are known.
@@ -112,6 +198,9 @@ async def _run(
                 before = _suppressions(metrics)
             batch = messages[start:stop]
             await processor.process(batch)
+            if feedback is not None:
+                feedback.heard(batch)
+                await feedback.after_batch()
             done += len(batch)
             await asyncio.sleep(0)  # the in-memory path never waits: let Ctrl-C's cancel in
             if bar is not None:

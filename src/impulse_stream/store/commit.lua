@@ -7,6 +7,12 @@
 -- ARGV[4]  outbox entry (encoded messages)
 -- ARGV[5]  number of fences n, then n pairs: topic-partition, offset
 -- ARGV[6 + 2n]  this write's nonce (8 bytes, unique per write the store is given)
+-- KEYS[3]  (one server only) the partition's timers sorted set, with
+-- ARGV[7 + 2n]  the member (the customer) and ARGV[8 + 2n] its next wake-up in ms,
+--           '' for none: set or removed only when the write is applied, so that a
+--           refused write (a zombie's late one) never moves or removes the wake-up
+--           the partition's owner stored. A cluster keeps the timers in another slot:
+--           the store updates them in round trips of their own (store/redis.py).
 -- Returns the new version, or 0 when the write is refused: the record changed
 -- since the read, or an offset is not newer than the fence (a duplicate or a
 -- zombie's late write).
@@ -39,5 +45,13 @@ for i = 0, n - 1 do
 end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+end
+if KEYS[3] then
+  local member, wakeup = ARGV[7 + 2 * n], ARGV[8 + 2 * n]
+  if wakeup == '' then
+    redis.call('ZREM', KEYS[3], member)
+  else
+    redis.call('ZADD', KEYS[3], wakeup, member)
+  end
 end
 return version

@@ -19,15 +19,20 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   sorted set: the days that have counts. The ``{acceptance}`` hash tag keeps
   them in one slot, so that a day's update is one MULTI/EXEC also on a cluster.
 
-The three per-partition keys (timers, pending set, checkpoint) are each
-touched only by single-key commands, so they need no hash tag on a cluster:
+On a cluster the three per-partition keys (timers, pending set, checkpoint) are
+each touched only by single-key commands, so they need no hash tag:
 each lives in the slot of its whole name. The first two are indexes. The
 pending set is added *before* the customer's write: Redis runs a pipeline in
 order, so an interrupted pipeline never leaves an outbox entry that the index
 misses. A cluster runs the commands of one pipeline on several
 nodes in no defined order, so there the store sends the index additions in a
 round trip of their own and the customers' writes only once those are
-acknowledged (one extra round trip per commit, on a cluster only).
+acknowledged, and sets the applied writes' exact wake-ups in a third (two extra
+round trips per commit, on a cluster only).
+
+A wake-up changes only with an applied write: on one server ``commit.lua`` sets
+it in the same script, so a zombie's refused write never moves or removes the
+wake-up the partition's owner stored.
 
 ``url`` is ``redis://…`` for one server or ``redis+cluster://host:port[,…]`` for a
 Redis Cluster (:mod:`impulse_stream.redis_address`).
@@ -223,11 +228,13 @@ class RedisStore(CustomerStore):
                 fences: list[str | int] = []
                 for tp, offset in w.fences.items():
                     fences += [tp, offset]
+                # The wake-up is set inside the script, only when the write applies.
                 pipe.evalsha(
                     COMMIT_SHA,
-                    2,
+                    3,
                     self.customer_key(w.customer_id),
                     self.outbox_entries_key(w.customer_id),
+                    self.timers_key(w.partition),
                     w.expected_version,
                     w.state,
                     w.outbox_id,
@@ -235,11 +242,9 @@ class RedisStore(CustomerStore):
                     len(w.fences),
                     *fences,
                     nonce,
+                    w.customer_id,
+                    "" if w.wakeup_ms is None else w.wakeup_ms,
                 )
-                if w.wakeup_ms is None:
-                    pipe.zrem(self.timers_key(w.partition), w.customer_id)
-                else:
-                    pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
             replies = await pipe.execute()
         results = []
         i = len(marks)
@@ -247,7 +252,7 @@ class RedisStore(CustomerStore):
             if w.outbox_id:
                 i += 1
             results.append(int(replies[i]))
-            i += 2
+            i += 1
         return results, [int(r) for r in replies[: len(marks)]]
 
     def _queue_marks(
@@ -277,11 +282,14 @@ class RedisStore(CustomerStore):
         read for the writes; the first trip's checkpoint replies say whether each was
         raised (a refused one skips the writes: the store lost the partition).
 
-        A wake-up added ahead of a write that then does not happen (a crash) is the
-        one the redelivered events compute again. A removal runs beside the writes:
-        without its write the events are applied again and give the same state,
-        which has no wake-up. A refused write changes the timer as on one server,
-        where the ZADD/ZREM runs whatever the script answers.
+        A wake-up is added ahead of the write only if it is earlier than the stored
+        one (``ZADD LT``): a write that then does not happen (a crash, or a zombie's
+        refused write) leaves at most an early wake-up, which the owner's processor
+        finds not due and corrects. The exact wake-up (or its removal) of each
+        *applied* write is set in a third round trip, after the writes' replies, so
+        a refused write never moves a wake-up later or removes it. A crash before
+        the third trip leaves the early wake-up or a stale entry; either fires, finds
+        nothing due and is corrected by that customer's write.
         """
         async with self.redis.pipeline(transaction=False) as pipe:
             self._queue_marks(pipe, marks, expected)
@@ -289,7 +297,7 @@ class RedisStore(CustomerStore):
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
                 if w.wakeup_ms is not None:
-                    pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
+                    pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms}, lt=True)
             first = await pipe.execute()
         raised = [int(r) for r in first[: len(marks)]]
         if not writes or not all(raised):
@@ -316,11 +324,18 @@ class RedisStore(CustomerStore):
                     *fences,
                     nonce,
                 )
-            for w in writes:
-                if w.wakeup_ms is None:
-                    pipe.zrem(self.timers_key(w.partition), w.customer_id)
             replies = await pipe.execute()
-        return [int(r) for r in replies[: len(writes)]], raised
+        results = [int(r) for r in replies]
+        applied = [w for w, ok in zip(writes, results, strict=True) if ok]
+        if applied:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for w in applied:
+                    if w.wakeup_ms is None:
+                        pipe.zrem(self.timers_key(w.partition), w.customer_id)
+                    else:
+                        pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
+                await pipe.execute()
+        return results, raised
 
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
         try:

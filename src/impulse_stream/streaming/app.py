@@ -55,6 +55,7 @@ from impulse_stream.errors import PublishFailed, StateLost
 from impulse_stream.logs import batch_context, offset_ranges
 from impulse_stream.settings import Settings
 from impulse_stream.streaming import transport  # registers the impulse:// transport
+from impulse_stream.streaming.messages import raw_topic
 from impulse_stream.streaming.processor import BatchProcessor, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -434,13 +435,7 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
         app, worker.backlogged, worker.highwater, worker.committed
     )
     worker.processor = processor
-    inputs = app.topic(
-        *sorted(worker.input_topics),
-        key_type=None,
-        value_type=None,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    inputs = raw_topic(app, *sorted(worker.input_topics))
 
     @app.agent(inputs, name="decide")
     async def decide(stream: faust.StreamT[Any]) -> None:

@@ -85,6 +85,12 @@ class Metrics:
             "Members told that their employer's cluster reached the catalogue's size",
             registry=r,
         )
+        self.household_memberships = Counter(
+            "impulse_stream_household_memberships",
+            "Household memberships applied (joined, left) or found stale (a replay), per outcome",
+            ["outcome"],
+            registry=r,
+        )
         self.outbox_redelivered = Counter(
             "impulse_stream_outbox_redelivered",
             "Outbox entries re-published after a crash or rebalance",

@@ -16,6 +16,20 @@ Lua script with a TTL, never above the catalogue's
 ``contact_policy.daily_capacity``. Admission is idempotent: a marker per
 contact and channel makes a replay of the same day admit the same contacts
 again without counting them twice.
+
+Two more counters, both with the same script and markers:
+
+* per channel, branch and day, ``<prefix>capacity:{<channel>:<branch>:<day>}``,
+  when ``contact_policy.branch_capacity`` limits the customer's branch
+  (``core.outbound.branch_limit``): a channel admits a contact only if both its
+  branch's and its own daily counter have room (a branch's slot taken for a
+  contact the channel then refuses is given back);
+* per household and period, ``<prefix>household-cap:{<household>}:<first day>``,
+  when ``contact_policy.household_cap`` is set and the opportunity names a
+  household: a contact needs a slot there before it tries its channels (and
+  gives it back if no channel admits it). A capped candidate waits like one
+  without capacity, so it goes out in the household's next period if it is
+  still valid and within ``max_carry_days``.
 """
 
 from __future__ import annotations
@@ -29,19 +43,21 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from impulse_stream.contract import codec, topics
+from impulse_stream.core.catalogue import HouseholdCap
 from impulse_stream.core.events import Channel, ChannelContact, Opportunity, OutboundContact
 from impulse_stream.core.outbound import (
     Candidate,
     admission_order,
+    branch_limit,
     contact_id,
+    household_period,
     outbound_contact,
     sent_event,
 )
+from impulse_stream.streaming.messages import OutboundMessage, Publisher, raw_topic
 
 if TYPE_CHECKING:
     import faust
-
-    from impulse_stream.streaming.processor import OutboundMessage, Publisher
 
 # KEYS[1] the day's counter, KEYS[2] this contact's marker; ARGV[1] limit, ARGV[2] TTL seconds.
 ADMIT_SCRIPT = """
@@ -55,6 +71,11 @@ end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
 return 1
 """
+# KEYS[1] a counter, KEYS[2] the contact's marker: a slot taken for a contact given back.
+RELEASE_SCRIPT = """
+if redis.call('DEL', KEYS[2]) == 1 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
 KEY_TTL = timedelta(days=3)  # a day's counter outlives the day for replays and audits
 
 
@@ -66,26 +87,88 @@ class DailyCapacity:
         client: aioredis.Redis | RedisCluster,
         limits: Mapping[Channel, int],
         prefix: str = "impulse:",
+        branch_limits: Mapping[str, Mapping[Channel, int]] | None = None,
     ) -> None:
         self.client = client
         self.limits = dict(limits)
+        self.branch_limits = dict(branch_limits or {})
         self.prefix = prefix
         self._admit = client.register_script(ADMIT_SCRIPT)
+        self._release = client.register_script(RELEASE_SCRIPT)
 
     def key(self, channel: Channel, day: date) -> str:
         return f"{self.prefix}capacity:{channel}:{day.isoformat()}"
 
-    async def admit(self, channel: Channel, day: date, contact: str) -> bool:
-        """One more contact on ``channel`` on ``day``; a channel without a limit always fits."""
+    def branch_key(self, channel: Channel, branch_id: str, day: date) -> str:
+        return f"{self.prefix}capacity:{{{channel}:{branch_id}:{day.isoformat()}}}"
+
+    async def admit(
+        self, channel: Channel, day: date, contact: str, branch_id: str | None = None
+    ) -> bool:
+        """One more contact on ``channel`` on ``day`` (in ``branch_id``'s capacity too, if the
+        branch has a limit for the channel); a channel without a limit always fits."""
+        ttl = int(KEY_TTL.total_seconds())
+        in_branch = branch_limit(self.branch_limits, branch_id, channel)
+        branch_keys: list[str] = []
+        if in_branch is not None and branch_id is not None:
+            counter = self.branch_key(channel, branch_id, day)
+            branch_keys = [counter, f"{counter}:{contact}"]
+            if not await self._admit(keys=branch_keys, args=[in_branch, ttl]):
+                return False
         limit = self.limits.get(channel)
         if limit is None:
             return True
         marker = f"{self.prefix}capacity:{channel}:{day.isoformat()}:{contact}"
-        ttl = int(KEY_TTL.total_seconds())
-        return bool(await self._admit(keys=[self.key(channel, day), marker], args=[limit, ttl]))
+        if await self._admit(keys=[self.key(channel, day), marker], args=[limit, ttl]):
+            return True
+        if branch_keys:
+            await self._release(keys=branch_keys, args=[])
+        return False
 
-    async def used(self, channel: Channel, day: date) -> int:
-        value = await self.client.get(self.key(channel, day))
+    async def used(self, channel: Channel, day: date, branch_id: str | None = None) -> int:
+        """Contacts admitted on ``channel`` on ``day`` (in ``branch_id`` only, if given)."""
+        key = (
+            self.key(channel, day)
+            if branch_id is None
+            else self.branch_key(channel, branch_id, day)
+        )
+        value = await self.client.get(key)
+        return int(value or 0)
+
+
+class HouseholdContacts:
+    """The outbound contacts per household and period (``contact_policy.household_cap``),
+    shared by every worker through Redis; idempotent per contact like the daily capacity."""
+
+    def __init__(
+        self, client: aioredis.Redis | RedisCluster, cap: HouseholdCap, prefix: str = "impulse:"
+    ) -> None:
+        self.client = client
+        self.cap = cap
+        self.prefix = prefix
+        self._admit = client.register_script(ADMIT_SCRIPT)
+        self._release = client.register_script(RELEASE_SCRIPT)
+
+    def key(self, household_id: str, day: date) -> str:
+        start = household_period(day, self.cap.period_days)
+        return f"{self.prefix}household-cap:{{{household_id}}}:{start.isoformat()}"
+
+    def _ttl(self) -> int:
+        return int((timedelta(days=self.cap.period_days) + KEY_TTL).total_seconds())
+
+    async def admit(self, household_id: str, day: date, contact: str) -> bool:
+        """One more contact of the household in the period of ``day``."""
+        counter = self.key(household_id, day)
+        keys = [counter, f"{counter}:{contact}"]
+        return bool(await self._admit(keys=keys, args=[self.cap.max_contacts, self._ttl()]))
+
+    async def release(self, household_id: str, day: date, contact: str) -> None:
+        """Give back the slot ``admit`` took for ``contact`` (no channel admitted it)."""
+        counter = self.key(household_id, day)
+        await self._release(keys=[counter, f"{counter}:{contact}"], args=[])
+
+    async def used(self, household_id: str, day: date) -> int:
+        value = await self.client.get(self.key(household_id, day))
         return int(value or 0)
 
 
@@ -101,6 +184,7 @@ class OutboundSelector:
     max_carry_days: int = 7
     pending: dict[str, Candidate] = field(default_factory=dict)
     closed_day: date | None = None
+    households: HouseholdContacts | None = None  # the household cap, if the catalogue has one
 
     def observe(self, opportunity: Opportunity) -> None:
         """Take in a published opportunity (any revision; the latest one counts)."""
@@ -120,11 +204,16 @@ class OutboundSelector:
         for cand in admission_order(c for c in self.pending.values() if c.due_on(day)):
             opp_id = cand.opportunity.opportunity_id
             contact = contact_id(opp_id, day)
+            household = cand.opportunity.household_id if self.households is not None else None
             chosen = None
-            for i, channel in enumerate(cand.channels):
-                if await self.capacity.admit(channel, day, contact):
-                    chosen = outbound_contact(cand, channel, day, fallback=i > 0)
-                    break
+            if household is None or await self._household_admits(household, day, contact):
+                branch = cand.opportunity.branch_id
+                for i, channel in enumerate(cand.channels):
+                    if await self.capacity.admit(channel, day, contact, branch):
+                        chosen = outbound_contact(cand, channel, day, fallback=i > 0)
+                        break
+                if chosen is None and household is not None:
+                    await self._household_release(household, day, contact)
             if chosen is not None:
                 del self.pending[opp_id]
                 # Recorded at the end of the day it was admitted for (event time).
@@ -136,6 +225,14 @@ class OutboundSelector:
         self.pending = {k: c for k, c in self.pending.items() if c.opportunity.valid_until > at}
         self.closed_day = day
         return admitted
+
+    async def _household_admits(self, household: str, day: date, contact: str) -> bool:
+        assert self.households is not None
+        return await self.households.admit(household, day, contact)
+
+    async def _household_release(self, household: str, day: date, contact: str) -> None:
+        assert self.households is not None
+        await self.households.release(household, day, contact)
 
     async def advance_to(self, watermark: datetime) -> list[Admitted]:
         """Select every day that event time (``watermark``) has closed since the last one."""
@@ -182,8 +279,6 @@ class OutboundFeed:
         return admitted
 
     def messages(self, admitted: list[Admitted]) -> list[OutboundMessage]:
-        from impulse_stream.streaming.processor import OutboundMessage
-
         out = []
         for a in admitted:
             key = a.contact.customer_id.encode()
@@ -198,13 +293,7 @@ class OutboundFeed:
 
 def register_outbound(app: faust.App, feed: OutboundFeed, topic_prefix: str) -> Any:
     """The Faust agent ``outbound`` on the ``opportunities`` topic (a worker's own partitions)."""
-    source = app.topic(
-        topic_prefix + topics.OPPORTUNITIES,
-        key_type=None,
-        value_type=None,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    source = raw_topic(app, topic_prefix + topics.OPPORTUNITIES)
 
     @app.agent(source, name="outbound")
     async def outbound(stream: Any) -> None:

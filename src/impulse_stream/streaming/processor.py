@@ -62,6 +62,7 @@ from impulse_stream.core.events import (
     EmployerMembership,
     Impulse,
     InputEvent,
+    Membership,
     Opportunity,
     OutputRecord,
 )
@@ -458,7 +459,7 @@ class BatchProcessor:
         state: CustomerState | None = decode_state(stored.state) if stored.state else None
         outcome = _Outcome()
         records, dead = outcome.records, outcome.dead
-        memberships: list[EmployerMembership] = []  # re-keyed by employer (employers.members)
+        memberships: list[Membership] = []  # re-keyed by employer or household
         fences: dict[str, int] = {}
         for message, event, now in entry.events:
             tp = self._fence_key(message)
@@ -586,10 +587,14 @@ class BatchProcessor:
             tuple(cloudevent_headers(record)),
         )
 
-    def _membership(self, record: EmployerMembership) -> OutboundMessage:
-        topic = self.prefix + contract_topics.EMPLOYER_MEMBERS
-        key = record.employer_id.encode()
-        return OutboundMessage(topic, key, encode(record), tuple(cloudevent_headers(record)))
+    def _membership(self, record: Membership) -> OutboundMessage:
+        if isinstance(record, EmployerMembership):
+            topic, key = contract_topics.EMPLOYER_MEMBERS, record.employer_id
+        else:
+            topic, key = contract_topics.HOUSEHOLD_MEMBERS, record.household_id
+        return OutboundMessage(
+            self.prefix + topic, key.encode(), encode(record), tuple(cloudevent_headers(record))
+        )
 
     def _fence_key(self, message: InboundMessage) -> str:
         return self.checkpoints.fence(message)

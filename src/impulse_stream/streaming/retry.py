@@ -1,8 +1,9 @@
 """Retrying Redis and Kafka: the worker waits and tries again, it never gives up.
 
-A store error also marks the batch *interrupted*: the store may have come back
-without its data, so the batch path checks its checkpoints again before it
-writes anything it read before the error.
+The batch path, the employer clusters and the households (``memberships.py``)
+retry through the same loop. A store error also marks the batch *interrupted*:
+the store may have come back without its data, so the batch path checks its
+checkpoints again before it writes anything it read before the error.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ class RetryPolicy:
 class Retrying:
     """Calls a store or publisher method until it succeeds, with exponential backoff."""
 
-    def __init__(self, policy: RetryPolicy, metrics: Metrics, store: CustomerStore) -> None:
+    def __init__(
+        self, policy: RetryPolicy, metrics: Metrics, store: CustomerStore | None = None
+    ) -> None:
         self.policy = policy
         self.metrics = metrics
-        self.store = store  # its calls are timed (redis_rtt)
+        self.store = store  # its calls are timed (redis_rtt); None: nothing is timed
         self.stopping = False  # set on shutdown: a pending retry ends the batch
         self.interrupted = False  # a store error since the flag was last cleared
 
@@ -59,7 +62,7 @@ class Retrying:
                 self.metrics.publish_errors.inc()
                 log.warning("kafka publish failed, retrying in %.2fs: %s", delay, exc)
             else:
-                if getattr(call, "__self__", None) is self.store:
+                if self.store is not None and getattr(call, "__self__", None) is self.store:
                     self.metrics.redis_rtt.observe(time.perf_counter() - started)
                 return result
             if self.stopping:

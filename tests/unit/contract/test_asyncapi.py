@@ -202,6 +202,8 @@ def test_messages_carry_the_topic_schema_the_key_and_the_headers(doc: dict[str, 
         assert message["payload"] == {"$ref": f"./topics/{topic}.schema.json"}
         if topic == topics.EMPLOYER_MEMBERS:  # re-keyed by employer
             assert kafka["key"]["pattern"] == "^emp-[0-9a-f]{16}$"
+        elif topic == topics.HOUSEHOLD_MEMBERS:  # re-keyed by household
+            assert kafka["key"]["pattern"] == "^[A-Za-z0-9._:@/-]+$"
         else:
             assert kafka["key"]["pattern"] == "^[A-Za-z0-9._:@-]+$"
         payload_schema = resolve(doc, message["payload"]["$ref"])

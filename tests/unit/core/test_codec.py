@@ -13,6 +13,7 @@ import pytest
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.core.catalogue import Catalogue
 from impulse_stream.core.codec import (
+    PACKED_FORMAT,
     STATE_FORMAT,
     ZLIB_FORMAT,
     ZSTD_FORMAT,
@@ -30,6 +31,13 @@ from impulse_stream.core.events import (
     OpportunityResponse,
     OrderStep,
     Transaction,
+)
+from impulse_stream.core.recent_events import (
+    MAX_RECENT_EVENTS,
+    Seen,
+    fingerprint,
+    remember,
+    seen_before,
 )
 from impulse_stream.core.state import CustomerState, new_state
 from impulse_stream.errors import StateDecodeError
@@ -78,13 +86,13 @@ def test_state_round_trips(engine: DecisionEngine) -> None:
 
 def test_a_typical_customer_fits_in_one_kilobyte(engine: DecisionEngine) -> None:
     blob = encode_state(typical_customer(engine))
-    assert blob[:2] == bytes([ZSTD_FORMAT, 1])  # zstd with dictionary 1
-    assert len(blob) <= 450, len(blob)  # zlib needed 626: room for the fences in Redis
+    assert blob[:3] == bytes([PACKED_FORMAT, 2, 0])  # dictionary 2, no remembered event
+    assert len(blob) <= 425, len(blob)  # format 3 needed 448, zlib 626
 
 
 def test_even_a_new_customer_is_stored_smaller_with_the_dictionary() -> None:
     blob = encode_state(new_state("c-1"))
-    assert blob[0] == ZSTD_FORMAT
+    assert blob[0] == PACKED_FORMAT
     assert len(blob) < 1 + len(msgspec.msgpack.encode(new_state("c-1")))
     assert decode_state(blob) == new_state("c-1")
 
@@ -104,6 +112,14 @@ def test_corrupt_or_foreign_bytes_are_rejected_with_a_reason() -> None:
         decode_state(b"\x03\x09" + encode_state(new_state("c-1"))[2:])
     with pytest.raises(StateDecodeError, match="unknown state dictionary None"):
         decode_state(b"\x03")
+    with pytest.raises(StateDecodeError, match="format-4 header of 2 bytes"):
+        decode_state(b"\x04\x02")
+    with pytest.raises(StateDecodeError, match="8 remembered events need 67 bytes"):
+        decode_state(b"\x04\x02\x08" + bytes(40))
+    with pytest.raises(StateDecodeError, match="unknown state dictionary 9"):
+        decode_state(b"\x04\x09" + encode_state(new_state("c-1"))[2:])
+    with pytest.raises(StateDecodeError, match="corrupt"):
+        decode_state(b"\x04\x02\x00not zstd")
 
 
 def _worked_example_events() -> list[InputEvent]:
@@ -195,4 +211,91 @@ def test_states_written_by_the_zlib_codec_decode_to_the_same_state() -> None:
         rewritten = encode_state(state)
         assert decode_state(rewritten) == state, name
         if blob[0] == ZLIB_FORMAT:
-            assert rewritten[0] == ZSTD_FORMAT and len(rewritten) < len(blob), name
+            assert rewritten[0] == PACKED_FORMAT and len(rewritten) < len(blob), name
+
+
+def _workload_events() -> list[InputEvent]:
+    """The events of ``remembering_states(3000, seed=5)`` in the order it applies them."""
+    from bench.reference import decoded, merged
+    from bench.workload import build_workload
+
+    return decoded(merged(build_workload(3000, 5)))
+
+
+def _stored_in_format_3() -> dict[str, bytes]:
+    """States with their recent-event memory, encoded by the codec of format 3, by name."""
+    lines = (DATA / "states_v3.txt").read_text(encoding="utf-8").splitlines()
+    return {name: bytes.fromhex(blob) for name, blob in (line.split() for line in lines)}
+
+
+def test_states_written_in_format_3_decode_with_their_event_memory_cut_to_format_4() -> None:
+    """The migration: every stored format-3 state (dictionary 1, 64- and 32-bit
+    digests) decodes to the state this build computes for the same events, whose
+    digests are the leading 48 and 16 bits of the old ones; rewritten, it is format 4
+    and smaller."""
+    from bench.reference import remembering_states
+
+    stored = _stored_in_format_3()
+    assert {blob[:2] for blob in stored.values()} == {bytes([ZSTD_FORMAT, 1])}
+    expected = {"new_state": new_state("c-1")}
+    for n, state in enumerate(remembering_states(3000, seed=5)):
+        if n % 60 == 0:
+            expected[f"bench_3000_seed_5_state_{n}"] = state
+    assert sorted(stored) == sorted(expected)
+    full = [name for name, state in expected.items() if len(state.recent) == MAX_RECENT_EVENTS]
+    assert len(full) >= 10  # the memory is what changed: many stored states hold a full one
+    for name, blob in stored.items():
+        state = decode_state(blob)
+        assert state == expected[name], name
+        assert all(m.event < 1 << 48 and m.content < 1 << 16 for m in state.recent), name
+        rewritten = encode_state(state)
+        assert rewritten[:3] == bytes([PACKED_FORMAT, 2, len(state.recent)]), name
+        assert decode_state(rewritten) == state, name
+        assert len(rewritten) < len(blob), name
+
+
+def _with_other_content(event: InputEvent) -> InputEvent:
+    """The same ``event_id`` and customer, one text field changed."""
+    for f in msgspec.structs.fields(event):
+        value = getattr(event, f.name)
+        if f.name not in ("event_id", "customer_id") and isinstance(value, str):
+            return msgspec.structs.replace(event, **{f.name: value + "-changed"})
+    raise AssertionError(f"{type(event).__name__} has no text field to change")
+
+
+def test_a_format_3_state_still_knows_its_events_repeats_and_conflicts() -> None:
+    """Duplicate detection across the migration: the event a stored format-3 state
+    took in last is a repeat for the decoded state, the same id with other content a
+    conflict, an event it never saw new."""
+    events = _workload_events()
+    stored = _stored_in_format_3()
+    checked = 0
+    for name, blob in stored.items():
+        if not name.startswith("bench_"):
+            continue
+        event = events[int(name.rsplit("_", 1)[1])]
+        mark = fingerprint(event)
+        if mark is None:  # a profile: no event_id to remember
+            continue
+        state = decode_state(blob)
+        assert state.customer_id == event.customer_id
+        assert seen_before(state, mark) is Seen.REPEAT, name
+        assert seen_before(state, fingerprint(_with_other_content(event))) is Seen.CONFLICT, name
+        unseen = msgspec.structs.replace(event, event_id=f"{event.event_id}-never-sent")
+        assert seen_before(state, fingerprint(unseen)) is Seen.NEW, name
+        checked += 1
+    assert checked >= 30
+
+
+def test_format_4_stores_each_remembered_event_in_eight_bytes() -> None:
+    """The digests sit beside the zstd frame, fixed-width: eight remembered events
+    add exactly 64 bytes to the blob, and a full window round-trips."""
+    events = [e for e in _workload_events() if getattr(e, "event_id", None)]
+    state = new_state(events[0].customer_id)
+    for event in events[:MAX_RECENT_EVENTS]:
+        state = remember(state, fingerprint(event))
+    assert len(state.recent) == MAX_RECENT_EVENTS
+    empty = msgspec.structs.replace(state, recent=())
+    assert len(encode_state(state)) - len(encode_state(empty)) == 8 * MAX_RECENT_EVENTS
+    assert decode_state(encode_state(state)) == state
+    assert remember(state, fingerprint(events[MAX_RECENT_EVENTS])).recent[:-1] == state.recent[1:]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bench import builds
-from bench.codec import zlib_encode_state
+from bench.codec import format3_encode_state, zlib_encode_state
 from bench.reference import fingerprint
 
 EVENTS = 3000
@@ -60,6 +60,7 @@ def test_both_builds_and_both_state_codecs_give_identical_outputs_and_states(
 ) -> None:
     compiled = fingerprint(EVENTS)
     with_zlib = fingerprint(EVENTS, encode=zlib_encode_state)
+    with_format_3 = fingerprint(EVENTS, encode=format3_encode_state)
     code = f"from bench.reference import fingerprint; print(fingerprint({EVENTS}))"
     interpreted = subprocess.run(
         [sys.executable, "-c", code],
@@ -70,5 +71,5 @@ def test_both_builds_and_both_state_codecs_give_identical_outputs_and_states(
         check=True,
     ).stdout.strip()
     assert len(compiled) == 64
-    assert compiled == with_zlib == interpreted
+    assert compiled == with_zlib == with_format_3 == interpreted
     assert fingerprint(EVENTS, seed=8) != compiled  # the hash sees a different workload

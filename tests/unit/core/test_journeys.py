@@ -62,11 +62,13 @@ def progress(state: CustomerState, journey: str):  # type: ignore[no-untyped-def
 def test_a_young_customer_gets_each_life_phase_once_from_16_to_27(engine: DecisionEngine) -> None:
     start = profile(day(2026, 1, 10), birth=date(2010, 3, 15), segment="young", consents=ALL)
     state, outputs = replay(engine, [start], until=day(2038, 1, 1))
+    # The step's channel first, then its later outbound channels as fallbacks (the app is
+    # not reachable: the customer never used it).
     assert steps_of(outputs) == [
-        (date(2026, 3, 15), "youth_first_account", ("letter",)),
-        (date(2030, 3, 15), "end_of_education_check", ("email",)),
-        (date(2032, 3, 15), "first_salary_savings", ("email",)),
-        (date(2036, 3, 15), "young_package_ends", ("email",)),
+        (date(2026, 3, 15), "youth_first_account", ("letter", "email")),
+        (date(2030, 3, 15), "end_of_education_check", ("email", "letter")),
+        (date(2032, 3, 15), "first_salary_savings", ("email", "letter")),
+        (date(2036, 3, 15), "young_package_ends", ("email", "letter")),
     ]
     # At 18 the coming-of-age impulse already opened the young-adult offer: the journey's
     # step counts it instead of contacting the customer a second time.
@@ -84,7 +86,7 @@ def test_a_digital_young_customer_hears_in_the_app_and_without_e_mail_consent_by
               for i in range(4)]  # fmt: skip
     _, outputs = replay(engine, [start, *logins], until=day(2032, 6, 1))
     assert steps_of(outputs) == [
-        (date(2030, 3, 15), "end_of_education_check", ("app",)),
+        (date(2030, 3, 15), "end_of_education_check", ("app",)),  # inbound: alone
         (date(2032, 3, 15), "first_salary_savings", ("letter",)),  # the app fell silent
     ]
 
@@ -130,11 +132,11 @@ def test_a_life_insurance_maturing_in_2030_is_prepared_from_three_years_ahead(
     start = profile(day(2026, 11, 1), birth=date(1975, 9, 20), contracts=(LIFE,), consents=ALL)
     state, outputs = replay(engine, [start], until=day(2030, 12, 1))
     assert steps_of(outputs) == [
-        (date(2027, 6, 1), "maturity_reinvestment", ("letter",)),
+        (date(2027, 6, 1), "maturity_reinvestment", ("letter",)),  # then advisor, app: inbound
         (date(2028, 6, 1), "maturity_reinvestment", ("advisor",)),
         # 2029-06-01: the product_maturing impulse opened the offer; the journey counts it.
-        (date(2030, 3, 1), "maturity_reinvestment", ("call_centre",)),
-        (date(2030, 6, 1), "maturity_payout_notice", ("letter",)),
+        (date(2030, 3, 1), "maturity_reinvestment", ("call_centre", "letter")),
+        (date(2030, 6, 1), "maturity_payout_notice", ("letter", "email")),
     ]
     assert opened(outputs, "maturity_reinvestment") == [
         date(2027, 6, 1), date(2028, 6, 1), date(2029, 6, 1), date(2030, 3, 1),
@@ -150,7 +152,7 @@ def test_a_letter_the_bank_just_sent_holds_the_journey_step_until_its_cooling_of
     _, outputs = replay(engine, [start, sent], until=day(2027, 7, 1))
     # Cooling-off (14 days) from 27 May: the step due on 1 June is tried daily and goes
     # out on the first day the policy allows, 10 June.
-    assert steps_of(outputs) == [(date(2027, 6, 10), "maturity_reinvestment", ("letter",))]
+    assert [s[:2] for s in steps_of(outputs)] == [(date(2027, 6, 10), "maturity_reinvestment")]
 
 
 def test_buying_the_reinvestment_fund_ends_the_maturity_journey(engine: DecisionEngine) -> None:
@@ -196,8 +198,10 @@ def test_the_c_customer_pool_gets_2_to_4_contacts_a_year_never_twice_on_one_chan
     contacts = [s for s in steps_of(outputs) if s[1] == "pool_financial_check"]
     for year in (2026, 2027, 2028):
         assert 2 <= sum(1 for d, _, _ in contacts if d.year == year) <= 4, year
-    channels = [c for _, _, (c,) in contacts]
+    channels = [c[0] for _, _, c in contacts]
     assert all(a != b for a, b in pairwise(channels)), channels
+    # The fallbacks never repeat the previous contact's channel either.
+    assert all(a not in b for (_, _, (a, *_)), (_, _, b) in pairwise(contacts)), contacts
     assert contacts[0][0] == date(2026, 1, 31)
     assert all((b[0] - a[0]).days == 120 for a, b in pairwise(contacts))
 
@@ -217,21 +221,62 @@ def _salaries(months: range, amount: str, year: int = 2026) -> list[InputEvent]:
     return [booking(day(year, m, 1), amount, category="salary") for m in months]
 
 
-def test_an_income_a_customer_whose_salary_rose_gets_reserve_provision_and_membership(
+def test_an_income_a_customer_whose_salary_rose_gets_the_appointment_the_digital_check_and_more(
     engine: DecisionEngine,
 ) -> None:
     start = profile(day(2025, 12, 1), birth=date(1980, 1, 5), segment="income_a", consents=ALL)
-    pay = [*_salaries(range(1, 4), "3000"), *_salaries(range(4, 13), "3600")]
-    state, outputs = replay(engine, [start, *pay], until=day(2027, 1, 1))
+    pay = [*_salaries(range(1, 4), "3000"), *_salaries(range(4, 13), "3600"),
+           *_salaries(range(1, 4), "3600", year=2027)]  # fmt: skip
+    state, outputs = replay(engine, [start, *pay], until=day(2027, 4, 1))
     journey = steps_of(outputs)
     # The increase on 1 April opened the reserve offer itself; the journey counted it.
     assert opened(outputs, "financial_reserve_offer")[0] == date(2026, 4, 1)
     p = progress(state, "income_growth")
     assert p.entered_day == date(2026, 4, 1).toordinal()
-    assert [(d, a) for d, a, _ in journey] == [
-        (date(2026, 7, 1), "retirement_provision_check"),
-        (date(2027, 1, 1), "membership_offer"),
+    assert journey == [
+        (date(2026, 4, 1), "income_group_appointment", ("advisor",)),  # the advisor appointment
+        (date(2026, 6, 15), "income_group_appointment", ("email",)),  # the digital check
+        (date(2026, 9, 15), "retirement_provision_check", ("advisor",)),
+        (date(2027, 3, 15), "membership_offer", ("letter", "call_centre")),
     ]
+
+
+def test_a_customer_who_becomes_income_b_enters_the_income_journey_on_income_group_reached(
+    engine: DecisionEngine,
+) -> None:
+    start = profile(day(2025, 12, 1), birth=date(1980, 1, 5), consents=ALL)
+    richer = profile(day(2026, 2, 10), birth=date(1980, 1, 5), segment="income_b", consents=ALL)
+    logins = [click(day(2026, 3, 1) + timedelta(days=7 * i), "login", channel="app")
+              for i in range(60)]  # fmt: skip
+    state, outputs = replay(engine, [start, richer, *logins], until=day(2028, 6, 1))
+    # The impulse opened the appointment on the advisor (the customer was not digital yet);
+    # the journey's first step counts it, its later steps follow the customer's channels.
+    appointment = next(
+        o for o in outputs
+        if isinstance(o, Opportunity) and o.action_id == "income_group_appointment"
+        and o.reasons[0].kind == "income_group_reached"
+    )  # fmt: skip
+    assert (appointment.created_at.date(), appointment.channels[0]) == (
+        date(2026, 2, 10),
+        "advisor",
+    )
+    assert steps_of(outputs) == [
+        (date(2026, 2, 24), "financial_reserve_offer", ("advisor",)),
+        (date(2026, 4, 24), "income_group_appointment", ("online_banking",)),  # self-service
+        (date(2026, 7, 24), "retirement_provision_check", ("call_centre", "letter")),
+        (date(2027, 1, 24), "membership_offer", ("letter", "call_centre")),
+    ]
+    done = progress(state, "income_growth")
+    assert (done.entered_day, done.status, done.contacts) == (
+        date(2026, 2, 10).toordinal(), "completed", 5,
+    )  # fmt: skip
+
+
+def test_a_journey_entered_on_one_impulse_still_loads_from_a_single_kind() -> None:
+    text = _with("      impulse: [salary_increase, income_group_reached]",
+                 "      impulse: income_group_reached")  # fmt: skip
+    journey = parse_catalogue_text(text, "journeys.yaml").journey("income_growth")
+    assert journey is not None and journey.entry.impulses == ("income_group_reached",)
 
 
 def test_a_retail_customer_whose_salary_rose_is_not_in_the_income_journey(
@@ -278,8 +323,11 @@ def test_a_step_on_a_channel_its_action_does_not_run_on_is_refused() -> None:
 
 
 def test_a_journey_entered_on_an_unknown_impulse_is_refused() -> None:
-    text = _with("      impulse: salary_increase", "      impulse: lottery_win")
-    with pytest.raises(CatalogueError, match=r"journeys\[4\]\.entry\.impulse: unknown impulse"):
+    text = _with("      impulse: [salary_increase, income_group_reached]",
+                 "      impulse: [salary_increase, lottery_win]")  # fmt: skip
+    with pytest.raises(
+        CatalogueError, match=r"journeys\[4\]\.entry\.impulse\[1\]: unknown impulse kind 'lottery"
+    ):
         parse_catalogue_text(text, "journeys.yaml")
 
 

@@ -191,3 +191,23 @@ def test_report_from_counts_only_the_period_after_the_warm_up(month, tmp_path):
         }
     result = cli("backtest", str(out), "--candidate", str(candidate), "--report-from", "nov")
     assert_clean_failure(result, "--report-from", "YYYY-MM-DD")
+
+
+def test_a_month_with_25_colleagues_of_one_employer_reports_salary_project_members(month):
+    _, messages, default, run = month
+    members = [orjson.loads(m.value) for m in run.messages
+               if m.topic == "employers.members" and m.value]  # fmt: skip
+    per_employer: dict[str, set[str]] = {}
+    for m in members:
+        if m["status"] == "joined":
+            per_employer.setdefault(m["employer_id"], set()).add(m["customer_id"])
+    clusters = {e for e, customers in per_employer.items() if len(customers) >= 25}
+    assert clusters  # the generated month has salary projects
+    larger = variant("params: {cluster_size: 25}", "params: {cluster_size: 100000}", "2026.11.1-c")
+    report = compare_runs(
+        run, run_catalogue(larger, messages, "candidate"), default, larger, len(messages), 250
+    )
+    told = report.baseline.impulses["salary_project_member"]
+    assert told == sum(len(per_employer[e]) for e in clusters)  # every member, once
+    assert "salary_project_member" not in report.candidate.impulses
+    assert report.removed.per_action.get("salary_project_offer", 0) > 0
