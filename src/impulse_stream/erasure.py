@@ -2,11 +2,13 @@
 
 The erasure itself is the worker's (``streaming/processor.py``): a tombstone
 (null value, key = customer id) on the compacted ``customers.profile`` topic
-deletes the customer's record, timer and outbox from Redis, and compaction
-removes the profile from the topic. This module writes that tombstone and
-then watches Redis until the customer's record is gone, so the operator
-learns whether the erasure is done or still pending (no worker running, or a
-backlog before the tombstone).
+deletes the customer's record, timer and outbox from Redis (after publishing
+``erased`` memberships for the customer's household and employer), and
+compaction removes the profile from the topic. This module writes that
+tombstone and then watches Redis until the customer's record is gone, so the
+operator learns whether the erasure is done or still pending (no worker
+running, or a backlog before the tombstone); the group fields go when the
+group agents apply the memberships, which it does not watch.
 """
 
 from __future__ import annotations

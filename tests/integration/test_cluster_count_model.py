@@ -29,13 +29,15 @@ T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 EMPLOYERS = ("emp-00000000000000a1", "emp-00000000000000b2")
 
 
-def random_memberships(seed: int, n: int) -> list[EmployerMembership]:
-    """Joins, leaves, moves, replays and late messages of 12 customers in random order."""
+def random_memberships(seed: int, n: int, erased: float = 0.0) -> list[EmployerMembership]:
+    """Joins, leaves, moves, replays and late messages of 12 customers in random order;
+    with ``erased``, that share of erasures (a later join of the id is a new customer)."""
     rng = random.Random(seed)
     out = []
     for k in range(n):
         customer = f"c-{rng.randrange(12)}"
-        status = "joined" if rng.random() < 0.7 else "left"
+        draw = rng.random()
+        status = "erased" if draw < erased else "joined" if draw < 0.7 else "left"
         out.append(
             EmployerMembership(
                 membership_id=f"mem-{seed}-{k}",
@@ -48,9 +50,9 @@ def random_memberships(seed: int, n: int) -> list[EmployerMembership]:
     return out
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize(("seed", "erased"), [(1, 0.0), (2, 0.0), (3, 0.0), (4, 0.0), (5, 0.1)])
 async def test_the_redis_script_and_the_memory_model_answer_every_membership_alike(
-    redis_url, redis_prefix, seed
+    redis_url, redis_prefix, seed, erased
 ) -> None:  # type: ignore[no-untyped-def]
     client = redis_client(redis_url)
     try:
@@ -58,9 +60,13 @@ async def test_the_redis_script_and_the_memory_model_answer_every_membership_ali
         model = ClusterCounts(4)
         rng = random.Random(seed)
         told = 0
-        for m in random_memberships(seed, 300):
-            joined = m.status == "joined"
-            a = await live.apply(m.employer_id, m.customer_id, m.since, joined)
+        memberships = random_memberships(seed, 300, erased)
+        assert (erased > 0) == any(m.status == "erased" for m in memberships)
+        for m in memberships:
+            if m.status == "erased":
+                a = await live.erase(m.employer_id, m.customer_id)
+            else:
+                a = await live.apply(m.employer_id, m.customer_id, m.since, m.status == "joined")
             b = model.count(m)
             assert (a.applied, a.members, a.full_scan, a.tell) == (
                 b.applied, b.members, b.full_scan, b.tell,

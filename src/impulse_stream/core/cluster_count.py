@@ -14,6 +14,9 @@ real redis-server and through this model and compares every answer:
   or more and the cluster is not yet *open*, every member not told yet is to be
   told (``full_scan``); in an open cluster a joined member not told yet is told
   alone; a cluster below the size is no longer open;
+* an ``erased`` membership (the customer was erased) forgets the customer
+  whatever its ``since``: a member counts no more, nothing of the customer is
+  kept (applied if something was), and the rule above follows;
 * ``mark_told`` records the members told (and the cluster open after a full
   scan), as the agent does once Kafka acknowledged the notices.
 
@@ -63,6 +66,13 @@ class ClusterCounts:
         customer, since = m.customer_id, since_ms(m.since)
         joined = m.status == "joined"
         current = cluster.members.get(customer)
+        if m.status == "erased":
+            applied = current is not None or customer in cluster.told
+            cluster.members.pop(customer, None)
+            cluster.told.discard(customer)
+            if current is not None and current > 0:
+                cluster.count -= 1
+            return self._tell(cluster, customer, False, applied)
         applied = current is None or abs(current) < since
         if applied:
             was = current is not None and current > 0
@@ -71,14 +81,19 @@ class ClusterCounts:
                 cluster.count += 1
             elif not joined and was:
                 cluster.count -= 1
+        return self._tell(cluster, customer, joined, applied)
+
+    def _tell(self, cluster: _Cluster, customer: str, joined: bool, applied: bool) -> Counted:
         if cluster.count < self.cluster_size:
             cluster.open = False
             return Counted(applied, cluster.count, False, ())
         if not cluster.open:
             tell = sorted(c for c, s in cluster.members.items() if s > 0 and c not in cluster.told)
             return Counted(applied, cluster.count, True, tuple(tell))
+        if not joined:
+            return Counted(applied, cluster.count, False, ())
         mine = cluster.members[customer]
-        alone = joined and mine > 0 and customer not in cluster.told
+        alone = mine > 0 and customer not in cluster.told
         return Counted(applied, cluster.count, False, (customer,) if alone else ())
 
     def mark_told(self, employer_id: str, customers: tuple[str, ...], full: bool) -> None:

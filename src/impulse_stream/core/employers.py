@@ -15,6 +15,11 @@ core reports an ``EmployerMembership`` ``left`` for the old employer and
 (``employers.members``) and counts each cluster (``streaming/employers.py``).
 Memberships are reported only while the ``salary_project_member`` detector is
 enabled: without it nobody counts the clusters.
+
+When the customer is erased (a tombstone on ``customers.profile``), the worker
+publishes :func:`erasure` for the state's employer, whatever the catalogue says
+(the detector may have been enabled when the customer joined): the cluster then
+forgets the customer (``store/groups.py``).
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
-from impulse_stream.core.dates import utc_day
+from impulse_stream.core.dates import day_start, utc_day
 from impulse_stream.core.events import EmployerMembership, Transaction
 from impulse_stream.core.ids import employer_id, employer_number, stable_id
 from impulse_stream.core.impulses.salary_project_member import KIND as SALARY_PROJECT
 from impulse_stream.core.run import DecisionRun
+from impulse_stream.core.state import CustomerState
 
 # Legal forms and their pieces, after normalisation (``e.V.`` -> ``e v``, ``& Co.`` -> ``co``).
 _LEGAL = "gmbh mbh ag se kg kgaa ohg gbr ug haftungsbeschraenkt e v ev eg co und ltd limited"
@@ -39,6 +46,7 @@ PAYROLL_WORDS = frozenset((_PAYROLL + " lohnzahlung gehaltszahlung").split(" "))
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 SALARY_CATEGORY = "salary"
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,4 +112,23 @@ def _membership(employer_id: str, name: str, tx: Transaction, status: str) -> Em
         status="joined" if status == "joined" else "left",
         since=tx.booked_at,
         employer_name=name,
+    )
+
+
+def erasure(customer_id: str, state: CustomerState) -> EmployerMembership | None:
+    """The ``erased`` membership for the customer's employer, or None (no employer).
+
+    The same state gives the same message: a redelivered tombstone publishes it again,
+    byte for byte, and the cluster forgets the customer once.
+    """
+    if not state.employer:
+        return None
+    employer = employer_id(state.employer)
+    since = day_start(date.fromordinal(state.employer_since or _EPOCH_DAY))
+    return EmployerMembership(
+        membership_id=stable_id("mem", customer_id, employer, "erased", since.isoformat()),
+        employer_id=employer,
+        customer_id=customer_id,
+        status="erased",
+        since=since,
     )

@@ -320,12 +320,15 @@ class OpportunityResponse(Record, frozen=True):
 # --- internal topics: employer clusters (``employers.py``, ``streaming/employers.py``) ---
 
 EmployerId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^emp-[0-9a-f]{16}$")]
-MembershipStatus = Literal["joined", "left"]
+# ``erased``: the customer was erased (a tombstone on ``customers.profile``); the group
+# forgets the customer whatever ``since`` says. Older messages carry only the first two.
+MembershipStatus = Literal["joined", "left", "erased"]
 
 
 class EmployerMembership(Record, frozen=True):
-    """A customer joined or left the cluster of a salary payer (internal topic
-    ``employers.members``, keyed by ``employer_id``, so that one worker counts one employer).
+    """A customer joined, left or was erased from the cluster of a salary payer (internal
+    topic ``employers.members``, keyed by ``employer_id``, so that one worker counts one
+    employer).
 
     ``since`` is the salary booking that decided it; a customer's memberships carry
     rising ``since`` times, so the older of two messages about one customer never wins.
@@ -345,19 +348,21 @@ class EmployerMembership(Record, frozen=True):
     status: Annotated[
         MembershipStatus,
         Meta(
-            description="`joined` (the employer of the latest salary) or `left` (another "
-            "employer pays now)."
+            description="`joined` (the employer of the latest salary), `left` (another "
+            "employer pays now) or `erased` (the customer was erased: the cluster forgets "
+            "them)."
         ),
     ]
     since: Annotated[
         Timestamp,
         Meta(
-            description="The salary booking that decided it; a customer's memberships are "
-            "counted in this order, an older one never wins."
+            description="The salary booking that decided it (for `erased`, the one that "
+            "made the employer); a customer's memberships are counted in this order, an "
+            "older one never wins."
         ),
     ]
     employer_name: Annotated[
-        ShortText, Meta(description="The payer's name as booked (empty for `left`).")
+        ShortText, Meta(description="The payer's name as booked (empty for `left`, `erased`).")
     ] = ""
 
     @property
@@ -393,8 +398,9 @@ class EmployerCluster(Record, frozen=True):
 
 
 class HouseholdMembership(Record, frozen=True):
-    """A customer joined or left a household (internal topic ``households.members``,
-    keyed by ``household_id``, so that one worker keeps one household's members).
+    """A customer joined, left or was erased from a household (internal topic
+    ``households.members``, keyed by ``household_id``, so that one worker keeps one
+    household's members).
 
     ``since`` is the profile update that decided it; a customer's memberships carry
     rising ``since`` times, so the older of two messages about one customer never wins.
@@ -410,15 +416,17 @@ class HouseholdMembership(Record, frozen=True):
     status: Annotated[
         MembershipStatus,
         Meta(
-            description="`joined` (the household of the latest profile) or `left` (the "
-            "profile names another household, or none)."
+            description="`joined` (the household of the latest profile), `left` (the "
+            "profile names another household, or none) or `erased` (the customer was "
+            "erased: the household forgets them)."
         ),
     ]
     since: Annotated[
         Timestamp,
         Meta(
-            description="The profile update that decided it; a customer's memberships are "
-            "applied in this order, an older one never wins."
+            description="The profile update that decided it (for `erased`, the one that "
+            "set the household); a customer's memberships are applied in this order, an "
+            "older one never wins."
         ),
     ]
 

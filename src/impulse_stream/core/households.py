@@ -10,13 +10,20 @@ and ``joined`` for the new one; the runtime re-keys them by household
 cap read. A profile older than the one that set the household arriving late
 does not move the customer back. The memberships are reported whatever the
 catalogue says: the 360 view shows households in every deployment.
+
+When the customer is erased (a tombstone on ``customers.profile``), the worker
+publishes :func:`erasure` for the state's household: the household then
+forgets the customer (``store/groups.py``).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from impulse_stream.core.events import CustomerProfile, HouseholdMembership
 from impulse_stream.core.ids import stable_id
 from impulse_stream.core.run import DecisionRun
+from impulse_stream.core.state import CustomerState
 
 
 def epoch_ms(event: CustomerProfile) -> int:
@@ -49,4 +56,23 @@ def _membership(household_id: str, event: CustomerProfile, status: str) -> House
         customer_id=event.customer_id,
         status="joined" if status == "joined" else "left",
         since=event.updated_at,
+    )
+
+
+def erasure(customer_id: str, state: CustomerState) -> HouseholdMembership | None:
+    """The ``erased`` membership for the customer's household, or None (no household).
+
+    The same state gives the same message: a redelivered tombstone publishes it again,
+    byte for byte, and the household forgets the customer once.
+    """
+    household = state.household
+    if household is None:
+        return None
+    since = datetime.fromtimestamp(state.household_since / 1000, UTC)
+    return HouseholdMembership(
+        membership_id=stable_id("hhm", customer_id, household, "erased", since.isoformat()),
+        household_id=household,
+        customer_id=customer_id,
+        status="erased",
+        since=since,
     )

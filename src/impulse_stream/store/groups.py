@@ -15,6 +15,14 @@ it: ``n:<customer>`` marks a member told, ``open`` that every member was told
 at the current size (cleared when the count drops below it). Without a size
 (households) it only keeps the members.
 
+An erasure (the customer was erased, ``erase``) deletes the customer's fields
+(``m:``, ``n:``) whatever their ``since``, and counts a member out as a leave
+does (``open`` cleared below the size): no field of the hash names the customer
+afterwards. It applies last for the customer: the worker publishes it after
+every membership of the customer it produced, on the same partition
+(docs/data-protection.md, "Erasure"), and a later membership of the same id is
+a new customer's.
+
 Redis being away raises ``StoreUnavailable``; the caller retries
 (``streaming/retry.py``).
 """
@@ -32,17 +40,23 @@ from impulse_stream.errors import StoreUnavailable
 
 _ERRORS = (RedisError, RedisClusterException, OSError)
 
-# KEYS[1] the group's hash; ARGV[1] customer, ARGV[2] since (ms), ARGV[3] 1 joined / 0 left,
-# ARGV[4] the size to tell at (0: none). Returns {applied (1/0), count, full (1/0), customer,
-# since, ...}: the members to tell now (all untold members when the group is at its size and
-# not yet open, else this customer if it is an untold member of an open group).
+# KEYS[1] the group's hash; ARGV[1] customer, ARGV[2] since (ms), ARGV[3] 1 joined / 0 left /
+# 2 erased (since ignored: the customer's fields go), ARGV[4] the size to tell at (0: none).
+# Returns {applied (1/0), count, full (1/0), customer, since, ...}: the members to tell now
+# (all untold members when the group is at its size and not yet open, else this customer if
+# it is an untold member of an open group).
 APPLY_SCRIPT = """
 local key = KEYS[1]
 local field = 'm:' .. ARGV[1]
 local since = tonumber(ARGV[2])
 local current = redis.call('HGET', key, field)
 local applied = 0
-if current == false or math.abs(tonumber(current)) < since then
+if ARGV[3] == '2' then
+  local told = 'n:' .. ARGV[1]
+  if current ~= false or redis.call('HEXISTS', key, told) == 1 then applied = 1 end
+  redis.call('HDEL', key, field, told)
+  if current ~= false and tonumber(current) > 0 then redis.call('HINCRBY', key, 'count', -1) end
+elseif current == false or math.abs(tonumber(current)) < since then
   applied = 1
   local was = current ~= false and tonumber(current) > 0
   if ARGV[3] == '1' then
@@ -118,10 +132,16 @@ class GroupMembers:
         self, group_id: str, customer_id: str, since: datetime, joined: bool
     ) -> Applied:
         """One membership, applied only if newer than the customer's stored one."""
-        ms = int(since.timestamp() * 1000)
+        return await self._run(group_id, customer_id, int(since.timestamp() * 1000), int(joined))
+
+    async def erase(self, group_id: str, customer_id: str) -> Applied:
+        """Forget an erased customer: no field names them after it (``applied``: one did)."""
+        return await self._run(group_id, customer_id, 0, 2)
+
+    async def _run(self, group_id: str, customer_id: str, ms: int, change: int) -> Applied:
         try:
             reply = await self._apply(
-                keys=[self.key(group_id)], args=[customer_id, ms, 1 if joined else 0, self.size]
+                keys=[self.key(group_id)], args=[customer_id, ms, change, self.size]
             )
         except _ERRORS as exc:
             raise StoreUnavailable(f"redis {self.kind} membership failed: {exc}") from exc

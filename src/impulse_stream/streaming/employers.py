@@ -75,9 +75,12 @@ class EmployerFeed(MembershipFeed[EmployerMembership, EmployerCluster]):
         return codec.decode_membership(key, value)
 
     async def apply(self, m: EmployerMembership) -> list[EmployerCluster]:
-        counted = await self.groups.apply(
-            m.employer_id, m.customer_id, m.since, m.status == "joined"
-        )
+        if m.status == "erased":
+            counted = await self.groups.erase(m.employer_id, m.customer_id)
+        else:
+            counted = await self.groups.apply(
+                m.employer_id, m.customer_id, m.since, m.status == "joined"
+            )
         outcome = m.status if counted.applied else "stale"
         self.metrics.employer_memberships.labels(outcome).inc()
         if not counted.tell:

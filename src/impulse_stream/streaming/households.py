@@ -9,7 +9,9 @@ group memberships in Redis (``store/groups.py``; the first is ``employers.py``):
 one hash per household, ``<prefix>household:{<household_id>}``, with each
 member's latest ``since`` and the ``count``. A membership applies only if it is
 newer than the one stored for the customer: replays count nothing twice, a
-customer who moved leaves the old household.
+customer who moved leaves the old household. An ``erased`` membership (the
+worker erased the customer) deletes the customer's field from the hash and
+counts them out.
 
 The customer 360 (``api/``) reads the hash to show the other members; the
 outbound selector caps the household's contacts with its own counter
@@ -42,9 +44,12 @@ class HouseholdFeed(MembershipFeed[HouseholdMembership, Applied]):
         return codec.decode_household_membership(key, value)
 
     async def apply(self, m: HouseholdMembership) -> list[Applied]:
-        applied = await self.groups.apply(
-            m.household_id, m.customer_id, m.since, m.status == "joined"
-        )
+        if m.status == "erased":
+            applied = await self.groups.erase(m.household_id, m.customer_id)
+        else:
+            applied = await self.groups.apply(
+                m.household_id, m.customer_id, m.since, m.status == "joined"
+            )
         self.metrics.household_memberships.labels(m.status if applied.applied else "stale").inc()
         return [applied]
 

@@ -76,7 +76,8 @@ class Metrics:
         )
         self.employer_memberships = Counter(
             "impulse_stream_employer_memberships",
-            "Employer memberships counted (joined, left) or found stale (a replay), per outcome",
+            "Employer memberships counted (joined, left, erased) or found stale (a replay), "
+            "per outcome",
             ["outcome"],
             registry=r,
         )
@@ -87,7 +88,8 @@ class Metrics:
         )
         self.household_memberships = Counter(
             "impulse_stream_household_memberships",
-            "Household memberships applied (joined, left) or found stale (a replay), per outcome",
+            "Household memberships applied (joined, left, erased) or found stale (a replay), "
+            "per outcome",
             ["outcome"],
             registry=r,
         )

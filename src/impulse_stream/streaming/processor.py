@@ -57,6 +57,7 @@ from impulse_stream.contract import topics as contract_topics
 from impulse_stream.contract.cloudevents import cloudevent_headers
 from impulse_stream.contract.codec import Decoder, encode
 from impulse_stream.core.codec import decode_state, encode_state
+from impulse_stream.core.employers import erasure as employer_erasure
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import (
     EmployerMembership,
@@ -66,6 +67,7 @@ from impulse_stream.core.events import (
     Opportunity,
     OutputRecord,
 )
+from impulse_stream.core.households import erasure as household_erasure
 from impulse_stream.core.learning import AcceptanceObservation
 from impulse_stream.core.recent_events import Seen, fingerprint, remember, seen_before
 from impulse_stream.core.state import CustomerState
@@ -526,12 +528,34 @@ class BatchProcessor:
 
         It runs after the batch's outputs are delivered, so it also removes what
         this batch wrote for the customer; a redelivered tombstone erases again.
+        First the customer's employer and household (from the stored state) get
+        an ``erased`` membership, published and acknowledged after every earlier
+        membership of the customer; only then is the state deleted. A crash in
+        between leaves the state: the redelivered tombstone publishes the same
+        memberships again, then deletes it.
         """
+        customers = sorted(erasures)
+        loaded = await self.retrying(self.store.load, customers)
+        await self.outbox.publish(
+            [self._membership(m) for c in customers for m in self._erased(c, loaded[c])]
+        )
         await self.retrying(self.store.erase, sorted(erasures.items()))
         self.outbox.forget(list(erasures))
         self.metrics.erasures.inc(len(erasures))
         for cid in erasures:
             log.info("erased the state of customer %s", pseudonym(cid))
+
+    def _erased(self, customer_id: str, stored: StoredCustomer) -> list[Membership]:
+        """The ``erased`` memberships of the customer's groups (none without a state)."""
+        try:
+            state = decode_state(stored.state) if stored.state else None
+        except Exception:  # the state is erased all the same; its groups cannot be named
+            log.exception("state of erased customer %s unreadable", pseudonym(customer_id))
+            return []
+        if state is None:
+            return []
+        found = (employer_erasure(customer_id, state), household_erasure(customer_id, state))
+        return [m for m in found if m is not None]
 
     # --- learning from responses (learning.py) ---------------------------------------
 

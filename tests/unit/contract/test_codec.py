@@ -231,3 +231,28 @@ def test_arbitrary_json_objects_are_decoded_or_refused_with_a_reason(
         decode(topic, KEY, json.dumps(merged).encode())
     except DecodeFailure as failure:
         assert failure.reason in codec.REASONS
+
+
+@pytest.mark.parametrize("status", ["joined", "left", "erased"])
+def test_memberships_as_written_before_and_the_erased_ones_decode_on_both_group_topics(
+    status: str,
+) -> None:
+    employer = (
+        '{"membership_id":"mem-1","employer_id":"emp-00000000000000a1","customer_id":"c-1",'
+        f'"status":"{status}","since":"2026-11-02T06:00:00+00:00","employer_name":""}}'
+    ).encode()
+    household = (
+        '{"membership_id":"hhm-1","household_id":"hh-1","customer_id":"c-1",'
+        f'"status":"{status}","since":"2026-11-02T06:00:00+00:00"}}'
+    ).encode()
+    assert codec.decode_membership(b"emp-00000000000000a1", employer).status == status
+    assert codec.decode_household_membership(b"hh-1", household).status == status
+
+
+def test_a_membership_of_an_unknown_status_is_a_schema_violation() -> None:
+    value = (
+        b'{"membership_id":"hhm-1","household_id":"hh-1","customer_id":"c-1",'
+        b'"status":"forgotten","since":"2026-11-02T06:00:00+00:00"}'
+    )
+    with pytest.raises(SchemaViolation):
+        codec.decode_household_membership(b"hh-1", value)

@@ -66,3 +66,13 @@ def test_a_cluster_that_shrank_below_the_size_tells_only_new_members_when_back()
     send(counts, membership("c-3", status="left", days=31))
     assert send(counts, membership("c-4", days=32)) == ["c-4"]
     assert send(counts, membership("c-3", days=40)) == []  # told already
+
+
+def test_an_erased_member_is_counted_out_and_forgotten_whatever_the_since() -> None:
+    counts = ClusterCounts(3)
+    send(counts, membership("c-1"), membership("c-2"), membership("c-3", days=5))
+    assert counts.count(membership("c-3", status="erased")) == Counted(True, 2, False, ())
+    assert counts.count(membership("c-3", status="erased")) == Counted(False, 2, False, ())
+    # the id is forgotten with its mark: a later join is a new, untold member
+    assert send(counts, membership("c-3", days=1)) == ["c-3"]
+    assert counts.members(ACME) == 3

@@ -7,6 +7,7 @@ import msgspec
 import pytest
 
 from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, parse_catalogue_text
+from impulse_stream.core.employers import erasure as employer_erasure
 from impulse_stream.core.employers import normalise_employer_name, salary_payer
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import EmployerCluster, EmployerMembership
@@ -168,3 +169,29 @@ def test_a_customer_who_moved_to_another_employer_gets_no_offer_of_the_old_clust
     assert old is not None
     decision = engine.apply(state, notice(old.employer_id, 30), at(days=40))
     assert impulse_kinds(decision.outputs) == []
+
+
+def test_the_erasure_of_a_customer_names_their_current_employer_and_nothing_older(
+    engine: DecisionEngine,
+) -> None:
+    state, _ = memberships(engine, [salary(0), salary(31, name="Stadtwerke Musterstadt")])
+    new = salary_payer(salary(31, name="Stadtwerke Musterstadt"))
+    assert new is not None
+    erased = employer_erasure(CUSTOMER, state)
+    assert erased is not None
+    assert (erased.status, erased.employer_id, erased.customer_id, erased.employer_name) == (
+        "erased",
+        new.employer_id,
+        CUSTOMER,
+        "",
+    )
+    assert erased.since == at(days=31).replace(hour=0, minute=0, second=0, microsecond=0)
+    # the same state gives the same bytes: a redelivered tombstone publishes it again
+    assert msgspec.json.encode(employer_erasure(CUSTOMER, state)) == msgspec.json.encode(erased)
+
+
+def test_a_customer_without_a_salary_has_no_employer_to_erase_from(
+    engine: DecisionEngine,
+) -> None:
+    state, _ = memberships(engine, [booking(at(days=0), "12.00")])
+    assert employer_erasure(CUSTOMER, state) is None

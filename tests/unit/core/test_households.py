@@ -12,6 +12,7 @@ from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, parse_catalogue_t
 from impulse_stream.core.catalogue import ANY_BRANCH, HouseholdCap
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import CustomerProfile, HouseholdMembership
+from impulse_stream.core.households import erasure as household_erasure
 from impulse_stream.core.outbound import branch_limit, household_period
 from impulse_stream.errors import CatalogueError
 
@@ -146,3 +147,22 @@ def test_a_bad_household_cap_or_branch_capacity_is_refused_with_its_path(
     with pytest.raises(CatalogueError) as caught:
         policy_catalogue(lines)
     assert where in str(caught.value)
+
+
+def test_the_erasure_of_a_customer_names_their_current_household(engine) -> None:
+    state, _ = memberships(engine, [in_household("hh-1"), in_household("hh-2", days=3)])
+    erased = household_erasure(CUSTOMER, state)
+    assert erased is not None
+    assert (erased.household_id, erased.customer_id, erased.status, erased.since) == (
+        "hh-2",
+        CUSTOMER,
+        "erased",
+        T0 + timedelta(days=3),
+    )
+    # the same state gives the same bytes: a redelivered tombstone publishes it again
+    assert msgspec.json.encode(household_erasure(CUSTOMER, state)) == msgspec.json.encode(erased)
+
+
+def test_a_customer_without_a_household_has_none_to_erase_from(engine) -> None:
+    state, _ = memberships(engine, [in_household("hh-1"), in_household(None, days=1)])
+    assert household_erasure(CUSTOMER, state) is None

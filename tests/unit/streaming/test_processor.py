@@ -253,6 +253,88 @@ def test_a_profile_tombstone_erases_the_customer():
     assert p.metrics.erasures._value.get() == 1
 
 
+def salary(cid: str, at) -> dict:
+    return {
+        "event_id": f"sal-{cid}",
+        "customer_id": cid,
+        "account_id": f"acc-{cid}",
+        "booked_at": at.isoformat(),
+        "amount": "3100.00",
+        "currency": "EUR",
+        "direction": "credit",
+        "counterparty": {"name": "ACME Maschinenbau GmbH"},
+        "purpose": "Lohn/Gehalt",
+        "category": "salary",
+    }
+
+
+def in_groups(cid: str) -> list[InboundMessage]:
+    """A customer of household ``hh-9`` paid by ACME (their memberships, then a tombstone)."""
+    return messages("customers.profile", [profile(cid, household_id="hh-9")]) + messages(
+        "bank.transactions", [salary(cid, T0)], start=1
+    )
+
+
+def group_messages(pub: CollectingPublisher) -> list[tuple[str, dict]]:
+    members = ("employers.members", "households.members")
+    return [(m.topic, orjson.loads(m.value)) for m in pub.messages if m.topic in members]
+
+
+def test_an_erased_customer_leaves_their_household_and_employer_after_their_memberships():
+    store, pub = MemoryStore(), CollectingPublisher()
+    p = BatchProcessor(ENGINE, store, pub)
+    tomb = InboundMessage("customers.profile", 0, 2, b"c1", None)
+    run(p.process(in_groups("c1")))
+    run(p.process([tomb]))
+    found = [(topic, m["status"], m["customer_id"]) for topic, m in group_messages(pub)]
+    assert sorted(found[:2]) == [
+        ("employers.members", "joined", "c1"),
+        ("households.members", "joined", "c1"),
+    ]
+    assert sorted(found[2:]) == [
+        ("employers.members", "erased", "c1"),
+        ("households.members", "erased", "c1"),
+    ]
+    erased = {m.topic: m for m in pub.messages[-2:]}
+    assert erased["households.members"].key == b"hh-9"  # the group's partition
+    joined_key = next(m.key for m in pub.messages if m.topic == "employers.members")
+    assert erased["employers.members"].key == joined_key
+    assert "c1" not in store.customers
+
+
+class FailingOnErasure(CollectingPublisher):
+    """Kafka goes away while the erased memberships are published (the worker dies)."""
+
+    async def publish(self, messages):
+        if any(b'"erased"' in (m.value or b"") for m in messages):
+            raise Crash
+        await super().publish(messages)
+
+
+def test_a_crash_before_the_erased_memberships_are_published_keeps_the_state_for_the_retry():
+    store = MemoryStore()
+    run(BatchProcessor(ENGINE, store, CollectingPublisher()).process(in_groups("c1")))
+    tomb = InboundMessage("customers.profile", 0, 2, b"c1", None)
+    failing = BatchProcessor(ENGINE, store, FailingOnErasure())
+    with pytest.raises(Crash):
+        run(failing.process([tomb]))
+    assert "c1" in store.customers  # not deleted before its groups were told
+    pub = CollectingPublisher()
+    run(BatchProcessor(ENGINE, store, pub).process([tomb]))  # the redelivered tombstone
+    # the new owner may first publish the outbox again (the joined memberships): the
+    # erased ones follow them, so the groups end without the customer
+    statuses = [(t, m["status"]) for t, m in group_messages(pub)]
+    assert sorted(statuses[-2:]) == [
+        ("employers.members", "erased"),
+        ("households.members", "erased"),
+    ]
+    assert all(status != "erased" for _, status in statuses[:-2])
+    assert "c1" not in store.customers
+    again = CollectingPublisher()
+    run(BatchProcessor(ENGINE, store, again).process([tomb]))  # once erased: nothing more
+    assert group_messages(again) == []
+
+
 def test_a_tombstone_elsewhere_is_a_dead_letter():
     pub = CollectingPublisher()
     p = BatchProcessor(ENGINE, MemoryStore(), pub)
