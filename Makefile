@@ -11,13 +11,15 @@ CORE_BUILT := $(VENV)/.core-built
 CORE_SOURCES := $(shell find src/impulse_stream/core -name '*.py') setup.py
 
 .PHONY: help venv system-deps build-deps prometheus-deps browser-deps infra-up infra-down infra-status test test-unit test-integration \
-        lint typecheck demo worker bench soak clean
+        lint typecheck demo worker bench profile bench-prototype soak clean
 
 help:
 	@echo "make demo             run the worked example on local Kafka + Redis"
 	@echo "make test             lint, type-check and run every test (starts Kafka + Redis)"
 	@echo "make test-unit        the pure tests only (no Kafka, no Redis)"
 	@echo "make bench            throughput and memory benchmarks (bench/)"
+	@echo "make profile          py-spy profiles of a worker and a backtest (bench/profile.py)"
+	@echo "make bench-prototype  the prototypes of bench/prototypes/ against the shipped worker"
 	@echo "make soak             long fault tests (kill -9, restarts, rebalances)"
 	@echo "make infra-up|infra-down|infra-status   local Kafka (KRaft) + redis-server"
 
@@ -107,6 +109,15 @@ worker: venv
 
 bench: venv system-deps
 	$(PY) -m bench.run
+
+# py-spy (dev extras) on a worker draining the bench workload and on the backtest bench:
+# top frames by own time in bench/results/profile/ (docs/bench.md, "towards 0.5x").
+profile: venv system-deps
+	$(PY) -m bench.profile
+
+# The prototypes of bench/prototypes/ against the shipped worker, side by side in one run.
+bench-prototype: venv system-deps
+	$(PY) -m bench.prototypes.measure
 
 soak: venv system-deps
 	IMPULSE_STREAM_SOAK_CUSTOMERS=50000 $(VENV)/bin/pytest -q -m slow tests/integration $(PYTEST_ARGS)

@@ -132,14 +132,16 @@ def drain_workers(
     expect: int,
     timeout: float,
     logs: list[Path],
+    module: str = "impulse_stream.cli",
 ) -> WorkerResult:
     """Start workers of one group (one env each, own web port), wait until they have
     decided every event, scrape, stop them gracefully. CPU and metrics are summed over
-    the workers; ``per_worker`` keeps each one's events and final partitions."""
+    the workers; ``per_worker`` keeps each one's events and final partitions.
+    ``module`` runs as ``python -m module worker`` (a prototype's launcher)."""
     ports = [int(env["IMPULSE_STREAM_WEB_PORT"]) for env in envs]
     group = envs[0]["IMPULSE_STREAM_APP_ID"]
     procs = [
-        processes.python_module("impulse_stream.cli", ["worker"], env, log)
+        processes.python_module(module, ["worker"], env, log)
         for env, log in zip(envs, logs, strict=True)
     ]
     clock = DrainClock(expect)

@@ -4,7 +4,9 @@ catalogues, and what changes between the two runs.
 Each run is the reference model of the worker (``BatchProcessor`` on a
 ``MemoryStore``, outputs collected): the core is deterministic, so a run gives
 the opportunities, with the same ids, that a live worker with that catalogue
-would have published.
+would have published. The store is ``BacktestStore`` (a ``MemoryStore`` whose
+due timers cost the due customers, not all of them) and the run has fewer
+garbage collections (``collector.py``); neither changes an output.
 
 What the comparison counts:
 
@@ -47,10 +49,11 @@ from impulse_stream.core.cluster_count import ClusterCounts
 from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import EmployerCluster
 from impulse_stream.core.impulses.salary_project_member import KIND as SALARY_PROJECT
+from impulse_stream.datatools.backtest_store import BacktestStore
+from impulse_stream.datatools.collector import fewer_collections
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.errors import Interrupted
 from impulse_stream.pseudonym import pseudonym
-from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.employers import notice
 from impulse_stream.streaming.metrics import Metrics
 from impulse_stream.streaming.processor import (
@@ -159,7 +162,8 @@ def run_catalogue(
 ) -> CatalogueRun:
     """The worker's batch path over ``messages`` on an in-memory store, with the employer
     agent in memory; suppressions are counted after the first ``warm_up`` messages."""
-    return asyncio.run(run_messages(catalogue, messages, label, bar, warm_up))
+    with fewer_collections():
+        return asyncio.run(run_messages(catalogue, messages, label, bar, warm_up))
 
 
 def _suppressions(metrics: Metrics) -> dict[str, int]:
@@ -185,7 +189,9 @@ async def run_messages(
     (``MemoryClusters`` of the catalogue when not given)."""
     metrics = Metrics()
     publisher = CollectingPublisher()
-    processor = BatchProcessor(DecisionEngine(catalogue), MemoryStore(), publisher, metrics=metrics)
+    processor = BatchProcessor(
+        DecisionEngine(catalogue), BacktestStore(), publisher, metrics=metrics
+    )
     agent = agent if agent is not None else MemoryClusters.of(catalogue)
     feedback = ClusterFeedback(processor, publisher, agent) if agent is not None else None
     done = 0
