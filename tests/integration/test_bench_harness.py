@@ -188,8 +188,10 @@ def test_the_bench_matches_every_opportunity_to_its_open_loop_payment_with_and_w
     assert "error" not in waiting, waiting
     assert waiting["worker_env"] == {"IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS": "2"}
     assert waiting["max_rate"] == latency["max_rate"] and waiting["max_rate_events"] == 0
-    assert waiting["target_rate"] == latency["target_rate"]
-    assert waiting["matched"] == waiting["events"] == latency["events"]
+    # half of the max rate as reported (rounded to 0.1/s): the same rate to within 0.1/s
+    assert waiting["target_rate"] == pytest.approx(latency["target_rate"], abs=0.1)
+    assert waiting["matched"] == waiting["events"]
+    assert abs(waiting["events"] - latency["events"]) <= 1  # that rate x the same seconds
     assert waiting["extra_opportunities"] == 0 and waiting["unknown_keys"] == 0
     ratio = waiting["p99_ms"] / latency["p99_ms"]
     assert f"p99 with the caught-up topics waiting 2 s / p99 now: {ratio:.1f} x" in done.stdout
