@@ -78,19 +78,26 @@ GROUPS = {
     "replay": ("replay/catch-up",),
     # p50/p99 event -> opportunity, open-loop at half the worker's max rate (bench/user_paths.py)
     "latency": ("latency/half-load",),
+    # the same at the same rate, a topic read to its end holding the clock 2 s as before
+    # 2026-12 (IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS=2); only when asked for
+    "latency-wait": ("latency/caught-up-wait-2s",),
     # Redis memory per customer after the month, previous and current state format (bench/memory.py)
     "memory": tuple(memory.FORMATS),
 }
+OPT_IN = ("latency-wait",)  # groups a plain `make bench` leaves out
 STAGE_RUNS = GROUPS["stages"]
 BACKTEST = GROUPS["backtest"][0]
 REPLAY = GROUPS["replay"][0]
 LATENCY = GROUPS["latency"][0]
+LATENCY_WAIT = GROUPS["latency-wait"][0]
+CAUGHT_UP_WAIT = {"IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS": "2"}
 MEMORY_RUNS = GROUPS["memory"]
 SEPARATE = (
     *STAGE_RUNS,
     BACKTEST,
     REPLAY,
     LATENCY,
+    LATENCY_WAIT,
     *MEMORY_RUNS,
 )  # not drained from the broker: no row in the ratio table
 # Stack variables of the caller's shell that must not leak into the bench stack.
@@ -172,8 +179,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--only",
         type=_contenders,
-        default=_contenders(",".join(GROUPS)),
-        help=f"comma-separated subset of: {', '.join(GROUPS)} (default all)",
+        default=_contenders(",".join(g for g in GROUPS if g not in OPT_IN)),
+        help=f"comma-separated subset of: {', '.join(GROUPS)} (default all but "
+        f"{', '.join(OPT_IN)})",
     )
     add("--stack-name", default="bench", help="name of the local stack (default bench)")
     add(
@@ -243,18 +251,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--latency-seconds",
         type=_bounded_int(1, 600),
-        default=30,
-        help="seconds of open-loop sending at half the max rate for the latency (default 30)",
+        default=20,
+        help="seconds of open-loop sending at half the max rate for the latency (default 20)",
+    )
+    add(
+        "--latency-load",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="the open loop's rate as a fraction of the worker's max rate (default 0.5: "
+        "half load, the target's; a small one shows the path's fixed delays)",
     )
     add(
         "--latency-drain",
         type=_bounded_int(100, 1_000_000),
-        default=30_000,
-        help="large incoming payments the worker drains to measure its max rate (default 30,000)",
+        default=10_000,
+        help="large incoming payments the worker drains to measure its max rate (default 10,000)",
     )
     args = p.parse_args(argv)  # fmt: skip
     if args.kafka_port in (args.redis_port, args.redis_port - 1):
         p.error("--kafka-port, its controller port (+1) and --redis-port must differ")
+    if not 0 < args.latency_load <= 1:
+        p.error(f"--latency-load {args.latency_load}: expected a fraction above 0, at most 1")
     if args.drain_timeout is None:
         args.drain_timeout = 120 + args.events // 300
     return args
@@ -334,6 +352,10 @@ class Bench:
         by = {c: median_run(ms) for c, ms in runs.items()}
         replay = self.replay() if REPLAY in self.args.only else None
         latency = self.latency() if LATENCY in self.args.only else None
+        waiting = None
+        if LATENCY_WAIT in self.args.only:
+            rate = latency.get("max_rate") if latency else None
+            waiting = self.latency(LATENCY_WAIT, CAUGHT_UP_WAIT, rate)
         ratio_rows = ratios(by)
         goals = targets(by)
         user_goals = user_targets(latency, replay)
@@ -342,8 +364,11 @@ class Bench:
             "memory": formats,
             "memory_table": memory.memory_table(formats, memory_goals) if formats else "",
             "latency": latency,
+            "latency_caught_up_wait": waiting,
             "replay": replay,
-            "user_table": user_table(latency, replay, user_goals) if user_goals else "",
+            "user_table": user_table(latency, replay, user_goals, waiting)
+            if user_goals or waiting
+            else "",
             "backtest": backtest,
             "backtest_table": backtest_table(backtest) if backtest else "",
             "stages": stages,
@@ -531,15 +556,25 @@ class Bench:
             f"replay {figures['replay_events_per_second']:,.0f} events/s")  # fmt: skip
         return figures
 
-    def latency(self) -> dict[str, Any]:
-        """Open-loop large incoming payments at half the worker's max rate on them."""
+    def latency(
+        self,
+        contender: str = LATENCY,
+        extra: dict[str, str] | None = None,
+        max_rate: float | None = None,
+    ) -> dict[str, Any]:
+        """Open-loop large incoming payments at half the worker's max rate on them
+        (``max_rate``: at half that one instead, measured by another contender)."""
         assert self.redis is not None
         drain = self.args.latency_drain
-        log(f"{LATENCY}: max rate on {drain:,} large incoming payments, then "
-            f"{self.args.latency_seconds}s open-loop at half of it")  # fmt: skip
-        prefix = self.prefix + "lat."
+        measured = f"{max_rate:,.0f}/s" if max_rate else f"max rate on {drain:,} payments"
+        log(f"{contender}: {self.args.latency_seconds}s of large incoming payments "
+            f"open-loop at half of the {measured} {extra or ''}")  # fmt: skip
+        name = contender.split("/")[1]
+        prefix = f"{self.prefix}{name}."
         self.stack.create_topics(prefix, PARTITIONS)
-        env = self._user_path_env(prefix, "bp:", "latency")
+        redis_prefix = "bp:" if contender == LATENCY else "bw:"
+        env = self._user_path_env(prefix, redis_prefix, name)
+        env.update(extra or {})
         try:
             figures = open_loop_latency(
                 env,
@@ -548,14 +583,17 @@ class Bench:
                 drain=drain,
                 seconds=self.args.latency_seconds,
                 timeout=self.args.drain_timeout,
-                log=self.run_dir / "latency-worker.log",
+                log=self.run_dir / f"{name}-worker.log",
+                max_rate=max_rate,
+                load=self.args.latency_load,
             )
         except DrainTimeout as exc:
-            log(f"{LATENCY} FAILED: {exc}")
+            log(f"{contender} FAILED: {exc}")
             return {"error": str(exc)}
         finally:
-            self.redis.delete_prefix("bp:")
-        log(f"{LATENCY}: max {figures['max_rate']:,.0f}/s; at {figures['target_rate']:,.0f}/s "
+            self.redis.delete_prefix(redis_prefix)
+        figures["worker_env"] = extra or {}
+        log(f"{contender}: max {figures['max_rate']:,.0f}/s; at {figures['target_rate']:,.0f}/s "
             f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
             f"{figures['matched']:,} of {figures['events']:,} matched")  # fmt: skip
         return figures
@@ -785,6 +823,7 @@ def main(argv: list[str] | None = None) -> int:
         or "error" in (results["backtest"] or {})
         or "error" in (results["replay"] or {})
         or "error" in (results["latency"] or {})
+        or "error" in (results["latency_caught_up_wait"] or {})
     )
     missed = not all(t["met"] for t in results["targets"])
     return EXIT_MISSED if failed or missed else 0

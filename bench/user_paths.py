@@ -1,7 +1,8 @@
 """Two of the users' questions, answered on the real worker: latency and replay speed.
 
 **Event -> opportunity latency at half load** (:func:`open_loop_latency`). A worker
-runs on empty topics of their own. An open-loop producer sends one large incoming
+runs on empty topics of their own (``--latency-load`` sets another fraction of its
+max rate than half). An open-loop producer sends one large incoming
 payment per customer (a non-salary credit of 12,000-60,000 EUR: the catalogue's
 ``large_incoming_payment`` detector fires on the event itself, no event-time deadline
 is waited for) on a fixed schedule at ``rate`` events/s, whatever the worker
@@ -211,30 +212,56 @@ def open_loop_latency(
     seconds: float,
     timeout: float,
     log: Path,
+    max_rate: float | None = None,
+    load: float = 0.5,
 ) -> dict[str, Any]:
     """Start a worker on ``prefix``'s empty topics; measure its max rate on ``drain``
-    payments of customers ``m...`` fed as fast as the producer can; then :func:`open_loop`
-    at half that rate for ``seconds`` with customers ``p...``; stop the worker."""
+    payments of customers ``m...`` fed as fast as the producer can (unless ``max_rate``
+    is given: another worker's of the same run); then :func:`open_loop` at ``load`` x
+    that rate (half) for ``seconds`` with customers ``p...``; stop the worker. Also
+    the worker's mean batch size over the open loop."""
     proc = start_worker(env, log, timeout)
     try:
-        backlog = Workload(
-            {
-                contract_topics.TRANSACTIONS: [
-                    Message(contract_topics.TRANSACTIONS, p.key, p.value, T0)
-                    for p in large_payments(drain, seed=12, letter="m")
-                ]
-            },
-            drain,
-        )
-        max_rate, _ = _feed_and_wait(proc, env, bootstrap, prefix, backlog, drain, timeout)
-        rate = max_rate / 2
+        if max_rate is None:
+            backlog = Workload(
+                {
+                    contract_topics.TRANSACTIONS: [
+                        Message(contract_topics.TRANSACTIONS, p.key, p.value, T0)
+                        for p in large_payments(drain, seed=12, letter="m")
+                    ]
+                },
+                drain,
+            )
+            max_rate, _ = _feed_and_wait(proc, env, bootstrap, prefix, backlog, drain, timeout)
+        else:
+            drain = 0
+        rate = max_rate * load
         customers = max(10, round(rate * seconds))
         payments = large_payments(customers)
+        port = int(env["IMPULSE_STREAM_WEB_PORT"])
+        before = _batches(port)
         figures = asyncio.run(open_loop(bootstrap, prefix, payments, rate, 30.0))
+        after = _batches(port)
     finally:
         code = processes.stop(proc)
-    figures.update(max_rate=round(max_rate, 1), max_rate_events=drain, worker_exit_code=code)
+    batches = after[0] - before[0]
+    figures.update(
+        max_rate=round(max_rate, 1),
+        max_rate_events=drain,
+        load=load,
+        mean_batch=round((after[1] - before[1]) / batches, 1) if batches else None,
+        worker_exit_code=code,
+    )
     return figures
+
+
+def _batches(port: int) -> tuple[float, float]:
+    """The worker's batches so far and the events in them."""
+    metrics = scrape(port, timeout=30.0)
+    return (
+        metrics.get("impulse_stream_batch_size_count", 0.0),
+        metrics.get("impulse_stream_batch_size_sum", 0.0),
+    )
 
 
 def _feed_and_wait(

@@ -50,6 +50,7 @@ def build(settings: Settings) -> Container:
     def processor_factory(
         app: faust.App,
         backlogged: Callable[[str, int], bool],
+        highwater: Callable[[str, int], int | None],
         committed: Callable[[int], Awaitable[dict[str, int]]],
     ) -> BatchProcessor:
         return BatchProcessor(
@@ -60,10 +61,12 @@ def build(settings: Settings) -> Container:
             metrics=metrics,
             max_message_bytes=settings.max_message_bytes,
             backlogged=backlogged,
+            highwater=highwater,
             committed=committed,
             max_future_skew=settings.max_future_skew_seconds,
             allowed_lateness=settings.allowed_lateness_seconds,
             topic_idle_seconds=settings.topic_idle_seconds,
+            caught_up_idle_seconds=settings.caught_up_idle_seconds,
         )
 
     app, worker = create_app(settings, processor_factory)

@@ -61,6 +61,7 @@ class Settings:
     retry_blocked_seconds: float = 30.0
     allowed_lateness_seconds: float = 0.0
     topic_idle_seconds: float = 2.0
+    caught_up_idle_seconds: float = 0.0
     startup_wait_seconds: float = 300.0
     # The 360 API: a bearer token (or a file holding it) and the browser origins allowed.
     api_token: str = field(default="", repr=False)  # a secret: never in a repr
@@ -127,7 +128,7 @@ class Settings:
                 f"{MAX_SESSION_TIMEOUT_MS} milliseconds (Kafka brokers allow 6000 and more "
                 "by default)"
             )
-        for key in ("allowed_lateness_seconds", "topic_idle_seconds"):
+        for key in ("allowed_lateness_seconds", "topic_idle_seconds", "caught_up_idle_seconds"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"{name(key)}={getattr(self, key)}: expected 0 or more seconds")
         if not self.idle_advance_seconds >= 0:

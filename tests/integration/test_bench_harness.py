@@ -158,11 +158,11 @@ def test_the_bench_replays_the_live_events_and_computes_replay_over_live(
     assert "replay events/s / live events/s" in done.stdout
 
 
-def test_the_bench_matches_every_opportunity_to_its_open_loop_payment(
+def test_the_bench_matches_every_opportunity_to_its_open_loop_payment_with_and_without_wait(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--events", "1000", "--only", "latency",
+        [sys.executable, "-m", "bench.run", "--events", "1000", "--only", "latency,latency-wait",
          "--latency-drain", "500", "--latency-seconds", "2", "--kafka", kafka_bootstrap,
          "--redis", redis_url, "--results", str(tmp_path), "--drain-timeout", "300"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -181,4 +181,17 @@ def test_the_bench_matches_every_opportunity_to_its_open_loop_payment(
     assert latency["extra_opportunities"] == 0 and latency["unknown_keys"] == 0
     assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     assert latency["worker_exit_code"] == 0
+    assert latency["load"] == 0.5 and 1 <= latency["mean_batch"] <= latency["events"]
     assert "p99 event -> opportunity at half load" in done.stdout
+    # the same at the same rate with a caught-up topic holding the clock 2 s (the old rule)
+    waiting = results["latency_caught_up_wait"]
+    assert "error" not in waiting, waiting
+    assert waiting["worker_env"] == {"IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS": "2"}
+    assert waiting["max_rate"] == latency["max_rate"] and waiting["max_rate_events"] == 0
+    # half of the max rate as reported (rounded to 0.1/s): the same rate to within 0.1/s
+    assert waiting["target_rate"] == pytest.approx(latency["target_rate"], abs=0.1)
+    assert waiting["matched"] == waiting["events"]
+    assert abs(waiting["events"] - latency["events"]) <= 1  # that rate x the same seconds
+    assert waiting["extra_opportunities"] == 0 and waiting["unknown_keys"] == 0
+    ratio = waiting["p99_ms"] / latency["p99_ms"]
+    assert f"p99 with the caught-up topics waiting 2 s / p99 now: {ratio:.1f} x" in done.stdout

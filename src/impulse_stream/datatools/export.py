@@ -18,10 +18,11 @@ A value is kept as the producer's bytes; one that is not JSON is kept as text
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -31,6 +32,7 @@ from impulse_stream.errors import DataToolError, Interrupted
 from impulse_stream.settings import Settings
 
 FORMATS = ("jsonl", "parquet")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,28 @@ def read_range(
     """The rows of the range, ordered by timestamp, topic, partition and offset, and the
     ``[start, end)`` offsets read per ``topic:partition``."""
     spec.check()
-    rows, ranges = asyncio.run(_read(spec, settings))
+    rows, ranges = asyncio.run(_read(spec, settings, _row))
     rows.sort(key=lambda r: (r["timestamp"], _TOPIC_ORDER[r["topic"]], r["partition"], r["offset"]))
     return rows, ranges
+
+
+def read_records(spec: ExportSpec, settings: Settings) -> list[RawRecord]:
+    """The range's records as the producer wrote them (key and value bytes untouched, no
+    JSON check), in the order of :func:`read_range`: what ``replay`` feeds the batch path."""
+    spec.check()
+    records, _ = asyncio.run(_read(spec, settings, _raw))
+    records.sort(key=lambda r: (r.timestamp, _TOPIC_ORDER[r.topic], r.partition, r.offset))
+    return records
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    topic: str  # without the deployment's topic prefix
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
 
 
 def export_range(spec: ExportSpec, settings: Settings) -> ExportResult:
@@ -161,8 +182,8 @@ def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 async def _read(
-    spec: ExportSpec, settings: Settings
-) -> tuple[list[dict[str, Any]], dict[str, tuple[int, int]]]:
+    spec: ExportSpec, settings: Settings, row: Callable[[str, Any], R]
+) -> tuple[list[R], dict[str, tuple[int, int]]]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.errors import KafkaError
 
@@ -174,7 +195,7 @@ async def _read(
         max_partition_fetch_bytes=4 * 1024 * 1024,
         **settings.kafka_security.aiokafka_kwargs(),
     )
-    rows: list[dict[str, Any]] = []
+    rows: list[R] = []
     ranges: dict[str, tuple[int, int]] = {}
     try:
         await consumer.start()
@@ -215,7 +236,7 @@ async def _read(
                     for r in records:
                         if r.offset >= stop:
                             break
-                        rows.append(_row(tp.topic[len(prefix) :], r))
+                        rows.append(row(tp.topic[len(prefix) :], r))
                         taken += 1
                     bar.advance(taken, taken)
                 for tp in list(todo):
@@ -240,6 +261,12 @@ async def _resolve(consumer: Any, bound: Bound, tps: list[Any], begin: Any, end:
         return {tp: min(max(bound.offset, begin[tp]), end[tp]) for tp in tps}
     found = await consumer.offsets_for_times({tp: bound.time_ms for tp in tps})
     return {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
+
+
+def _raw(topic: str, record: Any) -> RawRecord:
+    return RawRecord(
+        topic, record.partition, record.offset, record.timestamp, record.key, record.value
+    )
 
 
 def _row(topic: str, record: Any) -> dict[str, Any]:

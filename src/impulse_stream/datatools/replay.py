@@ -11,7 +11,9 @@ starts) and it publishes to the output topics prefixed ``replay-<name>.``
 (created when missing). Because the decision core is deterministic and the
 event-time clock does not depend on arrival order, a replay of the events the
 live worker processed publishes the same messages, byte for byte and with the
-same ids, as the live worker did; and two replays of a range are identical.
+same ids, as the live worker did, unless an event arrived late live (written
+after its topic was read to the end, dated before what the clock had released:
+``streaming/clock.py``); and two replays of a range are identical.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
-from impulse_stream.datatools.export import Bound, ExportSpec, read_range
+from impulse_stream.datatools.export import Bound, ExportSpec, read_records
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.datatools.recording import read_recordings
 from impulse_stream.errors import DataToolError, Interrupted, PublishFailed
@@ -99,10 +101,10 @@ def replay(spec: ReplaySpec, settings: Settings) -> ReplayResult:
         source: Iterable[InboundMessage] = list(read_recordings(spec.inputs))
     else:
         assert spec.start is not None and spec.end is not None
-        rows, _ = read_range(
+        records = read_records(
             ExportSpec(spec.start, spec.end, spec.topics, "jsonl", Path("-")), settings
         )
-        source = [_message(row) for row in rows]
+        source = [InboundMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
     messages = [
         InboundMessage(prefix + m.topic, m.partition, m.offset, m.key, m.value)
         for m in source
@@ -127,27 +129,6 @@ def replay(spec: ReplaySpec, settings: Settings) -> ReplayResult:
             "partial: run the replay again (it starts afresh)"
         ) from None
     return ReplayResult(len(messages), published, spec.redis_prefix(settings), prefix)
-
-
-def _message(row: dict[str, object]) -> InboundMessage:
-    value = row["value"]
-    raw: bytes | None
-    if value is None:
-        raw = None
-    elif isinstance(value, str):
-        raw = value.encode()
-    else:
-        import orjson
-
-        raw = orjson.dumps(value)
-    key = row.get("key")
-    return InboundMessage(
-        str(row["topic"]),
-        int(row["partition"]),  # type: ignore[call-overload]
-        int(row["offset"]),  # type: ignore[call-overload]
-        str(key).encode() if key is not None else None,
-        raw,
-    )
 
 
 async def _run(

@@ -339,6 +339,18 @@ class Worker:
         read = transport.read_position(self.app.consumer, tp)
         return high > (read + 1 if read is not None else 0)
 
+    def highwater(self, topic: str, partition: int) -> int | None:
+        """The end offset of an assigned input partition the last fetch response reported;
+        None when no fetch response told it yet."""
+        tp = TP(topic, partition)
+        if tp not in self.assigned:
+            return None
+        try:
+            high: int | None = self.app.consumer.highwater(tp)
+        except Exception:  # no fetch response yet
+            return None
+        return high
+
     def lag(self) -> dict[TP, int]:
         """Messages behind the end of each assigned input partition."""
         consumer = self.app.consumer
@@ -376,7 +388,8 @@ def _inbound(messages: Sequence[Any]) -> list[InboundMessage]:
 
 
 def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, Worker]:
-    """Build the Faust app; ``processor_factory(app)`` returns the BatchProcessor."""
+    """Build the Faust app; ``processor_factory(app, backlogged, highwater, committed)``
+    returns the BatchProcessor."""
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_url,
@@ -418,7 +431,9 @@ def create_app(settings: Settings, processor_factory: Any) -> tuple[faust.App, W
     worker = Worker(settings, app)
     if settings.fast_drain:
         worker.hand_off = transport.hand_off_batches(app, worker.input_topics)
-    processor: BatchProcessor = processor_factory(app, worker.backlogged, worker.committed)
+    processor: BatchProcessor = processor_factory(
+        app, worker.backlogged, worker.highwater, worker.committed
+    )
     worker.processor = processor
     inputs = raw_topic(app, *sorted(worker.input_topics))
 

@@ -79,7 +79,8 @@ class Checkpoints:
 
         The checkpoint is raised before the offsets are committed, so on a
         store that kept its data every committed offset ``c`` has a checkpoint
-        entry of at least ``c - 1``. Restores the partition's event-time clock.
+        entry of at least ``c - 1``. Restores the partition's event-time clock, and tells
+        it where each topic is read from.
         """
         marks = (await self.retrying(self.store.checkpoints, [partition]))[partition]
         self.clock.restore(
@@ -91,6 +92,7 @@ class Checkpoints:
             },
         )
         committed = await self.committed(partition)
+        self.clock.resume(partition, committed)
         if not committed:
             self.known[partition] = marks
             return

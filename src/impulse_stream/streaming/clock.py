@@ -6,15 +6,32 @@ The model (the way Flink's watermarks with idleness and Kafka Streams'
 * each input topic of a partition has a **watermark**: the largest event time
   read from it. A topic's records are taken to arrive in event-time order;
 * the partition's **clock** is the minimum over the topics that are not
-  idle. A topic is idle when the consumer has no lag on it and no record
-  arrived on it for ``topic_idle_seconds``; a topic that is not idle and has
-  not spoken yet holds the clock (it is unknown). When every topic is idle the
-  clock is the largest watermark;
+  idle; a topic that is not idle and has not spoken yet holds the clock (it
+  is unknown). When every topic is idle the clock is the largest watermark;
+* when a topic is **idle** depends on what the consumer knows of its end
+  (its highwater, the end offset the last fetch response reported):
+
+  - **caught up**: every offset below the highwater has reached this clock
+    (the last offset it was handed, or the group's committed offset for a
+    topic it was handed nothing of). The topic cannot hold an earlier record
+    that is already written, so it is idle once ``caught_up_idle_seconds``
+    passed without a record on it: at once by default (Kafka Streams'
+    ``max.task.idle.ms=0``);
+  - **behind** (``backlogged``: the consumer has not read up to the
+    highwater, or no fetch response told it yet): never idle, its records
+    are on their way;
+  - otherwise (the consumer read to the end, but this clock has not seen
+    all of it yet, e.g. a poll still waiting for the batch path): idle once
+    ``topic_idle_seconds`` passed without a record on it;
+
 * an event is **held** until the clock reaches its event time, then
   **released**: all released events of the partition are applied in event-time
   order (ties by topic, then offset), each at its own event time. Whatever
-  order the topics' records arrive in, every event with a time at or before
-  the clock has arrived, so the same events give the same outputs;
+  order the topics' records are read in, every event already written with a
+  time at or before the clock has arrived, so the same events give the same
+  outputs. A record written *after* its topic was read to the end, with an
+  event time older than the clock, arrives late (below): the price of not
+  waiting on a caught-up topic;
 * deadlines (timers) fire when the clock has passed them by
   ``allowed_lateness``: the **deadline clock** is the clock minus the
   lateness;
@@ -59,17 +76,22 @@ class EventClock:
         *,
         allowed_lateness_ms: int = 0,
         topic_idle_seconds: float = 2.0,
+        caught_up_idle_seconds: float = 0.0,
         backlogged: Callable[[str, int], bool] = lambda topic, partition: False,
+        highwater: Callable[[str, int], int | None] = lambda topic, partition: None,
         wall_clock: Callable[[], float],
     ) -> None:
         self.topics = tuple(topics)
         self.index = {t: n for n, t in enumerate(self.topics)}
         self.lateness = allowed_lateness_ms
         self.idle_after = topic_idle_seconds
+        self.caught_up_after = caught_up_idle_seconds
         self.backlogged = backlogged
+        self.highwater = highwater
         self.wall_clock = wall_clock
         self.marks: dict[int, dict[str, int]] = defaultdict(dict)  # topic -> watermark
         self.heard: dict[int, dict[str, float]] = defaultdict(dict)  # topic -> wall time
+        self.read: dict[int, dict[str, int]] = defaultdict(dict)  # topic -> next offset
         self.since: dict[int, float] = {}  # when the partition was first seen
         self.held: dict[int, dict[str, list[Held]]] = defaultdict(lambda: defaultdict(list))
         self.deadline_ms: dict[int, int] = {}  # the deadline clock, never goes back
@@ -82,18 +104,30 @@ class EventClock:
         for topic, ms in marks.items():
             known[topic] = max(known.get(topic, ms), ms)
 
+    def resume(self, partition: int, committed: Mapping[str, int]) -> None:
+        """The group's committed offsets of a newly owned partition: where its topics are
+        read from, so that a topic with nothing new counts as caught up."""
+        read = self.read[partition]
+        for topic, offset in committed.items():
+            read[topic] = max(read.get(topic, offset), offset)
+
     def forget(self, partition: int) -> None:
         """A revoked partition: its held events stay uncommitted for the next owner."""
-        for table in (self.marks, self.heard, self.since, self.held, self.deadline_ms):
+        tables = (self.marks, self.heard, self.read, self.since, self.held, self.deadline_ms)
+        for table in tables:
             table.pop(partition, None)
 
     # --- reading ------------------------------------------------------------------
 
-    def heard_from(self, topic: str, partition: int) -> None:
-        """A record (valid or not) arrived on ``topic``: it is not idle."""
+    def heard_from(self, topic: str, partition: int, offset: int) -> None:
+        """A record (valid or not) arrived on ``topic``: it is not idle, and it has been
+        read up to ``offset``."""
         now = self.wall_clock()
         self.since.setdefault(partition, now)
         self.heard[partition][topic] = now
+        read = self.read[partition]
+        if offset >= read.get(topic, 0):
+            read[topic] = offset + 1
 
     def hold(self, topic: str, partition: int, offset: int, event_ms: int, item: Any) -> bool:
         """Hold an event until the clock reaches it; True when it is late.
@@ -123,11 +157,8 @@ class EventClock:
         heard = self.heard.get(partition, {})
         active: list[int] = []
         for topic in self.topics:
-            idle = (
-                not self.backlogged(topic, partition)
-                and now - heard.get(topic, start) >= self.idle_after
-            )
-            if idle:
+            wait = self.idle_wait(topic, partition)
+            if wait is not None and now - heard.get(topic, start) >= wait:
                 continue
             mark = marks.get(topic)
             if mark is None:
@@ -136,6 +167,16 @@ class EventClock:
         if active:
             return min(active)
         return max(marks.values()) if marks else None
+
+    def idle_wait(self, topic: str, partition: int) -> float | None:
+        """Seconds without a record before ``topic`` stops holding the partition's clock;
+        None while the consumer is behind its end."""
+        if self.backlogged(topic, partition):
+            return None
+        high = self.highwater(topic, partition)
+        if high is not None and self.read.get(partition, {}).get(topic, 0) >= high:
+            return self.caught_up_after  # nothing already written is still to come
+        return self.idle_after
 
     def release(self, partition: int, everything: bool = False) -> list[Any]:
         """The held events the clock has reached, in event-time order, and move the

@@ -45,6 +45,7 @@ tied to one event: the caller must not commit the batch's offsets (see
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -142,10 +143,12 @@ class BatchProcessor:
         retry: RetryPolicy | None = None,
         wall_clock: Callable[[], float] = time.time,
         backlogged: Callable[[str, int], bool] = lambda topic, partition: False,
+        highwater: Callable[[str, int], int | None] = lambda topic, partition: None,
         max_future_skew: float = 86400.0,
         committed: Callable[[int], Awaitable[dict[str, int]]] = _nothing_committed,
         allowed_lateness: float = 0.0,
         topic_idle_seconds: float = 0.0,
+        caught_up_idle_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -163,7 +166,9 @@ class BatchProcessor:
             self.input_topics,
             allowed_lateness_ms=int(allowed_lateness * 1000),
             topic_idle_seconds=topic_idle_seconds,
+            caught_up_idle_seconds=caught_up_idle_seconds,
             backlogged=backlogged,
+            highwater=highwater,
             wall_clock=wall_clock,
         )
         self.recovered: set[int] = set()
@@ -263,10 +268,12 @@ class BatchProcessor:
         )
         erasures: dict[str, int] = {}
         latest_ms = int(self.wall_clock() * 1000) + self.max_future_ms
+        # Counted per topic once a batch: a labelled child per message cost ~6 % of a replay.
+        arrived: dict[str, int] = defaultdict(int)
         for message in batch:
             logical = self._logical(message.topic)
-            self.metrics.events_in.labels(logical).inc()
-            self.clock.heard_from(message.topic, message.partition)
+            arrived[logical] += 1
+            self.clock.heard_from(message.topic, message.partition, message.offset)
             try:
                 event = self.decoder.decode(logical, message.key, message.value)
                 event_ms = _ms(event.occurred_at)
@@ -311,6 +318,8 @@ class BatchProcessor:
                 message.topic, message.partition, message.offset, event_ms, (message, event)
             ):
                 self.metrics.late_events.labels(logical).inc()
+        for logical, n in arrived.items():
+            self.metrics.events_in.labels(logical).inc(n)
         for cid, p in erasures.items():  # held events before the tombstone are erased with it
 
             def keep(item: tuple[InboundMessage, InputEvent], cid: str = cid) -> bool:
@@ -367,12 +376,14 @@ class BatchProcessor:
                     entry = pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
                 entry.events.append((message, event, now))
         due: dict[str, int] = {}
-        for p in sorted(partitions):
-            if p in self.watermarks:
-                for cid in await self.retrying(
-                    self.store.due, p, self.watermarks[p], self.max_timers
-                ):
-                    due.setdefault(cid, p)
+        timed = [p for p in sorted(partitions) if p in self.watermarks]
+        # One round trip's wait for every partition's timers, not one after the other.
+        found = await asyncio.gather(
+            *(self.retrying(self.store.due, p, self.watermarks[p], self.max_timers) for p in timed)
+        )
+        for p, cids in zip(timed, found, strict=True):
+            for cid in cids:
+                due.setdefault(cid, p)
         for cid, p in due.items():
             if cid not in pending:
                 pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
