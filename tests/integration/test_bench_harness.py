@@ -174,7 +174,7 @@ def test_the_bench_matches_every_opportunity_to_its_open_loop_payment_with_and_w
     assert results["replay"] is None
     # half of the max rate the same worker reached on 500 payments of this run
     assert latency["max_rate_events"] == 500 and latency["max_rate"] > 0
-    assert latency["target_rate"] == pytest.approx(latency["max_rate"] / 2, abs=0.1)
+    assert latency["target_rate"] == pytest.approx(latency["max_rate"] / 2, abs=0.15)
     assert latency["events"] == max(10, round(latency["max_rate"] / 2 * 2))
     # one large incoming payment per customer, one opportunity each, nothing else
     assert latency["matched"] == latency["events"] and latency["unmatched"] == 0
@@ -189,7 +189,8 @@ def test_the_bench_matches_every_opportunity_to_its_open_loop_payment_with_and_w
     assert waiting["worker_env"] == {"IMPULSE_STREAM_CAUGHT_UP_IDLE_SECONDS": "2"}
     assert waiting["max_rate"] == latency["max_rate"] and waiting["max_rate_events"] == 0
     # half of the max rate as reported (rounded to 0.1/s): the same rate to within 0.1/s
-    assert waiting["target_rate"] == pytest.approx(latency["target_rate"], abs=0.1)
+    # (one rounding step apart at most: 677.1 vs 677.2 differ by a float hair over 0.1)
+    assert waiting["target_rate"] == pytest.approx(latency["target_rate"], abs=0.15)
     assert waiting["matched"] == waiting["events"]
     assert abs(waiting["events"] - latency["events"]) <= 1  # that rate x the same seconds
     assert waiting["extra_opportunities"] == 0 and waiting["unknown_keys"] == 0

@@ -62,6 +62,7 @@ from impulse_stream.core.events import EmployerCluster
 from impulse_stream.core.impulses.salary_project_member import KIND as SALARY_PROJECT
 from impulse_stream.datatools.backtest_store import BacktestStore
 from impulse_stream.datatools.collector import fewer_collections
+from impulse_stream.datatools.feedback import Feedback
 from impulse_stream.datatools.outbound_memory import OutboundFeedback, memory_selector
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.errors import Interrupted
@@ -129,42 +130,21 @@ class MemoryClusters:
         return [notice(m, c, counted.members) for c in counted.tell]
 
 
-@dataclass
-class ClusterFeedback:
+class ClusterFeedback(Feedback):
     """Feeds the memberships a batch published to the employer agent and the notices it
     returns back into the batch path, each on its customer's partition."""
 
-    processor: BatchProcessor
-    publisher: CollectingPublisher
-    agent: EmployerAgent
-    seen: int = 0  # the publisher's messages looked at so far
-    partitions: dict[bytes, int] = field(default_factory=dict)  # customer -> partition
-    offsets: dict[int, int] = field(default_factory=dict)  # next notice offset per partition
+    listens = contract_topics.EMPLOYER_MEMBERS
+    answers = contract_topics.EMPLOYER_CLUSTERS
 
-    def heard(self, batch: Sequence[InboundMessage]) -> None:
-        for m in batch:
-            if m.key is not None:
-                self.partitions.setdefault(m.key, m.partition)
+    def __init__(
+        self, processor: BatchProcessor, publisher: CollectingPublisher, agent: EmployerAgent
+    ) -> None:
+        super().__init__(processor, publisher)
+        self.agent = agent
 
-    async def after_batch(self) -> None:
-        topic = self.processor.prefix + contract_topics.EMPLOYER_MEMBERS
-        while self.seen < len(self.publisher.messages):
-            new = self.publisher.messages[self.seen :]
-            self.seen = len(self.publisher.messages)
-            notices: list[EmployerCluster] = []
-            for m in new:
-                if m.topic == topic:
-                    notices += await self.agent.on_message(m.key, m.value)
-            if notices:
-                await self.processor.process([self._message(n) for n in notices])
-
-    def _message(self, n: EmployerCluster) -> InboundMessage:
-        key = n.customer_id.encode()
-        partition = self.partitions.get(key, 0)
-        offset = self.offsets.get(partition, 0)
-        self.offsets[partition] = offset + 1
-        topic = self.processor.prefix + contract_topics.EMPLOYER_CLUSTERS
-        return InboundMessage(topic, partition, offset, key, codec.encode(n))
+    async def answer(self, message: OutboundMessage) -> list[EmployerCluster]:
+        return await self.agent.on_message(message.key, message.value)
 
 
 def run_catalogue(

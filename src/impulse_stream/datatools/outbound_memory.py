@@ -21,17 +21,18 @@ admitted counts on its first outbound channel.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from impulse_stream.contract import codec, topics
+from impulse_stream.contract import topics
 from impulse_stream.core.catalogue import Catalogue, HouseholdCap
 from impulse_stream.core.events import Channel, ChannelContact, OutboundContact
 from impulse_stream.core.outbound import branch_limit, household_period
-from impulse_stream.streaming.messages import CollectingPublisher
+from impulse_stream.datatools.feedback import Feedback
+from impulse_stream.streaming.messages import CollectingPublisher, OutboundMessage
 from impulse_stream.streaming.outbound import Admitted, OutboundFeed, OutboundSelector
-from impulse_stream.streaming.processor import BatchProcessor, InboundMessage
+from impulse_stream.streaming.processor import BatchProcessor
 
 VOLUMES = ("admitted", "fallback", "carried_over", "dropped")
 
@@ -187,48 +188,26 @@ def memory_selector(catalogue: Catalogue) -> CountingSelector:
     return CountingSelector(capacity, households=households)
 
 
-@dataclass
-class OutboundFeedback:
+class OutboundFeedback(Feedback):
     """Feeds every opportunity revision a batch published to the outbound agent (an
     ``OutboundFeed``: event time is the newest ``created_at``, each day it closes is
     selected), and the ``channel.contacts`` sends it records back into the batch path,
     each on its customer's partition at its own event time."""
 
-    processor: BatchProcessor
-    publisher: CollectingPublisher
-    selector: CountingSelector
-    seen: int = 0  # the batch path's messages looked at so far
-    partitions: dict[bytes, int] = field(default_factory=dict)  # customer -> partition
-    offsets: dict[int, int] = field(default_factory=dict)  # next send offset per partition
-    contacts: list[OutboundContact] = field(default_factory=list)  # every admitted contact
+    listens = topics.OPPORTUNITIES
+    answers = topics.CONTACTS
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self, processor: BatchProcessor, publisher: CollectingPublisher, selector: CountingSelector
+    ) -> None:
+        super().__init__(processor, publisher)
+        self.selector = selector
+        self.contacts: list[OutboundContact] = []  # every admitted contact
         self.sent = CollectingPublisher()
-        self.feed = OutboundFeed(self.selector, self.sent, self.processor.prefix)
+        self.feed = OutboundFeed(selector, self.sent, processor.prefix)
 
-    def heard(self, batch: Sequence[InboundMessage]) -> None:
-        for m in batch:
-            if m.key is not None:
-                self.partitions.setdefault(m.key, m.partition)
-
-    async def after_batch(self) -> None:
-        topic = self.processor.prefix + topics.OPPORTUNITIES
-        while self.seen < len(self.publisher.messages):
-            new = self.publisher.messages[self.seen :]
-            self.seen = len(self.publisher.messages)
-            sends: list[InboundMessage] = []
-            for m in new:
-                if m.topic == topic and m.value is not None:
-                    for a in await self.feed.on_opportunity(m.value):
-                        self.contacts.append(a.contact)
-                        sends.append(self._message(a.recorded))
-            if sends:
-                await self.processor.process(sends)
-
-    def _message(self, sent: ChannelContact) -> InboundMessage:
-        key = sent.customer_id.encode()
-        partition = self.partitions.get(key, 0)
-        offset = self.offsets.get(partition, 0)
-        self.offsets[partition] = offset + 1
-        topic = self.processor.prefix + topics.CONTACTS
-        return InboundMessage(topic, partition, offset, key, codec.encode(sent))
+    async def answer(self, message: OutboundMessage) -> list[ChannelContact]:
+        assert message.value is not None
+        admitted = await self.feed.on_opportunity(message.value)
+        self.contacts += [a.contact for a in admitted]
+        return [a.recorded for a in admitted]

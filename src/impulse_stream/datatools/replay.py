@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
@@ -165,7 +166,7 @@ async def _run(
             max_message_bytes=settings.max_message_bytes,
             max_future_skew=settings.max_future_skew_seconds,
             allowed_lateness=settings.allowed_lateness_seconds,
-            topic_idle_seconds=float("inf"),  # recorded input: the end of it releases all
+            **recorded_input_clock(messages),
         )
         for i in range(0, len(messages), BATCH):
             chunk = messages[i : i + BATCH]
@@ -183,6 +184,29 @@ async def _run(
         await producer.stop()
         await store.close()
     return counting.count
+
+
+def recorded_input_clock(messages: Sequence[InboundMessage]) -> dict[str, Any]:
+    """The event-time clock of a replay: the recording's end of each topic-partition is
+    its highwater. A topic stops holding the clock once its last recorded record is read
+    (at once when the recording has none of it, such as ``employers.clusters``, which a
+    replay does not read); before that it holds the clock however long it is silent.
+    Without the ends, a topic the recording lacks held the clock to the end of the
+    replay: every event was held in memory and, past ``HELD_LIMIT`` per partition, the
+    clock was forced forward."""
+    ends: dict[tuple[str, int], int] = {}
+    for m in messages:
+        at = (m.topic, m.partition)
+        ends[at] = max(ends.get(at, 0), m.offset + 1)
+
+    def highwater(topic: str, partition: int) -> int:
+        return ends.get((topic, partition), 0)
+
+    return {
+        "topic_idle_seconds": float("inf"),
+        "caught_up_idle_seconds": 0.0,
+        "highwater": highwater,
+    }
 
 
 class _Counting:
