@@ -28,10 +28,16 @@ from datetime import date
 from impulse_stream.contract import topics
 from impulse_stream.core.catalogue import Catalogue, HouseholdCap
 from impulse_stream.core.events import Channel, ChannelContact, OutboundContact
-from impulse_stream.core.outbound import branch_limit, household_period
+from impulse_stream.core.outbound import branch_limit
 from impulse_stream.datatools.feedback import Feedback
 from impulse_stream.streaming.messages import CollectingPublisher, OutboundMessage
-from impulse_stream.streaming.outbound import Admitted, OutboundFeed, OutboundSelector
+from impulse_stream.streaming.outbound import (
+    Admitted,
+    CapacityKeys,
+    HouseholdKeys,
+    OutboundFeed,
+    OutboundSelector,
+)
 from impulse_stream.streaming.processor import BatchProcessor
 
 VOLUMES = ("admitted", "fallback", "carried_over", "dropped")
@@ -65,7 +71,7 @@ class MemoryCounters:
         return self.counts.get(counter, 0)
 
 
-class MemoryCapacity:
+class MemoryCapacity(CapacityKeys):
     """``DailyCapacity`` in memory: per channel and day, and per channel, branch and day."""
 
     def __init__(
@@ -79,12 +85,6 @@ class MemoryCapacity:
         self.branch_limits = dict(branch_limits or {})
         self.prefix = prefix
         self.counters = counters if counters is not None else MemoryCounters()
-
-    def key(self, channel: Channel, day: date) -> str:
-        return f"{self.prefix}capacity:{channel}:{day.isoformat()}"
-
-    def branch_key(self, channel: Channel, branch_id: str, day: date) -> str:
-        return f"{self.prefix}capacity:{{{channel}:{branch_id}:{day.isoformat()}}}"
 
     async def admit(
         self, channel: Channel, day: date, contact: str, branch_id: str | None = None
@@ -101,23 +101,17 @@ class MemoryCapacity:
         limit = self.limits.get(channel)
         if limit is None:
             return True
-        marker = f"{self.prefix}capacity:{channel}:{day.isoformat()}:{contact}"
-        if self.counters.admit(self.key(channel, day), marker, limit):
+        if self.counters.admit(self.key(channel, day), self.marker(channel, day, contact), limit):
             return True
         if branch_keys is not None:
             self.counters.release(*branch_keys)
         return False
 
     async def used(self, channel: Channel, day: date, branch_id: str | None = None) -> int:
-        key = (
-            self.key(channel, day)
-            if branch_id is None
-            else self.branch_key(channel, branch_id, day)
-        )
-        return self.counters.get(key)
+        return self.counters.get(self.counter(channel, day, branch_id))
 
 
-class MemoryHouseholds:
+class MemoryHouseholds(HouseholdKeys):
     """``HouseholdContacts`` in memory: contacts per household and period."""
 
     def __init__(
@@ -126,10 +120,6 @@ class MemoryHouseholds:
         self.cap = cap
         self.prefix = prefix
         self.counters = counters if counters is not None else MemoryCounters()
-
-    def key(self, household_id: str, day: date) -> str:
-        start = household_period(day, self.cap.period_days)
-        return f"{self.prefix}household-cap:{{{household_id}}}:{start.isoformat()}"
 
     async def admit(self, household_id: str, day: date, contact: str) -> bool:
         counter = self.key(household_id, day)

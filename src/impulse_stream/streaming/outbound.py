@@ -97,7 +97,43 @@ class HouseholdCounter(Protocol):
     async def release(self, household_id: str, day: date, contact: str) -> None: ...
 
 
-class DailyCapacity:
+class CapacityKeys:
+    """The Redis names of the daily capacity's counters and markers (``prefix`` set by the
+    class using it); the in-memory model of the backtest names the same ones."""
+
+    prefix: str
+
+    def key(self, channel: Channel, day: date) -> str:
+        return f"{self.prefix}capacity:{channel}:{day.isoformat()}"
+
+    def branch_key(self, channel: Channel, branch_id: str, day: date) -> str:
+        return f"{self.prefix}capacity:{{{channel}:{branch_id}:{day.isoformat()}}}"
+
+    def marker(self, channel: Channel, day: date, contact: str) -> str:
+        return f"{self.key(channel, day)}:{contact}"
+
+    def counter(self, channel: Channel, day: date, branch_id: str | None) -> str:
+        """The channel's counter of ``day``, or the branch's when ``branch_id`` is given."""
+        return (
+            self.key(channel, day)
+            if branch_id is None
+            else self.branch_key(channel, branch_id, day)
+        )
+
+
+class HouseholdKeys:
+    """The Redis name of a household's contact counter per period (``prefix`` and ``cap``
+    set by the class using it)."""
+
+    prefix: str
+    cap: HouseholdCap
+
+    def key(self, household_id: str, day: date) -> str:
+        start = household_period(day, self.cap.period_days)
+        return f"{self.prefix}household-cap:{{{household_id}}}:{start.isoformat()}"
+
+
+class DailyCapacity(CapacityKeys):
     """The daily volume per outbound channel, shared by every worker through Redis."""
 
     def __init__(
@@ -113,12 +149,6 @@ class DailyCapacity:
         self.prefix = prefix
         self._admit = client.register_script(ADMIT_SCRIPT)
         self._release = client.register_script(RELEASE_SCRIPT)
-
-    def key(self, channel: Channel, day: date) -> str:
-        return f"{self.prefix}capacity:{channel}:{day.isoformat()}"
-
-    def branch_key(self, channel: Channel, branch_id: str, day: date) -> str:
-        return f"{self.prefix}capacity:{{{channel}:{branch_id}:{day.isoformat()}}}"
 
     async def admit(
         self, channel: Channel, day: date, contact: str, branch_id: str | None = None
@@ -136,7 +166,7 @@ class DailyCapacity:
         limit = self.limits.get(channel)
         if limit is None:
             return True
-        marker = f"{self.prefix}capacity:{channel}:{day.isoformat()}:{contact}"
+        marker = self.marker(channel, day, contact)
         if await self._admit(keys=[self.key(channel, day), marker], args=[limit, ttl]):
             return True
         if branch_keys:
@@ -145,16 +175,11 @@ class DailyCapacity:
 
     async def used(self, channel: Channel, day: date, branch_id: str | None = None) -> int:
         """Contacts admitted on ``channel`` on ``day`` (in ``branch_id`` only, if given)."""
-        key = (
-            self.key(channel, day)
-            if branch_id is None
-            else self.branch_key(channel, branch_id, day)
-        )
-        value = await self.client.get(key)
+        value = await self.client.get(self.counter(channel, day, branch_id))
         return int(value or 0)
 
 
-class HouseholdContacts:
+class HouseholdContacts(HouseholdKeys):
     """The outbound contacts per household and period (``contact_policy.household_cap``),
     shared by every worker through Redis; idempotent per contact like the daily capacity."""
 
@@ -166,10 +191,6 @@ class HouseholdContacts:
         self.prefix = prefix
         self._admit = client.register_script(ADMIT_SCRIPT)
         self._release = client.register_script(RELEASE_SCRIPT)
-
-    def key(self, household_id: str, day: date) -> str:
-        start = household_period(day, self.cap.period_days)
-        return f"{self.prefix}household-cap:{{{household_id}}}:{start.isoformat()}"
 
     def _ttl(self) -> int:
         return int((timedelta(days=self.cap.period_days) + KEY_TTL).total_seconds())
