@@ -11,13 +11,14 @@ CORE_BUILT := $(VENV)/.core-built
 CORE_SOURCES := $(shell find src/impulse_stream/core -name '*.py') setup.py
 
 .PHONY: help venv system-deps build-deps prometheus-deps browser-deps infra-up infra-down infra-status test test-unit test-integration \
-        lint typecheck demo worker bench profile bench-prototype soak clean
+        lint typecheck demo worker bench bench-full profile bench-prototype soak clean
 
 help:
 	@echo "make demo             run the worked example on local Kafka + Redis"
 	@echo "make test             lint, type-check and run every test (starts Kafka + Redis)"
 	@echo "make test-unit        the pure tests only (no Kafka, no Redis)"
-	@echo "make bench            throughput and memory benchmarks (bench/)"
+	@echo "make bench            throughput, latency and memory benchmarks (bench/), ~10 min"
+	@echo "make bench-full       the same with the opt-in groups (worker variants, latency-wait)"
 	@echo "make profile          py-spy profiles of a worker and a backtest (bench/profile.py)"
 	@echo "make bench-prototype  the prototypes of bench/prototypes/ against the shipped worker"
 	@echo "make soak             long fault tests (kill -9, restarts, rebalances)"
@@ -107,8 +108,15 @@ demo: venv system-deps
 worker: venv
 	$(VENV)/bin/impulse-stream worker
 
+# BENCH_ARGS: more options of bench/run.py, e.g. BENCH_ARGS="--events 200000 --record".
+BENCH_ARGS ?=
 bench: venv system-deps
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Every group, the opt-in ones too: the worker on asyncio and on Faust's consumer, and the
+# latency with the clock's old 2 s wait (docs/bench.md).
+bench-full: venv system-deps
+	$(PY) -m bench.run --only all $(BENCH_ARGS)
 
 # py-spy (dev extras) on a worker draining the bench workload and on the backtest bench:
 # top frames by own time in bench/results/profile/ (docs/bench.md, "towards 0.5x").

@@ -17,13 +17,14 @@ The same process also runs the month as the backtest ran it before
 ``datatools/backtest_store.py`` and ``datatools/collector.py`` (the plain
 ``MemoryStore``, the interpreter's collector thresholds): ``before`` in the
 result, side by side with the figures of today's path, on the same messages,
-the two in turn (before, today's, before, today's: each figure the faster of
-its two runs), and whether both gave the same output bytes. ``due_ms_1m``: one
+the two in turn ``--rounds`` times (default 1: before, today's; with 2: before,
+today's, before, today's, each figure the faster of its two runs), and whether
+both gave the same output bytes. ``due_ms_1m``: one
 ``due`` call of each store on a partition of a 1M-customer month (~167,000
 timers), which the linear extrapolation leaves out: per event it adds
 ``due_ms_1m × 6 partitions ÷ 500 events per batch``.
 
-    python -m bench.backtest_rate --customers 2000 --result out.json
+    python -m bench.backtest_rate --customers 2000 --rounds 2 --result out.json
 """
 
 from __future__ import annotations
@@ -102,8 +103,11 @@ def due_ms_1m(store: MemoryStore, customers: int = MONTH_CUSTOMERS // PARTITIONS
     return round(best * 1000, 3)
 
 
-def measure(customers: int, days: int = 30, seed: int = 1, partitions: int = 6) -> dict[str, Any]:
-    """Generate, read and run one month; the figures as a dict (see the module docstring)."""
+def measure(
+    customers: int, days: int = 30, seed: int = 1, partitions: int = 6, rounds: int = 1
+) -> dict[str, Any]:
+    """Generate, read and run one month, both paths ``rounds`` times in turn; the figures
+    as a dict (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         out = Path(tmp)
         t0 = time.perf_counter()
@@ -112,7 +116,7 @@ def measure(customers: int, days: int = 30, seed: int = 1, partitions: int = 6) 
         messages = [m for _, m in read_timed_recordings(recording_files([out]))]
     catalogue = load_catalogue()
     runs: dict[str, list[tuple[float, float, CatalogueRun]]] = {"before": [], "today": []}
-    for _ in range(2):
+    for _ in range(rounds):
         with as_before():
             runs["before"].append(_timed(catalogue, messages))
         runs["today"].append(_timed(catalogue, messages))
@@ -140,6 +144,7 @@ def measure(customers: int, days: int = 30, seed: int = 1, partitions: int = 6) 
     return {
         "customers": customers,
         "days": days,
+        "rounds": rounds,
         "events": events,
         "events_per_customer": round(per_customer, 1),
         "generated_events": sum(stats.per_topic.values()),
@@ -161,9 +166,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.backtest_rate")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of each path; each figure the fastest"
+    )
     parser.add_argument("--result", type=Path, required=True)
     args = parser.parse_args()
-    figures = measure(args.customers, args.days)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    figures = measure(args.customers, args.days, rounds=args.rounds)
     args.result.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
 
 

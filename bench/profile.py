@@ -369,7 +369,8 @@ def profile_worker(args: argparse.Namespace, out: Path) -> Profile:
 
 def profile_backtest(args: argparse.Namespace, out: Path) -> Profile:
     raw, result = out / "backtest.txt", out / "backtest-rate.json"
-    rate_args = ["--customers", str(args.customers), "--result", str(result)]
+    # two rounds of both paths, as the backtest bench ran before its default became one
+    rate_args = ["--customers", str(args.customers), "--rounds", "2", "--result", str(result)]
     cmd = [*_py_spy_args(args.rate, args.native, raw), "--", sys.executable, "-m",
            "bench.backtest_rate", *rate_args]  # fmt: skip
     log(f"py-spy over bench.backtest_rate --customers {args.customers}")

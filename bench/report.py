@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -176,8 +177,13 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def table(
-    by: dict[str, Measurement], ratio_rows: dict[str, float | None], goals: list[Target]
+    by: dict[str, Measurement],
+    ratio_rows: dict[str, float | None],
+    goals: list[Target],
+    not_run: Mapping[str, str] | None = None,
 ) -> str:
+    """The ratio table; ``not_run``: contenders left out of this run and why (a row each)."""
+    skipped = not_run or {}
     passthrough = by.get(PASSTHROUGH)
     base = passthrough.events_per_second if passthrough else None
     lines = [
@@ -187,6 +193,8 @@ def table(
     for name in CONTENDERS:
         m = by.get(name)
         if m is None:
+            if name in skipped:
+                lines.append(f"{name:<24}{'not run':>10}  ({skipped[name]})")
             continue
         w = m.worker
         lines.append(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import platform
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
@@ -67,7 +69,10 @@ GROUPS = {
     "passthrough": (PASSTHROUGH,),
     "noop": (NOOP_FAUST, NOOP_FAST, NOOP_BATCH),
     "processor": (PROCESSOR,),
-    "worker": (WORKER_FAST, WORKER_ASYNCIO, WORKER_FAUST),
+    "worker": (WORKER_FAST,),
+    # the worker on the standard asyncio loop and on Faust's consumer (take_events): the
+    # uvloop and batch hand-off gains; only when asked for (make bench-full)
+    "worker-variants": (WORKER_ASYNCIO, WORKER_FAUST),
     # one worker vs two of one group: CPU per event flat, partitions split
     "two-workers": (WORKER_TWO,),
     # CPU per stage, interpreted and compiled core, old and new state codec (bench/stages.py)
@@ -84,7 +89,8 @@ GROUPS = {
     # Redis memory per customer after the month, previous and current state format (bench/memory.py)
     "memory": tuple(memory.FORMATS),
 }
-OPT_IN = ("latency-wait",)  # groups a plain `make bench` leaves out
+OPT_IN = ("worker-variants", "latency-wait")  # groups a plain `make bench` leaves out
+ALL = "all"  # --only all: every group, the opt-in ones too (make bench-full)
 STAGE_RUNS = GROUPS["stages"]
 BACKTEST = GROUPS["backtest"][0]
 REPLAY = GROUPS["replay"][0]
@@ -140,10 +146,13 @@ def _bounded_int(low: int, high: int) -> Any:
 
 def _contenders(raw: str) -> tuple[str, ...]:
     names = [n.strip() for n in raw.split(",") if n.strip()]
+    if ALL in names:
+        names = [n for n in names if n != ALL] + list(GROUPS)
     unknown = [n for n in names if n not in GROUPS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown contender {', '.join(unknown) or raw!r}; choose from {', '.join(GROUPS)}"
+            f"unknown contender {', '.join(unknown) or raw!r}; choose from "
+            f"{', '.join(GROUPS)} or {ALL}"
         )
     return tuple(c for group in GROUPS if group in names for c in GROUPS[group])
 
@@ -167,8 +176,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--events",
         type=_bounded_int(1_000, 5_000_000),
-        default=200_000,
-        help="input events to pre-produce and drain (default 200,000; 10 per customer)",
+        default=60_000,
+        help="input events to pre-produce and drain, also the memory group's month "
+        "(default 60,000; 10 per customer)",
     )
     add(
         "--repeat",
@@ -180,8 +190,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         type=_contenders,
         default=_contenders(",".join(g for g in GROUPS if g not in OPT_IN)),
-        help=f"comma-separated subset of: {', '.join(GROUPS)} (default all but "
-        f"{', '.join(OPT_IN)})",
+        help=f"comma-separated subset of: {', '.join(GROUPS)}, or {ALL} for every one "
+        f"(default all but {', '.join(OPT_IN)})",
     )
     add("--stack-name", default="bench", help="name of the local stack (default bench)")
     add(
@@ -243,6 +253,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="customers of the generated month the backtest figure runs (default 2,000)",
     )
     add(
+        "--backtest-rounds",
+        type=_bounded_int(1, 9),
+        default=1,
+        help="runs of each backtest path (today's, before), each figure the fastest "
+        "(default 1; the runs recorded before this option had 2)",
+    )
+    add(
         "--replay-events",
         type=_bounded_int(100, 5_000_000),
         default=60_000,
@@ -302,6 +319,18 @@ class Bench:
         self.workload = build_workload(args.events)
         self.redis: RedisProbe | None = None
         self.ends: dict[Any, int] = {}
+        # wall seconds of each part of the run, start-up and checks included (summed over
+        # a contender's runs): where the time of a `make bench` goes
+        self.phases: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            spent = time.monotonic() - started
+            self.phases[name] = round(self.phases.get(name, 0.0) + spent, 1)
 
     @property
     def expect(self) -> int:
@@ -322,15 +351,17 @@ class Bench:
             log("fewer than 50,000 events: the drains take seconds and the ratios are noise")
         log(f"starting the {self.stack.name!r} stack: Kafka {self.bootstrap}, "
             f"Redis {self.stack.redis_url}")  # fmt: skip
-        self.stack.up(fresh=True)
-        self.redis = RedisProbe(self.stack.redis_url)
-        self.stack.create_topics(self.prefix, PARTITIONS)
-        asyncio.run(create_topic(self.bootstrap, self.sink, PARTITIONS))
+        with self.phase("stack up"):
+            self.stack.up(fresh=True)
+            self.redis = RedisProbe(self.stack.redis_url)
+            self.stack.create_topics(self.prefix, PARTITIONS)
+            asyncio.run(create_topic(self.bootstrap, self.sink, PARTITIONS))
         w = self.workload
         log(f"producing {w.events:,} events ({w.customers:,} customers, "
             f"{w.mean_size():.0f} bytes on average) to {self.prefix}*")  # fmt: skip
-        produce_seconds = asyncio.run(produce(self.bootstrap, self.prefix, w))
-        self.ends = asyncio.run(end_offsets(self.bootstrap, self.inputs))
+        with self.phase("produce"):
+            produce_seconds = asyncio.run(produce(self.bootstrap, self.prefix, w))
+            self.ends = asyncio.run(end_offsets(self.bootstrap, self.inputs))
         if sum(self.ends.values()) != self.expect:
             raise InfraError(
                 f"the input topics hold {sum(self.ends.values())} events, expected {self.expect}"
@@ -340,22 +371,36 @@ class Bench:
         runs: dict[str, list[Measurement]] = {c: [] for c in self.args.only if c not in SEPARATE}
         for r, contender in self.schedule():
             log(f"{contender}: {DESCRIPTIONS[contender]}")
-            m = self.measure(contender, r)
+            with self.phase(contender):
+                m = self.measure(contender, r)
             runs[contender].append(m)
             if m.error:
                 log(f"{contender} FAILED: {m.error}")
             elif m.events_per_second is not None:
                 log(f"{contender}: {m.events_per_second:,.0f} events/s")
-        stages = [self.stages(c) for c in STAGE_RUNS if c in self.args.only]
-        backtest = self.backtest() if BACKTEST in self.args.only else None
-        formats = self.memory() if any(c in self.args.only for c in MEMORY_RUNS) else None
+        stages = []
+        for c in STAGE_RUNS:
+            if c in self.args.only:
+                with self.phase(c):
+                    stages.append(self.stages(c))
+        backtest = formats = replay = latency = waiting = None
+        if BACKTEST in self.args.only:
+            with self.phase(BACKTEST):
+                backtest = self.backtest()
+        if any(c in self.args.only for c in MEMORY_RUNS):
+            with self.phase("memory"):
+                formats = self.memory()
         by = {c: median_run(ms) for c, ms in runs.items()}
-        replay = self.replay() if REPLAY in self.args.only else None
-        latency = self.latency() if LATENCY in self.args.only else None
-        waiting = None
+        if REPLAY in self.args.only:
+            with self.phase(REPLAY):
+                replay = self.replay()
+        if LATENCY in self.args.only:
+            with self.phase(LATENCY):
+                latency = self.latency()
         if LATENCY_WAIT in self.args.only:
             rate = latency.get("max_rate") if latency else None
-            waiting = self.latency(LATENCY_WAIT, CAUGHT_UP_WAIT, rate)
+            with self.phase(LATENCY_WAIT):
+                waiting = self.latency(LATENCY_WAIT, CAUGHT_UP_WAIT, rate)
         ratio_rows = ratios(by)
         goals = targets(by)
         user_goals = user_targets(latency, replay)
@@ -388,7 +433,17 @@ class Bench:
             "runs": {c: [m.events_per_second for m in ms] for c, ms in runs.items()},
             "ratios": {k: (round(v, 3) if v is not None else None) for k, v in ratio_rows.items()},
             "targets": [{**asdict(t), "met": t.met} for t in goals + user_goals + memory_goals],
-            "table": table(by, ratio_rows, goals),
+            "not_run": self.not_run(),
+            "table": table(by, ratio_rows, goals, self.not_run()),
+        }
+
+    def not_run(self) -> dict[str, str]:
+        """The contenders of the opt-in groups this run leaves out, and how to run them."""
+        return {
+            c: f"opt-in group {group}: --only {group} or make bench-full"
+            for group in OPT_IN
+            for c in GROUPS[group]
+            if c not in self.args.only
         }
 
     def schedule(self) -> list[tuple[int, str]]:
@@ -489,7 +544,8 @@ class Bench:
         log(f"{BACKTEST}: backtest of a generated 30-day month, {customers:,} customers")
         result = self.run_dir / "backtest.json"
         log_path = self.run_dir / "backtest.log"
-        args = ["--customers", str(customers), "--result", str(result)]
+        args = ["--customers", str(customers), "--rounds", str(self.args.backtest_rounds)]
+        args += ["--result", str(result)]
         proc = processes.python_module("bench.backtest_rate", args, _helper_env(), log_path)
         try:
             code: int | None = proc.wait(timeout=self.args.drain_timeout)
@@ -727,7 +783,8 @@ class Bench:
             self.redis.close()
         if managed and not self.args.keep_stack:
             log(f"stopping the {self.stack.name!r} stack")
-            self.stack.down()
+            with self.phase("stack down"):
+                self.stack.down()
 
 
 def backtest_table(figures: dict[str, Any]) -> str:
@@ -780,7 +837,14 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through Bench.close()
 
 
+def wall_time(seconds: float) -> str:
+    """``9 min 32 s``: the run's wall time as the report prints it."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Leaders of a new topic are elected before the broker serves them: the first
@@ -802,6 +866,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         bench.close()
+    # from the arguments parsed to the stack stopped: the workload's build, the stack's
+    # start and stop and every contender's start-up included
+    results["wall_seconds"] = round(time.monotonic() - started, 1)
+    results["phase_seconds"] = bench.phases
     print(results["table"])
     if results["user_table"]:
         print()
@@ -817,6 +885,8 @@ def main(argv: list[str] | None = None) -> int:
         print(results["memory_table"])
     for path in write_results(results, args.record, args.results):
         log(f"wrote {path}")
+    spent = ", ".join(f"{name} {s:.0f} s" for name, s in bench.phases.items())
+    print(f"\ntotal wall time: {wall_time(results['wall_seconds'])} ({spent})")
     failed = (
         any(c["error"] for c in results["contenders"].values())
         or any("error" in s for s in results["stages"])

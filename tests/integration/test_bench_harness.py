@@ -3,7 +3,8 @@
 The runner on the session's Kafka and Redis with 2,000 events: the passthrough,
 the in-memory processor and the stage runs of both builds of the core must
 finish without error, and the stage runs must see the same outputs as the core
-applied directly, with the same hash for the interpreted and the compiled core.
+applied directly, with the same hash for the interpreted and the compiled core;
+the run reports its wall time and where it went.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _reference_outputs() -> int:
     return outputs
 
 
-def test_the_bench_runs_every_stage_on_both_builds_with_identical_outputs(
+def test_the_bench_runs_every_stage_on_both_builds_with_identical_outputs_and_times_itself(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path
 ) -> None:
     done = subprocess.run(
@@ -73,6 +74,14 @@ def test_the_bench_runs_every_stage_on_both_builds_with_identical_outputs(
     assert "outputs and states of both builds identical: yes" in table
     assert "interpreted / compiled: core" in table
     assert table in done.stdout
+    # the run's wall time and its parts, printed last and in the results
+    phases = results["phase_seconds"]
+    assert set(phases) == {"stack up", "produce", "passthrough", "processor/in-memory",
+                           "stages/interpreted", "stages/compiled"}  # fmt: skip
+    assert 0 < sum(phases.values()) <= results["wall_seconds"]
+    minutes, seconds = divmod(round(results["wall_seconds"]), 60)
+    total = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    assert done.stdout.rstrip().splitlines()[-1].startswith(f"total wall time: {total} (")
 
 
 def test_the_bench_backtests_a_generated_month_and_extrapolates_the_1m_customer_month(
