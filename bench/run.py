@@ -330,7 +330,7 @@ class Bench:
             yield
         finally:
             spent = time.monotonic() - started
-            self.phases[name] = round(self.phases.get(name, 0.0) + spent, 1)
+            self.phases[name] = self.phases.get(name, 0.0) + spent
 
     @property
     def expect(self) -> int:
@@ -869,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
     # from the arguments parsed to the stack stopped: the workload's build, the stack's
     # start and stop and every contender's start-up included
     results["wall_seconds"] = round(time.monotonic() - started, 1)
-    results["phase_seconds"] = bench.phases
+    results["phase_seconds"] = {name: round(s, 1) for name, s in bench.phases.items()}
     print(results["table"])
     if results["user_table"]:
         print()
@@ -885,7 +885,7 @@ def main(argv: list[str] | None = None) -> int:
         print(results["memory_table"])
     for path in write_results(results, args.record, args.results):
         log(f"wrote {path}")
-    spent = ", ".join(f"{name} {s:.0f} s" for name, s in bench.phases.items())
+    spent = ", ".join(f"{name} {s:.0f} s" for name, s in results["phase_seconds"].items())
     print(f"\ntotal wall time: {wall_time(results['wall_seconds'])} ({spent})")
     failed = (
         any(c["error"] for c in results["contenders"].values())

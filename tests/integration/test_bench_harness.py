@@ -78,7 +78,8 @@ def test_the_bench_runs_every_stage_on_both_builds_with_identical_outputs_and_ti
     phases = results["phase_seconds"]
     assert set(phases) == {"stack up", "produce", "passthrough", "processor/in-memory",
                            "stages/interpreted", "stages/compiled"}  # fmt: skip
-    assert 0 < sum(phases.values()) <= results["wall_seconds"]
+    # parts of the run, each rounded to 0.1 s: together at most the whole
+    assert 0 < sum(phases.values()) <= results["wall_seconds"] + 0.05 * len(phases)
     minutes, seconds = divmod(round(results["wall_seconds"]), 60)
     total = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
     assert done.stdout.rstrip().splitlines()[-1].startswith(f"total wall time: {total} (")
