@@ -3,8 +3,10 @@
 One run, one broker, side by side: the same backlog of realistic events is
 drained by a raw aiokafka passthrough, a do-nothing Faust agent (Faust's
 consumer and the fast-drain consumer), the batch processor alone (in memory)
-and the real worker (both consumers). The figures that matter are ratios
-between contenders of the same run; see docs/bench.md for the method.
+and the real worker (one and two of them; on the asyncio loop and on Faust's
+consumer too with the opt-in group ``worker-variants``, ``make bench-full``).
+The figures that matter are ratios between contenders of the same run; see
+docs/bench.md for the method. The run ends with its total wall time.
 
 Exit codes: 0 every target met, 1 a target missed or a contender failed,
 2 bad arguments or settings, 3 the local Kafka/Redis could not be used.
@@ -866,8 +868,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         bench.close()
-    # from the arguments parsed to the stack stopped: the workload's build, the stack's
-    # start and stop and every contender's start-up included
+    # from main's start to the stack stopped: the workload's build, the stack's start and
+    # stop and every contender's start-up included
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     results["phase_seconds"] = {name: round(s, 1) for name, s in bench.phases.items()}
     print(results["table"])
