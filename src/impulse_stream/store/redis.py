@@ -177,6 +177,7 @@ class RedisStore(CustomerStore):
         self.round_trips = 0
         self.nonces = WriteNonces()
         self.timer_shards = check_timer_shards(timer_shards)
+        self._shard_keys: dict[tuple[int, int], list[str]] = {}
         self._due = self.redis.register_script(DUE_SCRIPT)
         self._reshard = self.redis.register_script(RESHARD_SCRIPT)
 
@@ -193,7 +194,11 @@ class RedisStore(CustomerStore):
     def timer_shard_keys(self, partition: int, shards: int | None = None) -> list[str]:
         """The partition's timer shards of a layout of ``shards`` (default: this store's)."""
         s = self.timer_shards if shards is None else shards
-        return [f"{self.prefix}timers:{{{partition}}}:{s}:{i}" for i in range(s)]
+        keys = self._shard_keys.get((partition, s))
+        if keys is None:  # built once per partition: due sends them with every call
+            keys = [f"{self.prefix}timers:{{{partition}}}:{s}:{i}" for i in range(s)]
+            self._shard_keys[(partition, s)] = keys
+        return list(keys)
 
     def timers_key(self, partition: int, customer_id: str, shards: int | None = None) -> str:
         """The timer shard that holds ``customer_id``'s wake-up."""
