@@ -18,11 +18,12 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   set of thousands is a skiplist (about 100 B more per customer, bench/RESULTS.md).
   ``<p>timers:{<partition>}`` string: S, the layout the partition's timers are in.
   The ``{<partition>}`` hash tag keeps a partition's shards and layout in one slot, so
-  that ``due.lua`` reads all shards in one script on a cluster too. A layout
-  missing or of another S is resharded (``reshard.lua``) by the first ``due`` that
-  finds it, in one script: changing S resharding each partition as a worker with
-  the new S reads it, and a partition written before the shards, in the single set
-  ``<p>timers:<partition>``, moved into them and that set deleted.
+  that ``due.lua`` reads all shards in one script on a cluster too. The first
+  ``due`` that finds the layout missing or of another S reshards the partition
+  (:meth:`RedisStore.reshard`, ``reshard.lua``): after a change of S each
+  partition moves to the new layout as a worker with the new S reads it, and a
+  partition of the releases before the shards, in the single set
+  ``<p>timers:<partition>``, is moved into them and that set deleted.
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
 * ``<p>checkpoint:<partition>`` hash: ``<topic>:<partition>`` -> the last offset
   whose effects are stored (raised only, by ``checkpoint.lua``).
