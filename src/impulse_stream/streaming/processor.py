@@ -246,9 +246,13 @@ class BatchProcessor:
         await self._process([], everything=True)
 
     async def tick(self) -> None:
-        """Release what the clocks reached since the last batch (topics turned idle)."""
+        """Release what the clocks reached since the last batch (topics turned idle); with
+        nothing held, delete the acknowledged outbox entries now rather than with the next
+        batch's read (a quiet partition's next owner would publish them again)."""
         if self.clock.partitions_holding():
             await self.process([])
+        else:
+            await self.outbox.flush_delivered()
 
     def held(self) -> set[tuple[str, int, int]]:
         """(topic, partition, offset) of every event waiting for its partition's clock."""

@@ -380,3 +380,13 @@ def test_a_tombstone_elsewhere_is_a_dead_letter():
     run(p.process([InboundMessage("orders.flow", 0, 0, b"c1", None)]))
     (dead,) = pub.messages
     assert dict(dead.headers)["dlq_reason"] == b"tombstone"
+
+
+def test_a_quiet_tick_deletes_the_acknowledged_outbox_entries():
+    store, pub = MemoryStore(), CollectingPublisher()
+    p = BatchProcessor(ENGINE, store, pub)
+    run(p.process(abandoned_then_call()))
+    assert pub.messages and store.pending_outbox.get(0)  # deleted with the next read
+    run(p.tick())
+    assert not store.pending_outbox.get(0)
+    assert all(not rec.outbox for rec in store.customers.values())
