@@ -65,6 +65,80 @@ def test_due_over_the_shards_is_zrangebyscore_of_one_sorted_set(
     assert got == want
 
 
+async def _moved_and_due(
+    url: str,
+    old: dict[str, int],
+    before: dict[str, int],
+    after: dict[str, int],
+    shards: tuple[int, int],
+    until: int,
+) -> tuple[list[str], list[str]]:
+    """``old`` in the single set of before, ``before`` written by a store of ``shards[0]``
+    shards (its layout recorded), ``after`` by one of ``shards[1]`` that then reads the
+    due timers; and what one sorted set holding the newest wake-up of each says."""
+    prefix = f"h{uuid.uuid4().hex[:8]}:"
+    first = RedisStore(url, prefix=prefix, timer_shards=shards[0])
+    second = RedisStore(url, prefix=prefix, timer_shards=shards[1])
+    single = f"{prefix}single"
+    versions: dict[str, int] = {}
+
+    async def commit(store: RedisStore, wakeups: dict[str, int]) -> None:
+        writes = []
+        for cid, at in wakeups.items():
+            writes.append(
+                write(
+                    cid,
+                    version=versions.get(cid, 0),
+                    offset=10 + versions.get(cid, 0),
+                    wakeup_ms=at,
+                )
+            )
+            versions[cid] = versions.get(cid, 0) + 1
+        assert await store.commit(writes) == set()
+
+    try:
+        if old:
+            await first.redis.zadd(first.legacy_timers_key(0), old)
+        await commit(first, before)
+        await first.due(0, -1, 0)  # moves the single set, records shards[0]
+        await commit(second, after)
+        got = await second.due(0, until, -1)
+        newest = {**old, **before, **after}
+        if newest:
+            await first.redis.zadd(single, newest)
+        want = await first.redis.zrangebyscore(single, "-inf", until)
+        return got, [m.decode() for m in want]
+    finally:
+        await first.redis.delete(single)
+        await first.wipe()
+        await first.close()
+        await second.close()
+
+
+WAKEUPS = st.dictionaries(MEMBERS, st.integers(0, 40), max_size=25)
+
+
+@pytest.mark.parametrize("url_fixture", URLS)
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    old=WAKEUPS,
+    before=WAKEUPS,
+    after=WAKEUPS,
+    shards=st.tuples(st.sampled_from([1, 3, 64]), st.sampled_from([1, 2, 64])),
+    until=st.integers(-1, 45),
+)
+def test_moving_the_single_set_and_changing_the_shard_count_keep_the_newest_wake_ups(
+    request, url_fixture, old, before, after, shards, until
+):
+    url = request.getfixturevalue(url_fixture)
+    got, want = asyncio.run(_moved_and_due(url, old, before, after, shards, until))
+    assert got == want
+
+
 @pytest.fixture(params=URLS)
 def url(request) -> str:
     return str(request.getfixturevalue(request.param))
