@@ -6,6 +6,7 @@ the wake-up in any layout."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import pytest
@@ -163,8 +164,9 @@ async def test_every_timer_key_of_a_partition_shares_its_slot_and_names_its_layo
 
 
 async def test_the_single_timer_set_of_before_is_moved_into_the_shards_by_the_first_due(
-    url, redis_prefix
+    url, redis_prefix, caplog
 ):
+    caplog.set_level(logging.INFO, logger="impulse_stream.store.redis")
     store = RedisStore(url, prefix=redis_prefix, timer_shards=8)
     try:
         old = {f"c-{i}": 1000 + i for i in range(30)}
@@ -174,6 +176,8 @@ async def test_the_single_timer_set_of_before_is_moved_into_the_shards_by_the_fi
         # This release wrote "newer" already (a later wake-up): its own entry stays.
         await store.commit([write("newer", wakeup_ms=5000)])
         assert await store.due(0, 2000, 100) == list(old)  # in wake-up order
+        assert "timers of partition 0: 30 wake-ups moved into 8 shards" in caplog.text
+        assert "c-1" not in caplog.text  # counts only, no customer id
         assert not await store.redis.exists(store.legacy_timers_key(0))
         assert await store.redis.get(store.timer_layout_key(0)) == b"8"
         for cid, at in old.items():

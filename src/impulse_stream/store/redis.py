@@ -55,6 +55,7 @@ Redis Cluster (:mod:`impulse_stream.redis_address`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
@@ -88,6 +89,7 @@ RESHARD_SCRIPT = resources.files("impulse_stream.store").joinpath("reshard.lua")
 DEFAULT_TIMER_SHARDS = 64
 MAX_TIMER_SHARDS = 4096
 CHECKPOINT_SCRIPT = resources.files("impulse_stream.store").joinpath("checkpoint.lua").read_text()
+log = logging.getLogger(__name__)
 # A cluster client also raises RedisClusterException (not a RedisError), e.g. while a
 # node is down and its slots are not covered.
 _ERRORS = (RedisError, RedisClusterException)
@@ -411,7 +413,14 @@ class RedisStore(CustomerStore):
         try:
             reply = await self._due_once(partition, until_ms, limit)
             if reply[0] == 0:
-                await self.reshard(partition, reply[1])
+                moved = await self.reshard(partition, reply[1])
+                log.info(
+                    "timers of partition %d: %d wake-ups moved into %d shards (from %s)",
+                    partition,
+                    moved,
+                    self.timer_shards,
+                    f"{reply[1].decode()} shards" if reply[1] else "the single set, if any",
+                )
                 reply = await self._due_once(partition, until_ms, limit)
                 if reply[0] == 0:  # another worker's S moved it meanwhile: try again later
                     raise StoreUnavailable(
