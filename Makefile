@@ -17,7 +17,7 @@ help:
 	@echo "make demo             run the worked example on local Kafka + Redis"
 	@echo "make test             lint, type-check and run every test (starts Kafka + Redis)"
 	@echo "make test-unit        the pure tests only (no Kafka, no Redis)"
-	@echo "make bench            throughput, latency and memory benchmarks (bench/), ~10 min"
+	@echo "make bench            throughput, latency and memory benchmarks (bench/), 6-7 min"
 	@echo "make bench-full       the same with the opt-in groups (worker variants, latency-wait)"
 	@echo "make profile          py-spy profiles of a worker and a backtest (bench/profile.py)"
 	@echo "make bench-prototype  the prototypes of bench/prototypes/ against the shipped worker"

@@ -173,7 +173,10 @@ def drain_workers(
             seen = sum(int(m.get("impulse_stream_events_in_total", 0)) for m in scraped)
             if seen > clock.count:
                 clock.advance(seen - clock.count, now, used)
-            if seen >= expect and asyncio.run(group_lag(bootstrap, group, ends)) == 0:
+            # Workers of one group: each holds partitions before the end is read (on a
+            # small backlog the first may drain it all before the second has joined).
+            joined = all(m.get("impulse_stream_partitions_assigned", 0) > 0 for m in scraped)
+            if seen >= expect and joined and asyncio.run(group_lag(bootstrap, group, ends)) == 0:
                 break
             time.sleep(POLL_SECONDS if seen < expect else 0.5)
         # Committed offsets cover the last batch: the progress gauge is its completion time.
