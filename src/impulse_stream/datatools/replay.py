@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
@@ -49,6 +49,9 @@ from impulse_stream.errors import DataToolError, Interrupted, PublishFailed
 from impulse_stream.redact import mask_url
 from impulse_stream.settings import Settings
 from impulse_stream.streaming.processor import InboundMessage, OutboundMessage
+
+if TYPE_CHECKING:
+    from impulse_stream.core.engine import DecisionEngine
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 BATCH = 1000
@@ -149,13 +152,16 @@ def replay(spec: ReplaySpec, settings: Settings) -> ReplayResult:
     except InfraError as exc:
         raise DataToolError(f"could not create the replay's topics: {exc}") from None
     shares = partition_shares(messages, spec.workers or default_workers())
+    from impulse_stream.core.engine import DecisionEngine
+
     try:
+        engine = DecisionEngine(load_catalogue(spec.catalogue))  # the processes inherit it
         with progress_bar("replay", len(messages), "events") as bar:
             if len(shares) > 1:
-                published = _in_processes(spec, settings, messages, shares, bar)
+                published = _in_processes(spec, settings, engine, messages, shares, bar)
             else:
                 batches = (messages[i : i + BATCH] for i in range(0, len(messages), BATCH))
-                published = asyncio.run(_run(spec, settings, messages, batches, _bar(bar)))
+                published = asyncio.run(_run(spec, settings, engine, messages, batches, _bar(bar)))
     except KeyboardInterrupt:
         raise Interrupted(
             f"replay {spec.name!r} stopped; its state under {spec.redis_prefix(settings)!r} is "
@@ -176,20 +182,33 @@ def _bar(bar: Bar) -> Callable[[int], None]:
 def _in_processes(
     spec: ReplaySpec,
     settings: Settings,
+    engine: DecisionEngine,
     messages: list[InboundMessage],
     shares: list[tuple[int, ...]],
     bar: Bar,
 ) -> int:
     """The replay over one process per share of partitions (``replay_workers.py``)."""
     asyncio.run(_wipe(spec, settings))
-    cuts = batch_cuts(messages, BATCH, spec.topic_prefix(settings) + contract_topics.PROFILES)
+    prefix = spec.topic_prefix(settings)
+    cuts = batch_cuts(messages, BATCH, prefix + contract_topics.PROFILES)
+    # Only responses teach the statistics; without any, every snapshot is empty.
+    learns = any(m.topic == prefix + contract_topics.RESPONSES for m in messages)
 
     def work(
         index: int, partitions: tuple[int, ...], board: ProcessBoard, advance: Callable[[int], None]
     ) -> int:
         segments = own_segments(messages, cuts, set(partitions))
         return asyncio.run(
-            _run(spec, settings, messages, segments, advance, board=board, wipe=False)
+            _run(
+                spec,
+                settings,
+                engine,
+                messages,
+                segments,
+                advance,
+                board=board if learns else None,
+                wipe=False,
+            )
         )
 
     return Workers(shares, work).wait(bar)
@@ -213,6 +232,7 @@ async def _wipe(spec: ReplaySpec, settings: Settings) -> None:
 async def _run(
     spec: ReplaySpec,
     settings: Settings,
+    engine: DecisionEngine,
     messages: list[InboundMessage],
     batches: Iterable[Sequence[InboundMessage]],
     advance: Callable[[int], None],
@@ -225,13 +245,11 @@ async def _run(
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
-    from impulse_stream.core.engine import DecisionEngine
     from impulse_stream.errors import StoreUnavailable
     from impulse_stream.store.redis import RedisStore
     from impulse_stream.streaming.processor import BatchProcessor
 
     prefix = spec.topic_prefix(settings)
-    engine = DecisionEngine(load_catalogue(spec.catalogue))
     store = RedisStore(
         settings.redis_url, prefix=spec.redis_prefix(settings), security=settings.redis_security
     )

@@ -16,6 +16,10 @@ batch releases, all prepare the union of them as the serial replay would
 (same snapshots, same cache of days), and when a snapshot was read from Redis
 none goes on before all have read it, so no one's responses of that batch are
 counted in it. Outside that step the processes run side by side.
+
+A recording without responses teaches nothing: every snapshot is empty, the
+engine of every day decides as the catalogue's own, and the processes run
+without meeting at all.
 """
 
 from __future__ import annotations

@@ -193,3 +193,13 @@ def test_every_process_takes_the_snapshots_the_one_process_replay_takes(
     ahead = SnapshotLog()
     by_partition_shares(month, 3, lockstep=False, store=ahead)
     assert ahead.taken[0] != serial.taken[-1]
+
+
+def test_without_responses_processes_that_never_meet_publish_what_one_process_does(
+    month: list[InboundMessage],
+) -> None:
+    """Nothing is learned without responses: every snapshot is empty, so the processes
+    of such a replay need not meet, even one far ahead of the others."""
+    silent = [m for m in month if m.topic != topics.RESPONSES]
+    expected = comparable(per_partition(one_process(silent)))
+    assert comparable(merged(by_partition_shares(silent, 3, lockstep=False))) == expected
