@@ -298,7 +298,8 @@ def user_table(
                     f"{_num(replay[key + 'replay_events_per_second'], ',.0f')} events/s "
                     f"({replay[key + 'replay_seconds']:.1f} s, "
                     f"{replay[key + 'replay_events']:,} events, "
-                    f"{replay[key + 'replay_workers']} processes) = "
+                    f"{replay[key + 'replay_workers']} process"
+                    f"{'' if replay[key + 'replay_workers'] == 1 else 'es'}) = "
                     f"{_num(replay[key + 'replay_vs_live'], '.2f')} x live"
                 )
             if "replay_vs_serial" in replay:

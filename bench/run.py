@@ -120,6 +120,10 @@ EXIT_USAGE = 2
 EXIT_INFRA = 3
 
 
+def _processes(n: int) -> str:
+    return "1 process" if n == 1 else f"{n} processes"
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -560,7 +564,7 @@ class Bench:
             if key + "replay_events_per_second" in figures:
                 log(f"{name}: live {figures['live_events_per_second']:,.0f} events/s, replay "
                     f"{figures[key + 'replay_events_per_second']:,.0f} events/s "
-                    f"({figures[key + 'replay_workers']} processes)")  # fmt: skip
+                    f"({_processes(figures[key + 'replay_workers'])})")  # fmt: skip
         return figures
 
     def latency(
