@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import random
+import time
 from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
@@ -23,10 +24,12 @@ from impulse_stream.datatools.replay import BATCH, recorded_input_clock
 from impulse_stream.datatools.replay_workers import (
     InProcessBoard,
     LockstepLearning,
+    Workers,
     batch_cuts,
     own_segments,
     partition_shares,
 )
+from impulse_stream.errors import DataToolError
 from impulse_stream.store.base import AcceptanceCounts
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.processor import (
@@ -203,3 +206,43 @@ def test_without_responses_processes_that_never_meet_publish_what_one_process_do
     silent = [m for m in month if m.topic != topics.RESPONSES]
     expected = comparable(per_partition(one_process(silent)))
     assert comparable(merged(by_partition_shares(silent, 3, lockstep=False))) == expected
+
+
+class Tally:
+    """A progress bar that adds up what it is told."""
+
+    def __init__(self) -> None:
+        self.items = 0
+
+    def advance(self, steps: float = 1, items: int = 0) -> None:
+        self.items += items
+
+
+def test_the_progress_and_the_outputs_of_the_processes_are_summed() -> None:
+    def work(index: int, partitions: tuple[int, ...], board: object, advance) -> int:
+        for n in (3, 4):
+            advance(n * (index + 1))
+        return 10 + index
+
+    tally = Tally()
+    assert Workers([(0, 2), (1,)], work).wait(tally) == 10 + 11
+    assert tally.items == 3 + 4 + 6 + 8
+
+
+def test_a_failing_process_ends_the_replay_in_one_line_and_stops_the_others() -> None:
+    def work(index: int, partitions: tuple[int, ...], board: object, advance) -> int:
+        if index == 1:
+            raise DataToolError("Redis at redis://127.0.0.1:1/0: connection refused")
+        time.sleep(120)  # would hold the replay for two minutes
+        return 0
+
+    workers = Workers([(0, 2), (1,)], work)
+    began = time.monotonic()
+    with pytest.raises(DataToolError) as failed:
+        workers.wait(Tally())
+    assert time.monotonic() - began < 30
+    assert str(failed.value) == (
+        "replay worker 2 of 2 (partitions 1): Redis at redis://127.0.0.1:1/0: connection "
+        "refused; the other workers were stopped"
+    )
+    assert not any(p.is_alive() for p in workers.procs)
