@@ -12,10 +12,10 @@ batches restricted to its own partitions (the same cuts: batches of
 :data:`~impulse_stream.datatools.replay.BATCH` records, split where the serial
 path splits them at tombstones) and the processes meet at each batch's
 snapshot step (:class:`LockstepLearning`): each tells the others the days its
-batch releases, all prepare the union of them as the serial replay would
-(same snapshots, same cache of days), and when a snapshot was read from Redis
-none goes on before all have read it, so no one's responses of that batch are
-counted in it. Outside that step the processes run side by side.
+batch releases, and all prepare the union of them as the serial replay would
+(same snapshots, same cache of days); a process counts its batch's responses
+only once all have read that batch's snapshots, so that none is counted in
+them. Outside that step the processes run side by side.
 
 A recording without responses teaches nothing: every snapshot is empty, the
 engine of every day decides as the catalogue's own, and the processes run
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
+from impulse_stream.core.learning import AcceptanceObservation
 from impulse_stream.errors import DataToolError
 from impulse_stream.streaming.learning import LearningSnapshots
 
@@ -92,14 +93,20 @@ class DayBoard(Protocol):
         """Tell the others this batch's days; returns every process's, once all told."""
         ...
 
-    async def settle(self) -> None:
+    def have_read(self) -> None:
+        """This process has read this batch's snapshots (or had none to read)."""
+        ...
+
+    async def all_have_read(self) -> None:
         """Returns once every process has read this batch's snapshots."""
         ...
 
 
 class LockstepLearning(LearningSnapshots):
     """The per-day snapshots of one of a replay's processes: prepared for the days the
-    batch releases on every process, as the serial replay prepares them."""
+    batch releases on every process, as the serial replay prepares them; a batch's
+    responses are counted only once every process has read that batch's snapshots
+    (which must not count them). Only a process with responses to count waits."""
 
     def __init__(self, learning: LearningSnapshots, board: DayBoard) -> None:
         super().__init__(learning.engine, learning.store, learning.retrying)
@@ -107,10 +114,13 @@ class LockstepLearning(LearningSnapshots):
 
     async def prepare(self, days: set[date]) -> None:
         everyone = await self.board.exchange(days)
-        read = bool(everyone - set(self.engines))
         await super().prepare(everyone)
-        if read:
-            await self.board.settle()
+        self.board.have_read()
+
+    async def learn(self, observations: list[AcceptanceObservation]) -> None:
+        if observations:
+            await self.board.all_have_read()
+        await super().learn(observations)
 
 
 class InProcessBoard:
@@ -119,21 +129,26 @@ class InProcessBoard:
     def __init__(self, parties: int) -> None:
         self.barrier = asyncio.Barrier(parties)
         self.told: list[dict[int, set[date]]] = [{}, {}]
-        self.steps: dict[int, int] = {}
+        self.steps = [0] * parties
+        self.read = [0] * parties
 
     def seat(self, party: int) -> DayBoard:
         board = self
 
         class Seat:
             async def exchange(self, days: set[date]) -> set[date]:
-                step = board.steps.get(party, 0)
+                step = board.steps[party]
                 board.steps[party] = step + 1
                 board.told[step % 2][party] = set(days)
                 await board.barrier.wait()
                 return set().union(*board.told[step % 2].values())
 
-            async def settle(self) -> None:
-                await board.barrier.wait()
+            def have_read(self) -> None:
+                board.read[party] = board.steps[party]
+
+            async def all_have_read(self) -> None:
+                while min(board.read) < board.steps[party]:
+                    await asyncio.sleep(0)
 
         return Seat()
 
@@ -141,20 +156,19 @@ class InProcessBoard:
 class ProcessBoard:
     """A :class:`DayBoard` of forked processes: a barrier and, per process and step
     parity, a slot of day ordinals in shared memory (a process writes the next step's
-    slot only after all have passed this step's barrier, so two slots suffice)."""
+    slot only after all have passed this step's barrier, so two slots suffice); and
+    per process the last step whose snapshots it has read."""
 
     def __init__(self, ctx: Any, parties: int) -> None:
         self.parties = parties
         self.barrier = ctx.Barrier(parties)
         self.slots: Any = ctx.RawArray("i", parties * 2 * (1 + MAX_DAYS))
+        self.read: Any = ctx.RawArray("q", parties)
         self.party = -1
         self.step = 0
 
     def _slot(self, party: int, parity: int) -> int:
         return (party * 2 + parity) * (1 + MAX_DAYS)
-
-    async def _wait(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.barrier.wait)
 
     async def exchange(self, days: set[date]) -> set[date]:
         if len(days) > MAX_DAYS:
@@ -167,15 +181,19 @@ class ProcessBoard:
         at = self._slot(self.party, parity)
         raw[at] = len(days)
         raw[at + 1 : at + 1 + len(days)] = sorted(d.toordinal() for d in days)
-        await self._wait()
+        await asyncio.get_running_loop().run_in_executor(None, self.barrier.wait)
         everyone: set[date] = set()
         for party in range(self.parties):
             at = self._slot(party, parity)
             everyone.update(date.fromordinal(n) for n in raw[at + 1 : at + 1 + raw[at]])
         return everyone
 
-    async def settle(self) -> None:
-        await self._wait()
+    def have_read(self) -> None:
+        self.read[self.party] = self.step
+
+    async def all_have_read(self) -> None:
+        while min(self.read) < self.step:
+            await asyncio.sleep(0.0005)
 
 
 class Workers:
