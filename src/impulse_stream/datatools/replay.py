@@ -219,7 +219,10 @@ async def _wipe(spec: ReplaySpec, settings: Settings) -> None:
     from impulse_stream.store.redis import RedisStore
 
     store = RedisStore(
-        settings.redis_url, prefix=spec.redis_prefix(settings), security=settings.redis_security
+        settings.redis_url,
+        prefix=spec.redis_prefix(settings),
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
     )
     try:
         await store.wipe()
@@ -251,7 +254,10 @@ async def _run(
 
     prefix = spec.topic_prefix(settings)
     store = RedisStore(
-        settings.redis_url, prefix=spec.redis_prefix(settings), security=settings.redis_security
+        settings.redis_url,
+        prefix=spec.redis_prefix(settings),
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
