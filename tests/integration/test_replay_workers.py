@@ -144,7 +144,7 @@ def test_a_replay_worker_killed_ends_the_replay_in_one_line_and_stops_the_others
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 2, stderr
-    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert len(said(stderr)) == 1, stderr
     assert "replay worker" in stderr and "exit code -9" in stderr
     assert "the other workers were stopped" in stderr
     assert not any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in children)
@@ -168,9 +168,19 @@ def test_ctrl_c_stops_a_replay_over_processes_in_one_line(env, tmp_path):
             proc.kill()
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert len(said(stderr)) == 1, stderr
     assert "replay 'stopped' stopped" in stderr and "is partial" in stderr
     assert not any(_alive(pid) for pid in children)
+
+
+def said(stderr: str) -> list[str]:
+    """The command's own lines: without aiokafka's warnings that a topic the replay has
+    just created has no leader yet (it retries; the one-process replay logs them too)."""
+    return [
+        line
+        for line in stderr.strip().splitlines()
+        if not line.startswith("Got error produce response on topic-partition")
+    ]
 
 
 def _children(pid: int, count: int, timeout: float) -> list[int]:
