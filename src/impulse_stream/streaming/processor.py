@@ -49,7 +49,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -78,7 +78,7 @@ from impulse_stream.errors import (
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.store.base import CustomerStore, CustomerWrite, Delivered, StoredCustomer
 from impulse_stream.streaming.checkpoints import Checkpoints
-from impulse_stream.streaming.clock import EventClock
+from impulse_stream.streaming.clock import EventClock, HeldKey
 from impulse_stream.streaming.deadletters import DeadLetters
 from impulse_stream.streaming.learning import LearningSnapshots
 from impulse_stream.streaming.messages import (
@@ -248,13 +248,15 @@ class BatchProcessor:
         if self.clock.partitions_holding():
             await self.process([])
 
-    def held(self) -> set[tuple[str, int, int]]:
-        """(topic, partition, offset) of every event waiting for its partition's clock."""
-        return {
-            (m.topic, m.partition, m.offset)
-            for p in self.clock.partitions_holding()
-            for m, _ in self.clock.held_items(p)
-        }
+    def held(self) -> Set[HeldKey]:
+        """(topic, partition, offset) of every event waiting for its partition's clock (the
+        clock's own index, kept as it changes: no copy)."""
+        return self.clock.keys
+
+    def unheld(self) -> list[HeldKey]:
+        """The (topic, partition, offset) that stopped being held since the last call: the
+        events that may now be acknowledged, if :meth:`held` does not name them again."""
+        return self.clock.take_unheld()
 
     async def _process(self, batch: Sequence[InboundMessage], everything: bool = False) -> None:
         partitions = sorted({m.partition for m in batch} | set(self.clock.partitions_holding()))
