@@ -64,9 +64,13 @@ HELD_LIMIT = 200_000  # held events per partition before the clock is forced for
 HeldKey = tuple[str, int, int]  # (topic, partition, offset) of a held event
 
 
-@dataclass(order=True, frozen=True)
+@dataclass(order=True, slots=True)
 class Held:
-    """An event waiting for the clock; ordered by (event time, topic number, offset)."""
+    """An event waiting for the clock; ordered by (event time, topic number, offset).
+
+    One per event, never changed: not ``frozen``, whose ``__init__`` costs five
+    times as much.
+    """
 
     event_ms: int
     topic_index: int
