@@ -9,11 +9,13 @@ Kafka on 47792, Redis on 48079) and one produced backlog, per round
   with its own venv and sources: CPU µs per event of every stage; the hash of
   the outputs and states must be the same for both;
 * ``drain``: the raw aiokafka passthrough, then the worker of the other
-  checkout (``main``), of this one (``branch``) and of this one with the heap
-  frozen after start-up and a young-generation threshold of 50,000
-  (``branch+gc``: ``bench/prototypes/worker.py``, ``BENCH_PROTOTYPE=gc``),
-  each draining the backlog with a fresh group: events/s, CPU µs per event,
-  ratio to the passthrough of that round. Medians over the rounds.
+  checkout (``main``), the same with the heap frozen after start-up and a
+  young-generation threshold of 50,000 (``main+gc``: its
+  ``bench/prototypes/worker.py``, ``BENCH_PROTOTYPE=gc``; this checkout's
+  worker does that itself, ``streaming/collector.py``) and of this checkout
+  (``branch``), each draining the backlog with a fresh group: events/s, CPU
+  µs per event, ratio to the passthrough of that round. Medians over the
+  rounds.
 
     python -m bench.prototypes.hotpath --baseline ../main-checkout --events 60000 --repeat 3
 
@@ -49,8 +51,8 @@ BATCH = Settings().batch_max
 # contender -> (checkout: "baseline" or this one, module, BENCH_PROTOTYPE)
 WORKERS = {
     "main": ("baseline", "impulse_stream.cli", ""),
+    "main+gc": ("baseline", "bench.prototypes.worker", "gc"),
     "branch": ("this", "impulse_stream.cli", ""),
-    "branch+gc": ("this", "bench.prototypes.worker", "gc"),
 }
 
 
