@@ -15,7 +15,8 @@ short as production's ``is:``), measured and deleted before the next:
 Per format: ``INFO memory`` ``used_memory`` after minus before ÷ customers
 (the mean, with the main dictionary and the per-partition timer index);
 ``MEMORY USAGE … SAMPLES 0`` of up to 2,000 sampled customer hashes (median,
-mean, p95) and their encoding; the timer index ÷ customers; the state blob
+mean, p95) and their encoding; the timer index ÷ customers, and its keys (the
+shards of every partition, ``timer_shards`` each) by encoding; the state blob
 length distribution (``HSTRLEN s``). "At the median" is the median customer
 hash plus the index's share of one customer. Each hash's version field is 1
 here (one write) where the worker's is the customer's write count: a 1-byte
@@ -153,6 +154,9 @@ def measure(url: str, events: int, partitions: int = 6) -> dict[str, dict[str, A
                 "hash_sampled": keys.sampled,
                 "encodings": keys.encodings,
                 "index_bytes_per_customer": round(index, 1),
+                # The timer index's keys (S shards per partition) and their encodings.
+                "index_keys": keys.other_keys,
+                "index_encodings": keys.other_encodings or {},
                 "state_bytes": _quantiles(blobs),
             }
     finally:
@@ -195,6 +199,10 @@ def memory_table(figures: dict[str, Any], goals: Sequence[Target] = ()) -> str:
             f"{f['index_bytes_per_customer']:>7,.0f}{s['p50']:>10,.0f}{s['p95']:>10,.0f}"
             f"{s['max']:>10,.0f}"
         )
+    for name, f in figures.items():
+        if "index_keys" in f:
+            kinds = ", ".join(f"{k} {n}" for k, n in f["index_encodings"].items())
+            lines.append(f"{name}: timer index {f['index_keys']} keys ({kinds})")
     for t in goals:
         verdict = "met" if t.met else "MISSED"
         value = "-" if t.value is None else f"{t.value:,.0f}"

@@ -38,6 +38,9 @@ class KeySample:
     other_keys: int  # the per-partition indexes (timers, outbox) and learning counts
     other_bytes: int  # their MEMORY USAGE, all of them
     median_bytes: float = 0.0
+    # OBJECT ENCODING of those keys, by type: "zset listpack" (a timer shard that stays
+    # compact), "zset skiplist", "set listpack", ...
+    other_encodings: dict[str, int] | None = None
 
 
 class RedisProbe:
@@ -80,8 +83,15 @@ class RedisProbe:
             pipe.object("encoding", key)
         for key in others:
             pipe.memory_usage(key, samples=0)
+            pipe.type(key)
+            pipe.object("encoding", key)
         replies = pipe.execute() if picked or others else []
-        head, tail = replies[: 3 * len(picked)], replies[3 * len(picked) :]
+        head, rest = replies[: 3 * len(picked)], replies[3 * len(picked) :]
+        tail = rest[0::3]
+        other_encodings: dict[str, int] = {}
+        for kind, encoding in zip(rest[1::3], rest[2::3], strict=True):
+            name = f"{_text(kind)} {_text(encoding)}"
+            other_encodings[name] = other_encodings.get(name, 0) + 1
         sizes = [int(r or 0) for r in head[0::3]]
         states = [int(r or 0) for r in head[1::3]]
         encodings: dict[str, int] = {}
@@ -92,7 +102,20 @@ class RedisProbe:
             by_encoding.setdefault(name, []).append(size)
         other_bytes = sum(int(r or 0) for r in tail)
         if not sizes:
-            return KeySample(len(keys), 0, 0.0, 0.0, 0, 0.0, {}, {}, len(others), other_bytes)
+            return KeySample(
+                len(keys),
+                0,
+                0.0,
+                0.0,
+                0,
+                0.0,
+                {},
+                {},
+                len(others),
+                other_bytes,
+                0.0,
+                other_encodings,
+            )
         ordered = sorted(sizes)
         return KeySample(
             keys=len(keys),
@@ -108,6 +131,7 @@ class RedisProbe:
             other_keys=len(others),
             other_bytes=other_bytes,
             median_bytes=float(ordered[len(ordered) // 2]),
+            other_encodings=dict(sorted(other_encodings.items())),
         )
 
     def delete_prefix(self, prefix: str) -> int:
@@ -124,3 +148,7 @@ class RedisProbe:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

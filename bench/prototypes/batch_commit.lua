@@ -7,7 +7,8 @@
 -- ARGV[1] key prefix
 -- ARGV[2] msgpack array of writes, each
 --   [customer, partition, expected_version, state length, outbox_id, outbox length, fences,
---   wakeup]; fences a flat array topic-partition, offset (as strings), wakeup '' for none
+--   wakeup, timers]; fences a flat array topic-partition, offset (as strings), wakeup ''
+--   for none, timers the customer's timer shard key (RedisStore.timers_key)
 -- ARGV[3] the bytes of every write in order: state, outbox entry, 8-byte nonce (Redis's
 --   cmsgpack reads no msgpack bin values, so the binary fields travel here)
 -- Returns, per write in order, the new version or 0 when refused (as commit.lua).
@@ -17,7 +18,7 @@ local blob = ARGV[3]
 local pos = 1
 local out = {}
 for w = 1, #writes do
-  local cid, partition, expected, state_len, outbox_id, outbox_len, fences, wakeup =
+  local cid, partition, expected, state_len, outbox_id, outbox_len, fences, wakeup, timers =
     unpack(writes[w])
   local state = string.sub(blob, pos, pos + state_len - 1)
   pos = pos + state_len
@@ -54,9 +55,9 @@ for w = 1, #writes do
         redis.call('HSET', p .. 'o:{' .. cid .. '}', outbox_id, outbox)
       end
       if wakeup == '' then
-        redis.call('ZREM', p .. 'timers:' .. partition, cid)
+        redis.call('ZREM', timers, cid)
       else
-        redis.call('ZADD', p .. 'timers:' .. partition, wakeup, cid)
+        redis.call('ZADD', timers, wakeup, cid)
       end
       result = version
     end

@@ -91,6 +91,7 @@ class BatchLuaStore(RedisStore):
                     len(w.outbox),
                     [str(x) for tp, offset in w.fences.items() for x in (tp, offset)],
                     str(w.wakeup_ms) if w.wakeup_ms is not None else "",
+                    self.timers_key(w.partition, w.customer_id),
                 )
                 for w in writes
             ]

@@ -42,7 +42,10 @@ def build_engine(settings: Settings) -> DecisionEngine:
 def build(settings: Settings) -> Container:
     engine = build_engine(settings)
     store = RedisStore(
-        settings.redis_url, prefix=settings.redis_prefix, security=settings.redis_security
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
     )
     metrics = Metrics()
     metrics.set_build_info(__version__, engine.rules_version)

@@ -77,7 +77,12 @@ async def _forget(settings: Settings, customer_id: str, wait_seconds: float) -> 
     finally:
         await producer.stop()
 
-    store = RedisStore(settings.redis_url, settings.redis_prefix, security=settings.redis_security)
+    store = RedisStore(
+        settings.redis_url,
+        settings.redis_prefix,
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
+    )
     started = time.monotonic()
     try:
         while True:

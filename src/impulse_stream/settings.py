@@ -27,6 +27,8 @@ EVENT_LOOPS = ("uvloop", "asyncio")
 MAX_SESSION_TIMEOUT_MS = 90_000
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
 _KIND_WORDS = {int: "an integer", float: "a number"}
+# The store's own bounds (store.redis.MAX_TIMER_SHARDS; a test keeps them equal).
+MAX_TIMER_SHARDS = 4096
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Settings:
     app_id: str = "impulse-stream"
     topic_prefix: str = ""
     redis_prefix: str = "is:"
+    # Shards of each partition's Redis timer index (store/redis.py, docs/settings.md).
+    timer_shards: int = 64
     partitions: int = 6
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -119,6 +123,11 @@ class Settings:
                 "use letters, digits, '.', '_' or '-' (Kafka topic names)"
             )
         _check_port(name("web_port"), self.web_port)
+        if not 1 <= self.timer_shards <= MAX_TIMER_SHARDS:
+            raise ConfigError(
+                f"{name('timer_shards')}={self.timer_shards}: expected 1 to {MAX_TIMER_SHARDS} "
+                "(shards of each partition's timer index)"
+            )
         for key in ("partitions", "batch_max", "batch_within_ms", "max_message_bytes"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{name(key)}={getattr(self, key)}: expected a positive integer")

@@ -219,7 +219,10 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
                 fence_key(logical_topic(tp.topic, settings.topic_prefix), tp.partition)
             ] = start - 1
     store = RedisStore(
-        settings.redis_url, prefix=settings.redis_prefix, security=settings.redis_security
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
     )
     try:
         deleted = await store.wipe()

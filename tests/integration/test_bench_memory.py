@@ -27,6 +27,9 @@ def test_the_memory_group_measures_both_formats_and_format_4_is_smaller(redis_ur
         assert f["encodings"] == {"listpack": f["hash_sampled"]}
         assert f["hash_sampled"] == f["customers"]
         assert f["index_bytes_per_customer"] > 0  # the timer index is counted
+        # ... shard by shard: every key a compact listpack, at most S per partition
+        assert f["index_encodings"] == {"zset listpack": f["index_keys"]}
+        assert 6 < f["index_keys"] <= 6 * 64
         assert f["bytes_per_customer_median"] > f["hash_bytes"]["p50"]
     for q in ("p50", "p95", "max"):
         assert new["state_bytes"][q] < old["state_bytes"][q], q
@@ -38,3 +41,4 @@ def test_the_memory_group_measures_both_formats_and_format_4_is_smaller(redis_ur
         client.close()
     table = memory.memory_table(figures, memory.memory_targets(figures))
     assert "memory/format-4" in table and "target <= 512" in table
+    assert f"memory/format-4: timer index {new['index_keys']} keys (zset listpack" in table

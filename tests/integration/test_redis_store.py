@@ -91,8 +91,10 @@ async def test_wipe_on_a_cluster_deletes_the_stores_keys_on_every_master(
         before = [await _own_keys_on(node, redis_prefix) for node in masters]
         assert all(before), before  # every master holds some of the store's keys
         deleted = await store.wipe()
-        # 60 records, 60 outbox hashes, the timers, the pending set, 6 checkpoints
-        assert deleted == 60 + 60 + 1 + 1 + 6
+        # 60 records, 60 outbox hashes, the timer shards that hold them, the pending
+        # set, 6 checkpoints
+        shards = {store.timers_key(0, cid) for cid in customers}
+        assert deleted == 60 + 60 + len(shards) + 1 + 6
         assert [await _own_keys_on(node, redis_prefix) for node in masters] == [0, 0, 0]
         assert (await other.load(["kept"]))["kept"].version == 1  # prefix "…x:" untouched
     finally:

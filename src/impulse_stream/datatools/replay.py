@@ -146,7 +146,10 @@ async def _run(
     prefix = spec.topic_prefix(settings)
     engine = DecisionEngine(load_catalogue(spec.catalogue))
     store = RedisStore(
-        settings.redis_url, prefix=spec.redis_prefix(settings), security=settings.redis_security
+        settings.redis_url,
+        prefix=spec.redis_prefix(settings),
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,

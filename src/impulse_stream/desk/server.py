@@ -349,7 +349,10 @@ async def serve(settings: Any, host: str, port: int, ready: asyncio.Event | None
         **settings.kafka_security.aiokafka_kwargs(),
     }
     store = RedisStore(
-        settings.redis_url, prefix=settings.redis_prefix, security=settings.redis_security
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
     )
     report = ReportStore(store.redis, settings.redis_prefix)
     producer = AIOKafkaProducer(acks="all", **kafka)

@@ -78,7 +78,8 @@ AcceptanceCounts = dict[AcceptanceKey, tuple[int, int]]  # accepted, declined
 
 
 class CustomerStore(abc.ABC):
-    """State store for customers; every method is one round trip."""
+    """State store for customers; every method is one round trip (``RedisStore``:
+    ``erase`` two, and ``due`` a few more the once it reshards a partition's timers)."""
 
     @abc.abstractmethod
     async def load(

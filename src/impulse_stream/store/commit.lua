@@ -7,7 +7,7 @@
 -- ARGV[4]  outbox entry (encoded messages)
 -- ARGV[5]  number of fences n, then n pairs: topic-partition, offset
 -- ARGV[6 + 2n]  this write's nonce (8 bytes, unique per write the store is given)
--- KEYS[3]  (one server only) the partition's timers sorted set, with
+-- KEYS[3]  (one server only) the customer's timer shard (a sorted set), with
 -- ARGV[7 + 2n]  the member (the customer) and ARGV[8 + 2n] its next wake-up in ms,
 --           '' for none: set or removed only when the write is applied, so that a
 --           refused write (a zombie's late one) never moves or removes the wake-up

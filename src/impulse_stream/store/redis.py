@@ -10,7 +10,20 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   in the customer's hash it would turn that hash into a hash table for good).
   The ``{customer}`` hash tag keeps both keys a write touches in one slot, so
   the Lua write works on Redis Cluster.
-* ``<p>timers:<partition>`` sorted set: customer -> next wake-up (event-time ms).
+* ``<p>timers:{<partition>}:<S>:<shard>`` sorted sets, ``shard`` 0 to S - 1: the
+  partition's timer index, customer -> next wake-up (event-time ms), in S shards
+  (``timer_shards``, default :data:`DEFAULT_TIMER_SHARDS`). A customer's shard is
+  :func:`timer_shard` of its id: the same in every process and release. A shard
+  stays a compact listpack up to ``zset-max-listpack-entries`` (128) members, one
+  set of thousands is a skiplist (about 100 B more per customer, bench/RESULTS.md).
+  ``<p>timers:{<partition>}`` string: S, the layout the partition's timers are in.
+  The ``{<partition>}`` hash tag keeps a partition's shards and layout in one slot, so
+  that ``due.lua`` reads all shards in one script on a cluster too. The first
+  ``due`` that finds the layout missing or of another S reshards the partition
+  (:meth:`RedisStore.reshard`, ``reshard.lua``): after a change of S each
+  partition moves to the new layout as a worker with the new S reads it, and a
+  partition of the releases before the shards, in the single set
+  ``<p>timers:<partition>``, is moved into them and that set deleted.
 * ``<p>outbox:<partition>`` set: customers with unacknowledged outbox entries.
 * ``<p>checkpoint:<partition>`` hash: ``<topic>:<partition>`` -> the last offset
   whose effects are stored (raised only, by ``checkpoint.lua``).
@@ -19,9 +32,10 @@ Layout (``<p>`` is the key prefix, default ``is:``):
   sorted set: the days that have counts. The ``{acceptance}`` hash tag keeps
   them in one slot, so that a day's update is one MULTI/EXEC also on a cluster.
 
-On a cluster the three per-partition keys (timers, pending set, checkpoint) are
-each touched only by single-key commands, so they need no hash tag:
-each lives in the slot of its whole name. The first two are indexes. The
+On a cluster the pending set and the checkpoint of a partition are each touched
+only by single-key commands, so they need no hash tag: each lives in the slot of
+its whole name; a customer's wake-up is one shard, a single-key command too. The
+timers and the pending set are indexes. The
 pending set is added *before* the customer's write: Redis runs a pipeline in
 order, so an interrupted pipeline never leaves an outbox entry that the index
 misses. A cluster runs the commands of one pipeline on several
@@ -41,6 +55,7 @@ Redis Cluster (:mod:`impulse_stream.redis_address`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
@@ -68,7 +83,13 @@ from impulse_stream.store.nonce import WriteNonces
 
 COMMIT_SCRIPT = resources.files("impulse_stream.store").joinpath("commit.lua").read_text()
 COMMIT_SHA = hashlib.sha1(COMMIT_SCRIPT.encode()).hexdigest()
+DUE_SCRIPT = resources.files("impulse_stream.store").joinpath("due.lua").read_text()
+RESHARD_SCRIPT = resources.files("impulse_stream.store").joinpath("reshard.lua").read_text()
+# The shards of each partition's timer index (settings.timer_shards, docs/settings.md).
+DEFAULT_TIMER_SHARDS = 64
+MAX_TIMER_SHARDS = 4096
 CHECKPOINT_SCRIPT = resources.files("impulse_stream.store").joinpath("checkpoint.lua").read_text()
+log = logging.getLogger(__name__)
 # A cluster client also raises RedisClusterException (not a RedisError), e.g. while a
 # node is down and its slots are not covered.
 _ERRORS = (RedisError, RedisClusterException)
@@ -86,6 +107,22 @@ RETRIES = 3
 
 def _retry() -> Retry:
     return Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), RETRIES)
+
+
+def timer_shard(customer_id: str, shards: int) -> int:
+    """The timer shard of a customer: the first 32 bits of SHA-1 of its UTF-8 id, modulo
+    ``shards``. Stable across processes and releases (``reshard.lua`` computes the same)."""
+    digest = hashlib.sha1(customer_id.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:4], "big") % shards
+
+
+def check_timer_shards(shards: object) -> int:
+    """``shards`` if it is a valid shard count (1 to :data:`MAX_TIMER_SHARDS`), else ValueError."""
+    if isinstance(shards, bool) or not isinstance(shards, int):
+        raise ValueError(f"timer shards {shards!r}: expected an integer")
+    if not 1 <= shards <= MAX_TIMER_SHARDS:
+        raise ValueError(f"timer shards {shards}: expected 1 to {MAX_TIMER_SHARDS}")
+    return shards
 
 
 def redis_client(
@@ -132,6 +169,7 @@ class RedisStore(CustomerStore):
         prefix: str = "is:",
         client: aioredis.Redis | RedisCluster | None = None,
         security: RedisSecurity | None = None,
+        timer_shards: int = DEFAULT_TIMER_SHARDS,
     ):
         if "{" in prefix or "}" in prefix:
             # A brace in the prefix would become the keys' hash tag on a cluster.
@@ -141,6 +179,10 @@ class RedisStore(CustomerStore):
         self.cluster = isinstance(self.redis, RedisCluster)
         self.round_trips = 0
         self.nonces = WriteNonces()
+        self.timer_shards = check_timer_shards(timer_shards)
+        self._shard_keys: dict[tuple[int, int], list[str]] = {}
+        self._due = self.redis.register_script(DUE_SCRIPT)
+        self._reshard = self.redis.register_script(RESHARD_SCRIPT)
 
     def customer_key(self, customer_id: str) -> str:
         return f"{self.prefix}c:{{{customer_id}}}"
@@ -148,7 +190,26 @@ class RedisStore(CustomerStore):
     def outbox_entries_key(self, customer_id: str) -> str:
         return f"{self.prefix}o:{{{customer_id}}}"
 
-    def timers_key(self, partition: int) -> str:
+    def timer_layout_key(self, partition: int) -> str:
+        """The shard count S the partition's timers are stored in (a string)."""
+        return f"{self.prefix}timers:{{{partition}}}"
+
+    def timer_shard_keys(self, partition: int, shards: int | None = None) -> list[str]:
+        """The partition's timer shards of a layout of ``shards`` (default: this store's)."""
+        s = self.timer_shards if shards is None else shards
+        keys = self._shard_keys.get((partition, s))
+        if keys is None:  # built once per partition: due sends them with every call
+            keys = [f"{self.prefix}timers:{{{partition}}}:{s}:{i}" for i in range(s)]
+            self._shard_keys[(partition, s)] = keys
+        return list(keys)
+
+    def timers_key(self, partition: int, customer_id: str, shards: int | None = None) -> str:
+        """The timer shard that holds ``customer_id``'s wake-up."""
+        s = self.timer_shards if shards is None else shards
+        return f"{self.prefix}timers:{{{partition}}}:{s}:{timer_shard(customer_id, s)}"
+
+    def legacy_timers_key(self, partition: int) -> str:
+        """The partition's single timer set of the releases before the shards."""
         return f"{self.prefix}timers:{partition}"
 
     def outbox_key(self, partition: int) -> str:
@@ -234,7 +295,7 @@ class RedisStore(CustomerStore):
                     3,
                     self.customer_key(w.customer_id),
                     self.outbox_entries_key(w.customer_id),
-                    self.timers_key(w.partition),
+                    self.timers_key(w.partition, w.customer_id),
                     w.expected_version,
                     w.state,
                     w.outbox_id,
@@ -297,7 +358,11 @@ class RedisStore(CustomerStore):
                 if w.outbox_id:
                     pipe.sadd(self.outbox_key(w.partition), w.customer_id)
                 if w.wakeup_ms is not None:
-                    pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms}, lt=True)
+                    pipe.zadd(
+                        self.timers_key(w.partition, w.customer_id),
+                        {w.customer_id: w.wakeup_ms},
+                        lt=True,
+                    )
             first = await pipe.execute()
         raised = [int(r) for r in first[: len(marks)]]
         if not writes or not all(raised):
@@ -330,26 +395,91 @@ class RedisStore(CustomerStore):
         if applied:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for w in applied:
+                    key = self.timers_key(w.partition, w.customer_id)
                     if w.wakeup_ms is None:
-                        pipe.zrem(self.timers_key(w.partition), w.customer_id)
+                        pipe.zrem(key, w.customer_id)
                     else:
-                        pipe.zadd(self.timers_key(w.partition), {w.customer_id: w.wakeup_ms})
+                        pipe.zadd(key, {w.customer_id: w.wakeup_ms})
                 await pipe.execute()
         return results, raised
 
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
+        """All S shards in one script (``due.lua``): the members and order of one sorted
+        set's ``ZRANGEBYSCORE -inf until_ms LIMIT 0 limit`` (score, then member bytes).
+
+        A partition whose stored layout is not this store's S is resharded first
+        (:meth:`reshard`, a few more round trips, once per partition and change).
+        """
         try:
-            members = cast(
-                "list[bytes]",
-                await self.redis.zrangebyscore(
-                    self.timers_key(partition), "-inf", until_ms, start=0, num=limit
-                ),
-            )
+            reply = await self._due_once(partition, until_ms, limit)
+            if reply[0] == 0:
+                moved = await self.reshard(partition, reply[1])
+                log.info(
+                    "timers of partition %d: %d wake-ups moved into %d shards (from %s)",
+                    partition,
+                    moved,
+                    self.timer_shards,
+                    f"{reply[1].decode()} shards" if reply[1] else "the single set, if any",
+                )
+                reply = await self._due_once(partition, until_ms, limit)
+                if reply[0] == 0:  # another worker's S moved it meanwhile: try again later
+                    raise StoreUnavailable(
+                        f"the timers of partition {partition} are being resharded to "
+                        f"{reply[1].decode() or '?'} shards by another worker "
+                        f"(this one has {self.timer_shards})"
+                    )
         except _ERRORS as exc:
             raise StoreUnavailable(f"redis timers failed: {exc}") from exc
         finally:
             self.round_trips += 1
-        return [m.decode() for m in members]
+        flat = reply[1:]
+        found = sorted(
+            (float(score), member) for member, score in zip(flat[0::2], flat[1::2], strict=True)
+        )
+        if limit >= 0:
+            found = found[:limit]
+        return [member.decode() for _, member in found]
+
+    async def _due_once(self, partition: int, until_ms: int, limit: int) -> list[Any]:
+        keys = [self.timer_layout_key(partition), *self.timer_shard_keys(partition)]
+        return cast(
+            "list[Any]",
+            await self._due(keys=keys, args=[self.timer_shards, until_ms, limit]),
+        )
+
+    async def reshard(self, partition: int, stored: bytes | str = b"") -> int:
+        """Move the partition's timers into this store's layout of S shards and record S.
+
+        ``stored`` is the layout found (the shard count, empty for none). With a
+        layout of another S, its shards are moved in one script (``reshard.lua``).
+        Without one the partition's single set of the releases before the shards
+        (``<prefix>timers:<partition>``) is moved: on one server in the same
+        script; on a cluster, where that set lives in another slot, its members
+        are read first, moved, the set deleted and only then the layout recorded,
+        so that a worker stopped in between moves them again. A wake-up the new
+        layout already holds is newer and stays. Returns how many were moved.
+        """
+        text = stored.decode() if isinstance(stored, bytes) else stored
+        old = int(text) if text.isdigit() and int(text) != self.timer_shards else 0
+        keys = [self.timer_layout_key(partition), *self.timer_shard_keys(partition)]
+        keys += self.timer_shard_keys(partition, old) if old else []
+        base = [self.timer_shards, len(keys) - 1 - self.timer_shards]
+        legacy = self.legacy_timers_key(partition)
+        if old or not self.cluster:
+            args = [*base, 0 if old else 1, 1]
+            return int(await self._reshard(keys=keys + ([] if old else [legacy]), args=args))
+        pairs = cast(
+            "list[tuple[bytes, float]]", await self.redis.zrange(legacy, 0, -1, withscores=True)
+        )
+        moved = 0
+        if pairs:
+            flat: list[bytes | int] = []
+            for member, score in pairs:
+                flat += [member, int(score)]
+            moved = int(await self._reshard(keys=keys, args=[*base, 0, 0, *flat]))
+            await self.redis.delete(legacy)
+        await self._reshard(keys=keys, args=[*base, 0, 1])
+        return moved
 
     async def _hgetall_many(self, keys: Sequence[str], what: str) -> list[dict[bytes, bytes]]:
         """Every hash of ``keys`` in one pipelined round trip."""
@@ -409,10 +539,24 @@ class RedisStore(CustomerStore):
         if not customers:
             return
         try:
+            # The wake-up is in this store's layout, or in the one a worker with another
+            # S recorded (it has not resharded yet), or in the single set of before.
+            partitions = sorted({p for _, p in customers})
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for p in partitions:
+                    pipe.get(self.timer_layout_key(p))
+                replies = await pipe.execute()
+            self.round_trips += 1
+            layouts = {
+                p: {self.timer_shards} | ({int(r)} if r and r.isdigit() else set())
+                for p, r in zip(partitions, replies, strict=True)
+            }
             async with self.redis.pipeline(transaction=False) as pipe:
                 for cid, partition in customers:
                     pipe.delete(self.customer_key(cid), self.outbox_entries_key(cid))
-                    pipe.zrem(self.timers_key(partition), cid)
+                    for shards in sorted(layouts[partition]):
+                        pipe.zrem(self.timers_key(partition, cid, shards), cid)
+                    pipe.zrem(self.legacy_timers_key(partition), cid)
                     pipe.srem(self.outbox_key(partition), cid)
                 await pipe.execute()
         except _ERRORS as exc:

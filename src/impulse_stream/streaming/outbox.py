@@ -47,9 +47,16 @@ class Outbox:
         self.metrics = metrics
         self.delivered: list[Delivered] = []  # acknowledged, deleted with the next read
 
-    async def publish(self, messages: list[OutboundMessage]) -> None:
+    async def publish(
+        self, messages: list[OutboundMessage], written: Sequence[Delivered] = ()
+    ) -> None:
+        """Publish ``messages``; once Kafka acknowledged them, the outbox entries
+        ``written`` with them are deleted with the next read. Queued before the
+        acknowledgement, a shutdown (which deletes what is queued) or a failed
+        publish would delete entries whose messages never reached Kafka."""
         if messages:
             await self.retrying(self.publisher.publish, messages)
+        self.delivered.extend(written)
 
     async def redeliver(self, partition: int) -> int:
         """Publish the entries a previous owner wrote but may not have delivered."""

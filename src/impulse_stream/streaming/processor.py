@@ -120,6 +120,8 @@ class _Outcome:
     dead: list[OutboundMessage] = field(default_factory=list)
     observations: list[AcceptanceObservation] = field(default_factory=list)
     suppressions: list[str] = field(default_factory=list)
+    # The outbox entries these writes stored: deleted only once their messages are published.
+    written: list[Delivered] = field(default_factory=list)
 
     def extend(self, other: _Outcome) -> None:
         self.records.extend(other.records)
@@ -244,9 +246,13 @@ class BatchProcessor:
         await self._process([], everything=True)
 
     async def tick(self) -> None:
-        """Release what the clocks reached since the last batch (topics turned idle)."""
+        """Release what the clocks reached since the last batch (topics turned idle); with
+        nothing held, delete the acknowledged outbox entries now rather than with the next
+        batch's read (a quiet partition's next owner would publish them again)."""
         if self.clock.partitions_holding():
             await self.process([])
+        else:
+            await self.outbox.flush_delivered()
 
     def held(self) -> Set[HeldKey]:
         """(topic, partition, offset) of every event waiting for its partition's clock (the
@@ -341,7 +347,7 @@ class BatchProcessor:
         )
         marks = self.checkpoints.marks_of(batch, partitions)
         outcome = await self._decide(by_partition, set(by_partition), marks)
-        await self.outbox.publish(dead + outcome.dead + outcome.messages)
+        await self.outbox.publish(dead + outcome.dead + outcome.messages, outcome.written)
         await self.learning.learn(outcome.observations)
         if erasures:
             await self._erase(erasures)
@@ -357,7 +363,7 @@ class BatchProcessor:
         self.watermarks[partition] = now_ms
         await self.learning.prepare({_dt(now_ms).date()})
         outcome = await self._decide({}, {partition})
-        await self.outbox.publish(outcome.dead + outcome.messages)
+        await self.outbox.publish(outcome.dead + outcome.messages, outcome.written)
         await self.learning.learn(outcome.observations)
         self._observe(outcome)
 
@@ -395,8 +401,9 @@ class BatchProcessor:
                 await self.retrying(self.store.commit, [], marks, self.checkpoints.expected(marks))
             return _Outcome()
         accepted = _Outcome()
-        # Written now, deleted from the outbox with the *next batch's* read, once published;
-        # a re-read within this batch (refused writes) must not delete them yet.
+        # Written now; deleted from the outbox only once the batch's messages are published
+        # (``Outbox.publish``), with the *next* batch's read: a re-read within this batch
+        # (refused writes) must not delete them, nor a shutdown or failure before the publish.
         written: list[Delivered] = []
         todo = pending
         for attempt in range(5):
@@ -436,7 +443,7 @@ class BatchProcessor:
             todo = {cid: todo[cid] for cid in refused}
         else:
             log.error("giving up on %d customers owned by another worker", len(todo))
-        self.outbox.delivered.extend(written)
+        accepted.written = written
         return accepted
 
     def _decide_customer(self, entry: _Pending) -> tuple[CustomerWrite | None, _Outcome]:

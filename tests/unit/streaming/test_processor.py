@@ -94,6 +94,45 @@ def test_outputs_written_but_not_published_are_recovered_by_the_next_owner():
     assert store.pending_outbox.get(0, set()) <= set()
 
 
+def test_a_shutdown_after_a_failed_publish_keeps_the_outbox_for_the_next_owner():
+    # A worker stopped (SIGTERM) while its batch's publish was under way deletes, on
+    # shutdown, the outbox entries it counts as delivered: those of a publish that never
+    # returned must not be among them (seen in the rebalance fault test: outputs of the
+    # stopped worker's last batch were in neither Kafka nor the outbox).
+    store = MemoryStore()
+    first_batch = messages("customers.profile", [profile("c1")])
+    batch = messages("orders.flow", abandoned_card_order("c1")) + messages(
+        "channel.contacts", [inbound_call("c1", T0 + timedelta(minutes=40))]
+    )
+
+    class CrashingLater(CollectingPublisher):
+        crash = False
+
+        async def publish(self, messages):
+            if self.crash:
+                raise Crash
+            await super().publish(messages)
+
+    stopping = CrashingLater()
+    worker = BatchProcessor(ENGINE, store, stopping)
+    run(worker.process(first_batch))
+    stopping.crash = True
+    with pytest.raises(Crash):
+        run(worker.process(batch))
+    run(worker.flush_delivered())  # the shutdown path
+
+    reference = CollectingPublisher()
+    model = BatchProcessor(ENGINE, MemoryStore(), reference)
+    run(model.process(first_batch))
+    run(model.process(batch))
+    wanted = {m.value for m in reference.messages} - {m.value for m in stopping.messages}
+    assert any(o.get("product") == "credit_card" for o in map(orjson.loads, wanted))
+
+    pub = CollectingPublisher()
+    run(BatchProcessor(ENGINE, store, pub).process(batch))  # the next owner, same offsets
+    assert wanted <= {m.value for m in pub.messages}
+
+
 def test_publish_failures_are_retried_until_kafka_takes_the_outputs():
     class Flaky(CollectingPublisher):
         failures = 3
@@ -341,3 +380,13 @@ def test_a_tombstone_elsewhere_is_a_dead_letter():
     run(p.process([InboundMessage("orders.flow", 0, 0, b"c1", None)]))
     (dead,) = pub.messages
     assert dict(dead.headers)["dlq_reason"] == b"tombstone"
+
+
+def test_a_quiet_tick_deletes_the_acknowledged_outbox_entries():
+    store, pub = MemoryStore(), CollectingPublisher()
+    p = BatchProcessor(ENGINE, store, pub)
+    run(p.process(abandoned_then_call()))
+    assert pub.messages and store.pending_outbox.get(0)  # deleted with the next read
+    run(p.tick())
+    assert not store.pending_outbox.get(0)
+    assert all(not rec.outbox for rec in store.customers.values())
