@@ -229,7 +229,7 @@ def user_targets(latency: dict[str, Any] | None, replay: dict[str, Any] | None) 
                 "ms",
             )
         )
-    if replay is not None:
+    if replay is not None and ("error" in replay or "replay_vs_live" in replay):
         out.append(
             Target(
                 "replay events/s / live events/s",
@@ -288,13 +288,24 @@ def user_table(
         if "error" in replay:
             lines.append(f"replay/catch-up  FAILED: {replay['error'].splitlines()[0]}")
         else:
-            lines.append(
-                f"replay/catch-up: {replay['events']:,} events, live "
-                f"{replay['live_events_per_second']:,.0f} events/s "
-                f"({replay['live_seconds']:.1f} s), impulse-stream replay "
-                f"{_num(replay['replay_events_per_second'], ',.0f')} events/s "
-                f"({replay['replay_seconds']:.1f} s, {replay['replay_events']:,} events)"
-            )
+            for name, key in (("replay/catch-up-serial", "serial_"), ("replay/catch-up", "")):
+                if key + "replay_events_per_second" not in replay:
+                    continue
+                lines.append(
+                    f"{name}: {replay['events']:,} events, live "
+                    f"{replay['live_events_per_second']:,.0f} events/s "
+                    f"({replay['live_seconds']:.1f} s), impulse-stream replay "
+                    f"{_num(replay[key + 'replay_events_per_second'], ',.0f')} events/s "
+                    f"({replay[key + 'replay_seconds']:.1f} s, "
+                    f"{replay[key + 'replay_events']:,} events, "
+                    f"{replay[key + 'replay_workers']} process"
+                    f"{'' if replay[key + 'replay_workers'] == 1 else 'es'}) = "
+                    f"{_num(replay[key + 'replay_vs_live'], '.2f')} x live"
+                )
+            if "replay_vs_serial" in replay:
+                lines.append(
+                    f"replay/catch-up / replay/catch-up-serial: {replay['replay_vs_serial']:.2f} x"
+                )
     for t in goals:
         op = ">=" if t.higher_is_better else "<="
         verdict = "met" if t.met else "MISSED"

@@ -19,7 +19,10 @@ fast as the producer can, and the worker consumes it as it arrives: the live rat
 is the events over the time from the first send to the worker's last committed
 batch. Then ``impulse-stream replay`` reads the same topics from their start
 (``--from`` 1970, ``--to`` tomorrow: every record) into its own namespace; the
-replay rate is the events over the seconds the command reports for itself.
+replay rate is the events over the seconds the command reports for itself. With
+``serial`` the replay runs twice on the same records, side by side: first in one
+process (``--workers 1``, namespace ``bench-serial``), then with its default
+workers (one process per CPU, namespace ``bench``).
 """
 
 from __future__ import annotations
@@ -310,7 +313,9 @@ def _feed_and_wait(
     return workload.events / (finished - produced["started"]), metrics
 
 
-_REPLAYED = re.compile(r"replayed ([\d,]+) events in ([\d.]+) s: ([\d,]+) messages")
+_REPLAYED = re.compile(
+    r"replayed ([\d,]+) events in ([\d.]+) s: ([\d,]+) messages.*\((\d+) process(?:es)?\)"
+)
 
 
 def live_then_replay(
@@ -321,8 +326,12 @@ def live_then_replay(
     workload: Workload,
     timeout: float,
     logs: Path,
+    serial: bool = False,
+    parallel: bool = True,
 ) -> dict[str, Any]:
-    """The live rate of a worker fed as fast as the producer can, then the replay's rate."""
+    """The live rate of a worker fed as fast as the producer can, then the replay's rate
+    with its default workers (``parallel``) and, before it, in one process (``serial``;
+    its figures under ``serial_...``)."""
     events = workload.events
     proc = start_worker(env, logs / "live-worker.log", timeout)
     try:
@@ -336,31 +345,7 @@ def live_then_replay(
             for name in ("impulses", "opportunities", "attributions")
         )
     )
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    replay_log = logs / "replay.log"
-    replay = processes.python_module(
-        "impulse_stream.cli",
-        ["replay", "--name", "bench", "--from", "1970-01-02", "--to", tomorrow],
-        env,
-        replay_log,
-    )
-    try:
-        replay_code = replay.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        processes.stop(replay)
-        raise DrainTimeout(
-            f"the replay did not finish in {timeout:.0f}s; log {replay_log}"
-        ) from None
-    found = _REPLAYED.search(replay_log.read_text(errors="replace"))
-    if replay_code != 0 or found is None:
-        raise DrainTimeout(
-            f"impulse-stream replay exited with code {replay_code}; log {replay_log}:\n"
-            + processes.log_tail(replay_log)
-        )
-    replayed = int(found.group(1).replace(",", ""))
-    replay_seconds = float(found.group(2))
-    replay_rate = replayed / replay_seconds if replay_seconds else None
-    return {
+    figures: dict[str, Any] = {
         "events": events,
         "produce_seconds": round(metrics["bench_produce_seconds"], 2),
         "live_seconds": round(live_seconds, 2),
@@ -368,11 +353,49 @@ def live_then_replay(
         "live_events_decided": int(metrics.get("impulse_stream_events_in_total", 0)),
         "live_outputs": live_published,
         "live_worker_exit_code": code,
-        "replay_events": replayed,
-        "replay_seconds": replay_seconds,
-        "replay_events_per_second": round(replay_rate, 1) if replay_rate else None,
+    }
+    runs = [("serial_", "bench-serial", ["--workers", "1"])] if serial else []
+    runs += [("", "bench", [])] if parallel else []
+    for key, name, extra in runs:
+        replayed = _replay_once(env, name, extra, logs / f"{name}.log", timeout)
+        rate = replayed["replay_events"] / replayed["replay_seconds"]
+        figures.update({key + k: v for k, v in replayed.items()})
+        figures[key + "replay_events_per_second"] = round(rate, 1)
+        figures[key + "replay_vs_live"] = round(rate / live_rate, 3)
+    if serial and parallel:
+        figures["replay_vs_serial"] = round(
+            figures["replay_events_per_second"] / figures["serial_replay_events_per_second"], 3
+        )
+    return figures
+
+
+def _replay_once(
+    env: dict[str, str], name: str, extra: list[str], log: Path, timeout: float
+) -> dict[str, Any]:
+    """``impulse-stream replay --name <name>`` of every record of the live topics."""
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    replay = processes.python_module(
+        "impulse_stream.cli",
+        ["replay", "--name", name, "--from", "1970-01-02", "--to", tomorrow, *extra],
+        env,
+        log,
+    )
+    try:
+        replay_code = replay.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        processes.stop(replay)
+        raise DrainTimeout(f"the replay did not finish in {timeout:.0f}s; log {log}") from None
+    found = _REPLAYED.search(log.read_text(errors="replace"))
+    if replay_code != 0 or found is None:
+        raise DrainTimeout(
+            f"impulse-stream replay exited with code {replay_code}; log {log}:\n"
+            + processes.log_tail(log)
+        )
+    return {
+        "replay_events": int(found.group(1).replace(",", "")),
+        "replay_seconds": float(found.group(2)),
         "replay_published": int(found.group(3).replace(",", "")),
-        "replay_vs_live": round(replay_rate / live_rate, 3) if replay_rate else None,
+        "replay_workers": int(found.group(4)),
     }
 
 

@@ -8,6 +8,7 @@ applied directly, with the same hash for the interpreted and the compiled core.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +154,14 @@ def test_the_bench_replays_the_live_events_and_computes_replay_over_live(
     assert replay["replay_vs_live"] == pytest.approx(
         replay["replay_events_per_second"] / replay["live_events_per_second"], rel=1e-2
     )
+    # side by side: the same records replayed by one process, then by one per CPU
+    assert replay["serial_replay_events"] == events and replay["serial_replay_workers"] == 1
+    assert replay["replay_workers"] == min(len(os.sched_getaffinity(0)), 6)
+    assert replay["serial_replay_published"] == replay["replay_published"]
+    assert replay["replay_vs_serial"] == pytest.approx(
+        replay["replay_events_per_second"] / replay["serial_replay_events_per_second"], rel=1e-2
+    )
+    assert "replay/catch-up / replay/catch-up-serial:" in done.stdout
     target = next(t for t in results["targets"] if t["name"].startswith("replay events/s"))
     assert target["value"] == replay["replay_vs_live"] and target["limit"] == 1.5
     assert "replay events/s / live events/s" in done.stdout

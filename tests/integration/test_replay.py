@@ -96,7 +96,7 @@ async def _keys(redis_url: str, prefix: str) -> list[bytes]:
         await store.close()
 
 
-def test_replay_refuses_a_bad_name_or_range_in_one_line(workers):
+def test_replay_refuses_a_bad_name_range_or_workers_in_one_line(workers):
     w = workers.start(ready=False)
     for args in (
         ["--name", "Bad Name", "--from", "0", "--to", "10"],
@@ -104,6 +104,10 @@ def test_replay_refuses_a_bad_name_or_range_in_one_line(workers):
         ["--name", "ok", "--from", "yesterday", "--to", "10"],
         ["--name", "ok", "--from", "10", "--to", "5"],
         ["--name", "ok", "--from", "0", "--to", "10", "--topics", "nope"],
+        ["--name", "ok", "--from", "0", "--to", "10", "--workers", "0"],
+        ["--name", "ok", "--from", "0", "--to", "10", "--workers", "-2"],
+        ["--name", "ok", "--from", "0", "--to", "10", "--workers", "two"],
+        ["--name", "ok", "--from", "0", "--to", "10", "--workers", "1.5"],
     ):
         result = subprocess.run(
             [sys.executable, "-m", "impulse_stream.cli", "replay", *args],
@@ -114,3 +118,5 @@ def test_replay_refuses_a_bad_name_or_range_in_one_line(workers):
         )
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        if "--workers" in args:
+            assert "--workers" in result.stderr and "at least 1" in result.stderr

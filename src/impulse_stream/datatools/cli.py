@@ -126,6 +126,12 @@ def replay(
     catalogue: Annotated[
         Path | None, typer.Option(help="Catalogue to decide with (default: packaged).")
     ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            help="Processes sharing the partitions (default: the number of CPUs; 1: one)."
+        ),
+    ] = None,
 ) -> None:
     """Re-run a range of the input topics (or recorded files) into an isolated namespace."""
     from impulse_stream.datatools.export import parse_bound
@@ -140,14 +146,30 @@ def replay(
         topics=parse_topics(topics),
         inputs=tuple(input or ()),
         catalogue=catalogue,
+        workers=parse_workers(workers),
     )
     began = time.perf_counter()
     result = run_replay(spec, Settings.from_env())
     seconds = time.perf_counter() - began
+    processes = "1 process" if result.workers == 1 else f"{result.workers} processes"
     typer.echo(
         f"replayed {result.events:,} events in {seconds:.1f} s: {result.published:,} messages "
-        f"published to {result.topic_prefix}*, state under {result.redis_prefix!r}"
+        f"published to {result.topic_prefix}*, state under {result.redis_prefix!r} "
+        f"({processes})"
     )
+
+
+def parse_workers(text: str | None) -> int | None:
+    """``--workers``: a whole number of processes, at least 1 (None: the default)."""
+    if text is None:
+        return None
+    try:
+        workers = int(text.strip())
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise DataToolError(f"--workers {text!r}: expected a whole number of processes, at least 1")
+    return workers
 
 
 def backtest(

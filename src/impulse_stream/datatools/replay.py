@@ -14,26 +14,44 @@ live worker processed publishes the same messages, byte for byte and with the
 same ids, as the live worker did, unless an event arrived late live (written
 after its topic was read to the end, dated before what the clock had released:
 ``streaming/clock.py``); and two replays of a range are identical.
+
+``workers`` processes (default: the number of CPUs; 1: this process alone) share
+the recording's partitions, each with its own Redis connection, producer and
+batch processor; they publish the same messages as one process, byte for byte
+and in the same order per partition (``replay_workers.py`` says how).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics as contract_topics
 from impulse_stream.datatools.export import Bound, ExportSpec, read_records
 from impulse_stream.datatools.progress import Bar, progress_bar
 from impulse_stream.datatools.recording import read_recordings
+from impulse_stream.datatools.replay_workers import (
+    DayBoard,
+    LockstepLearning,
+    ProcessBoard,
+    Workers,
+    batch_cuts,
+    own_segments,
+    partition_shares,
+)
 from impulse_stream.errors import DataToolError, Interrupted, PublishFailed
 from impulse_stream.redact import mask_url
 from impulse_stream.settings import Settings
 from impulse_stream.streaming.processor import InboundMessage, OutboundMessage
+
+if TYPE_CHECKING:
+    from impulse_stream.core.engine import DecisionEngine
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 BATCH = 1000
@@ -47,8 +65,11 @@ class ReplaySpec:
     topics: tuple[str, ...] = contract_topics.INPUT_TOPICS
     inputs: tuple[Path, ...] = ()
     catalogue: Path | None = None
+    workers: int | None = None  # processes; None: the number of CPUs
 
     def check(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise DataToolError(f"--workers {self.workers}: expected at least 1 process")
         if not _NAME.match(self.name):
             raise DataToolError(
                 f"--name {self.name!r}: use lower-case letters, digits, '-' or '_' (max 40)"
@@ -71,6 +92,15 @@ class ReplayResult:
     published: int
     redis_prefix: str
     topic_prefix: str
+    workers: int = 1  # processes that ran it (at most one per recorded partition)
+
+
+def default_workers() -> int:
+    """The number of CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class KafkaTopicPublisher:
@@ -121,30 +151,108 @@ def replay(spec: ReplaySpec, settings: Settings) -> ReplayResult:
         )
     except InfraError as exc:
         raise DataToolError(f"could not create the replay's topics: {exc}") from None
+    shares = partition_shares(messages, spec.workers or default_workers())
+    from impulse_stream.core.engine import DecisionEngine
+
     try:
+        engine = DecisionEngine(load_catalogue(spec.catalogue))  # the processes inherit it
         with progress_bar("replay", len(messages), "events") as bar:
-            published = asyncio.run(_run(spec, settings, messages, bar))
+            if len(shares) > 1:
+                published = _in_processes(spec, settings, engine, messages, shares, bar)
+            else:
+                batches = (messages[i : i + BATCH] for i in range(0, len(messages), BATCH))
+                published = asyncio.run(_run(spec, settings, engine, messages, batches, _bar(bar)))
     except KeyboardInterrupt:
         raise Interrupted(
             f"replay {spec.name!r} stopped; its state under {spec.redis_prefix(settings)!r} is "
             "partial: run the replay again (it starts afresh)"
         ) from None
-    return ReplayResult(len(messages), published, spec.redis_prefix(settings), prefix)
+    return ReplayResult(
+        len(messages), published, spec.redis_prefix(settings), prefix, max(1, len(shares))
+    )
+
+
+def _bar(bar: Bar) -> Callable[[int], None]:
+    def advance(events: int) -> None:
+        bar.advance(events, events)
+
+    return advance
+
+
+def _in_processes(
+    spec: ReplaySpec,
+    settings: Settings,
+    engine: DecisionEngine,
+    messages: list[InboundMessage],
+    shares: list[tuple[int, ...]],
+    bar: Bar,
+) -> int:
+    """The replay over one process per share of partitions (``replay_workers.py``)."""
+    asyncio.run(_wipe(spec, settings))
+    prefix = spec.topic_prefix(settings)
+    cuts = batch_cuts(messages, BATCH, prefix + contract_topics.PROFILES)
+    # Only responses teach the statistics; without any, every snapshot is empty.
+    learns = any(m.topic == prefix + contract_topics.RESPONSES for m in messages)
+
+    def work(
+        index: int, partitions: tuple[int, ...], board: ProcessBoard, advance: Callable[[int], None]
+    ) -> int:
+        segments = own_segments(messages, cuts, set(partitions))
+        return asyncio.run(
+            _run(
+                spec,
+                settings,
+                engine,
+                messages,
+                segments,
+                advance,
+                board=board if learns else None,
+                wipe=False,
+            )
+        )
+
+    return Workers(shares, work).wait(bar)
+
+
+async def _wipe(spec: ReplaySpec, settings: Settings) -> None:
+    from impulse_stream.errors import StoreUnavailable
+    from impulse_stream.store.redis import RedisStore
+
+    store = RedisStore(
+        settings.redis_url,
+        prefix=spec.redis_prefix(settings),
+        security=settings.redis_security,
+        timer_shards=settings.timer_shards,
+    )
+    try:
+        await store.wipe()
+    except StoreUnavailable as exc:
+        raise DataToolError(f"Redis at {mask_url(settings.redis_url)}: {exc}") from None
+    finally:
+        await store.close()
 
 
 async def _run(
-    spec: ReplaySpec, settings: Settings, messages: list[InboundMessage], bar: Bar
+    spec: ReplaySpec,
+    settings: Settings,
+    engine: DecisionEngine,
+    messages: list[InboundMessage],
+    batches: Iterable[Sequence[InboundMessage]],
+    advance: Callable[[int], None],
+    *,
+    board: DayBoard | None = None,
+    wipe: bool = True,
 ) -> int:
+    """Replay ``batches`` (``messages`` or some of their partitions) through one batch
+    processor; with a ``board``, in step with the replay's other processes."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
-    from impulse_stream.core.engine import DecisionEngine
     from impulse_stream.errors import StoreUnavailable
     from impulse_stream.store.redis import RedisStore
     from impulse_stream.streaming.processor import BatchProcessor
 
     prefix = spec.topic_prefix(settings)
-    engine = DecisionEngine(load_catalogue(spec.catalogue))
     store = RedisStore(
         settings.redis_url,
         prefix=spec.redis_prefix(settings),
@@ -159,7 +267,8 @@ async def _run(
     )
     counting = _Counting(KafkaTopicPublisher(producer))
     try:
-        await store.wipe()
+        if wipe:
+            await store.wipe()
         await producer.start()
         processor = BatchProcessor(
             engine,
@@ -171,10 +280,11 @@ async def _run(
             allowed_lateness=settings.allowed_lateness_seconds,
             **recorded_input_clock(messages),
         )
-        for i in range(0, len(messages), BATCH):
-            chunk = messages[i : i + BATCH]
-            await processor.process(chunk)
-            bar.advance(len(chunk), len(chunk))
+        if board is not None:
+            processor.learning = LockstepLearning(processor.learning, board)
+        for batch in batches:
+            await processor.process(batch)
+            advance(len(batch))
         await processor.flush()
         await processor.flush_delivered()
     except StoreUnavailable as exc:
