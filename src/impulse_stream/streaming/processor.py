@@ -342,17 +342,38 @@ class BatchProcessor:
                 self.watermarks[p] = max(self.watermarks.get(p, deadline), deadline)
         if batch:
             self.metrics.batch_size.observe(len(batch))
-        await self.learning.prepare(
-            {now.date() for items in by_partition.values() for _, _, now in items}
-        )
-        marks = self.checkpoints.marks_of(batch, partitions)
-        outcome = await self._decide(by_partition, set(by_partition), marks)
-        await self.outbox.publish(dead + outcome.dead + outcome.messages, outcome.written)
-        await self.learning.learn(outcome.observations)
-        if erasures:
-            await self._erase(erasures)
+        try:
+            await self.learning.prepare(
+                {now.date() for items in by_partition.values() for _, _, now in items}
+            )
+            marks = self.checkpoints.marks_of(batch, partitions)
+            outcome = await self._decide(by_partition, set(by_partition), marks)
+            await self.outbox.publish(dead + outcome.dead + outcome.messages, outcome.written)
+            await self.learning.learn(outcome.observations)
+            if erasures:
+                await self._erase(erasures)
+        except BaseException:
+            self._hold_again(by_partition)
+            raise
         self.checkpoints.raised(marks)
         self._observe(outcome)
+
+    def _hold_again(
+        self, released: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]]
+    ) -> None:
+        """A batch failed after its clock released events: they are held again, so that
+        the worker does not acknowledge them (an event of an earlier batch, released by
+        this one, would otherwise count as done) and the next attempt applies them; what
+        the failed attempt did write is recognised then by the fences."""
+        for items in released.values():
+            for message, event, _ in items:
+                self.clock.hold(
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    _ms(event.occurred_at),
+                    (message, event),
+                )
 
     async def advance_idle(self, partition: int, now_ms: int) -> None:
         """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""
