@@ -23,15 +23,22 @@ _running: list[subprocess.Popen[bytes]] = []
 
 
 def python_module(
-    module: str, args: Sequence[str], env: Mapping[str, str], log: Path
+    module: str,
+    args: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    *,
+    checkout: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``python -m module args`` with stdout and stderr in ``log``."""
+    """``python -m module args`` with stdout and stderr in ``log``; ``checkout``: another
+    checkout of the repository, run with its own venv (``make venv`` there) and sources."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    python = str(checkout / ".venv" / "bin" / "python") if checkout else sys.executable
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
+            [python, "-m", module, *args],
             env=dict(env),
-            cwd=REPO,
+            cwd=checkout or REPO,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -133,15 +133,17 @@ def drain_workers(
     timeout: float,
     logs: list[Path],
     module: str = "impulse_stream.cli",
+    checkout: Path | None = None,
 ) -> WorkerResult:
     """Start workers of one group (one env each, own web port), wait until they have
     decided every event, scrape, stop them gracefully. CPU and metrics are summed over
     the workers; ``per_worker`` keeps each one's events and final partitions.
-    ``module`` runs as ``python -m module worker`` (a prototype's launcher)."""
+    ``module`` runs as ``python -m module worker`` (a prototype's launcher); ``checkout``:
+    the worker of another checkout (its venv and sources, e.g. main's)."""
     ports = [int(env["IMPULSE_STREAM_WEB_PORT"]) for env in envs]
     group = envs[0]["IMPULSE_STREAM_APP_ID"]
     procs = [
-        processes.python_module(module, ["worker"], env, log)
+        processes.python_module(module, ["worker"], env, log, checkout=checkout)
         for env, log in zip(envs, logs, strict=True)
     ]
     clock = DrainClock(expect)

@@ -11,7 +11,8 @@ says what differs, everything else is the worker as shipped:
   ``BENCH_PROTOTYPE_GC_THRESHOLD`` allocations (default 50,000), so a batch's
   short-lived objects are collected a few times per batch instead of scanned
   again at every 700 allocations. Outputs cannot change: only when the
-  collector runs does.
+  collector runs does. The shipped worker does this itself since issue 14
+  (``streaming/collector.py``); the prototype stays for older checkouts.
 """
 
 from __future__ import annotations

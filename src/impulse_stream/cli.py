@@ -89,11 +89,13 @@ def worker(
     from impulse_stream.logs import configure_logging
     from impulse_stream.settings import Settings
     from impulse_stream.startup import wait_for_dependencies_blocking
+    from impulse_stream.streaming.collector import collect_less_often
 
     settings = Settings.from_env(web_port=web_port, topic_prefix=topic_prefix)
     configure_logging(settings.log_level)
     use_event_loop(settings.event_loop)
     container = build(settings)
+    collect_less_often()  # the start-up heap is built: never walk it again
     wait_for_dependencies_blocking(settings)
     runner = faust.Worker(
         container.app,

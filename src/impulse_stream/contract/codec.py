@@ -155,8 +155,11 @@ _Unsigned = Annotated[str, Meta(pattern=UNSIGNED_AMOUNT)]
 _Signed = Annotated[str, Meta(pattern=SIGNED_AMOUNT)]
 
 
-class _TransactionAmounts(msgspec.Struct, forbid_unknown_fields=False):
-    """The wire form of a booking's amounts: strings only (msgspec's Decimal takes numbers)."""
+class _TransactionAmounts(msgspec.Struct, forbid_unknown_fields=False, gc=False):
+    """The wire form of a booking's amounts: strings only (msgspec's Decimal takes numbers).
+
+    One per booking decoded; ``gc=False``: strings and None only, never part of a cycle.
+    """
 
     amount: _Unsigned
     balance_after: _Signed | None = None

@@ -76,8 +76,16 @@ OpportunityStatus = Literal["open", "withdrawn", "expired"]
 ActionKind = Literal["sales", "service"]
 
 
-class Record(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
-    """Base of every contract record."""
+class Record(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False, gc=False):
+    """Base of every contract record.
+
+    ``gc=False`` (inherited): the garbage collector neither tracks nor counts these
+    records, a few per event. None can be part of a reference cycle: every record
+    is frozen (its fields are set once, to objects that existed before it) and
+    holds only scalars (str, int, float, bool, Decimal, date, datetime, None),
+    other records and tuples of those; a cycle needs an object changed after it
+    was made to point back.
+    """
 
 
 # --- input topics ------------------------------------------------------------

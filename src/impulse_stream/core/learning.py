@@ -28,7 +28,10 @@ from impulse_stream.core.catalogue import Action
 StatKey = tuple[str, str, str]
 
 
-class AcceptanceObservation(msgspec.Struct, frozen=True, kw_only=True):
+class AcceptanceObservation(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One accepted or declined response (``gc=False``: frozen, scalars and a datetime
+    only, so never part of a reference cycle; one per response event)."""
+
     action_id: str
     segment: str
     channel: str

@@ -36,8 +36,14 @@ MAX_OUTREACH = 16  # sales contacts kept for the customer cap (the schema caps i
 CONSENT_BITS = {"phone": 1, "email": 2, "letter": 4, "online_banking": 8}
 
 
-class _S(msgspec.Struct, array_like=True, frozen=True, omit_defaults=True):
-    pass
+class _S(msgspec.Struct, array_like=True, frozen=True, omit_defaults=True, gc=False):
+    """Base of the state's structs, decoded and rebuilt for every customer of a batch.
+
+    ``gc=False`` (inherited): the collector neither tracks nor counts them. None
+    can be part of a reference cycle: all are frozen and hold only scalars
+    (str, int, float, bool, date, datetime, None), other state structs and
+    tuples of those.
+    """
 
 
 class HeldContract(_S, frozen=True):

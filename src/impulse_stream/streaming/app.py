@@ -172,9 +172,9 @@ class Worker:
         """Of the processed events, those the processor does not hold any more; the held
         ones wait (unacknowledged, so uncommitted) until their clock comes."""
         held = self.processor.held()
-        ready = []
-        for key in [k for k in self.waiting if k not in held]:
-            ready.append(self.waiting.pop(key))
+        # Only what stopped being held since the last call can leave `waiting`.
+        waiting = self.waiting
+        ready = [waiting.pop(k) for k in self.processor.unheld() if k in waiting and k not in held]
         for m in done:
             key = (m.topic, m.partition, m.offset)
             if key in held:

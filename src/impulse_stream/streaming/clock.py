@@ -42,6 +42,12 @@ The watermarks are persisted with the partition's checkpoint (raised only),
 so a restarted or new owner starts from them. Held events are not
 acknowledged: their offsets are not committed, and the partition's next owner
 reads them again.
+
+The clock keeps the (topic, partition, offset) of every held event as it holds,
+releases, drops and forgets them (:attr:`EventClock.keys`), and, once asked
+(:meth:`EventClock.take_unheld`), the ones that stopped being held: what the
+worker acknowledges after a batch costs what the batch changed, not what is
+held.
 """
 
 from __future__ import annotations
@@ -49,16 +55,22 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
 HELD_LIMIT = 200_000  # held events per partition before the clock is forced forward
 
+HeldKey = tuple[str, int, int]  # (topic, partition, offset) of a held event
 
-@dataclass(order=True, frozen=True)
+
+@dataclass(order=True, slots=True)
 class Held:
-    """An event waiting for the clock; ordered by (event time, topic number, offset)."""
+    """An event waiting for the clock; ordered by (event time, topic number, offset).
+
+    One per event, never changed: not ``frozen``, whose ``__init__`` costs five
+    times as much.
+    """
 
     event_ms: int
     topic_index: int
@@ -95,6 +107,26 @@ class EventClock:
         self.since: dict[int, float] = {}  # when the partition was first seen
         self.held: dict[int, dict[str, list[Held]]] = defaultdict(lambda: defaultdict(list))
         self.deadline_ms: dict[int, int] = {}  # the deadline clock, never goes back
+        self._keys: set[HeldKey] = set()  # every event in ``held``
+        self._unheld: list[HeldKey] | None = None  # left ``_keys`` since take_unheld()
+
+    @property
+    def keys(self) -> Set[HeldKey]:
+        """(topic, partition, offset) of every held event, kept as they are held and let go."""
+        return self._keys
+
+    def take_unheld(self) -> list[HeldKey]:
+        """The keys that stopped being held (released, dropped, forgotten) since the last
+        call, in that order, possibly held again since; the first call starts keeping them
+        and returns none (a clock nobody asks keeps nothing)."""
+        unheld, self._unheld = self._unheld or [], []
+        return unheld
+
+    def _let_go(self, partition: int, gone: Iterable[Held]) -> None:
+        keys = [(h.topic, partition, h.offset) for h in gone]
+        self._keys.difference_update(keys)
+        if self._unheld is not None:
+            self._unheld += keys
 
     # --- life cycle -------------------------------------------------------------
 
@@ -113,6 +145,8 @@ class EventClock:
 
     def forget(self, partition: int) -> None:
         """A revoked partition: its held events stay uncommitted for the next owner."""
+        for queue in self.held.get(partition, {}).values():
+            self._let_go(partition, queue)
         tables = (self.marks, self.heard, self.read, self.since, self.held, self.deadline_ms)
         for table in tables:
             table.pop(partition, None)
@@ -138,14 +172,15 @@ class EventClock:
         """
         marks = self.marks[partition]
         marks[topic] = max(marks.get(topic, event_ms), event_ms)
-        held = Held(event_ms, self.index.get(topic, len(self.topics)), offset, topic, item)
-        queue = self.held[partition][topic]
-        if not queue or queue[-1].offset < offset:
-            queue.append(held)
-        else:
-            at = bisect.bisect_left([h.offset for h in queue], offset)
-            if at == len(queue) or queue[at].offset != offset:
-                queue.insert(at, held)
+        key = (topic, partition, offset)
+        if key not in self._keys:
+            self._keys.add(key)
+            held = Held(event_ms, self.index.get(topic, len(self.topics)), offset, topic, item)
+            queue = self.held[partition][topic]
+            if not queue or queue[-1].offset < offset:
+                queue.append(held)
+            else:  # an earlier offset delivered after a later one
+                queue.insert(bisect.bisect_left(queue, offset, key=_offset), held)
         deadline = self.deadline_ms.get(partition)
         return deadline is not None and event_ms < deadline
 
@@ -189,13 +224,14 @@ class EventClock:
         if clock is None:
             return []
         ready: list[list[Held]] = []
-        for topic, queue in queues.items():
+        for queue in queues.values():
             n = 0
             while n < len(queue) and queue[n].event_ms <= clock:  # a topic's order is kept
                 n += 1
             if n:
                 ready.append(queue[:n])
-                queues[topic] = queue[n:]
+                del queue[:n]
+                self._let_go(partition, ready[-1])
         deadline = clock - self.lateness
         if deadline > self.deadline_ms.get(partition, deadline - 1):
             self.deadline_ms[partition] = deadline
@@ -210,13 +246,19 @@ class EventClock:
 
     def drop_held(self, partition: int, keep: Callable[[Any], bool]) -> list[Any]:
         """Remove the held events ``keep`` refuses (an erased customer's); returns them."""
-        dropped: list[Any] = []
+        dropped: list[Held] = []
         queues = self.held.get(partition, {})
         for topic, queue in queues.items():
-            kept = [h for h in queue if keep(h.item)]
-            dropped += [h.item for h in queue if not keep(h.item)]
+            kept: list[Held] = []
+            for h in queue:
+                (kept if keep(h.item) else dropped).append(h)
             queues[topic] = kept
-        return dropped
+        self._let_go(partition, dropped)
+        return [h.item for h in dropped]
 
     def partitions_holding(self) -> list[int]:
         return sorted(p for p in self.held if self.held_count(p))
+
+
+def _offset(held: Held) -> int:
+    return held.offset

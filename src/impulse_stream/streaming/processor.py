@@ -49,7 +49,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -78,7 +78,7 @@ from impulse_stream.errors import (
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.store.base import CustomerStore, CustomerWrite, Delivered, StoredCustomer
 from impulse_stream.streaming.checkpoints import Checkpoints
-from impulse_stream.streaming.clock import EventClock
+from impulse_stream.streaming.clock import EventClock, HeldKey
 from impulse_stream.streaming.deadletters import DeadLetters
 from impulse_stream.streaming.learning import LearningSnapshots
 from impulse_stream.streaming.messages import (
@@ -254,13 +254,15 @@ class BatchProcessor:
         else:
             await self.outbox.flush_delivered()
 
-    def held(self) -> set[tuple[str, int, int]]:
-        """(topic, partition, offset) of every event waiting for its partition's clock."""
-        return {
-            (m.topic, m.partition, m.offset)
-            for p in self.clock.partitions_holding()
-            for m, _ in self.clock.held_items(p)
-        }
+    def held(self) -> Set[HeldKey]:
+        """(topic, partition, offset) of every event waiting for its partition's clock (the
+        clock's own index, kept as it changes: no copy)."""
+        return self.clock.keys
+
+    def unheld(self) -> list[HeldKey]:
+        """The (topic, partition, offset) that stopped being held since the last call: the
+        events that may now be acknowledged, if :meth:`held` does not name them again."""
+        return self.clock.take_unheld()
 
     async def _process(self, batch: Sequence[InboundMessage], everything: bool = False) -> None:
         partitions = sorted({m.partition for m in batch} | set(self.clock.partitions_holding()))
@@ -340,17 +342,38 @@ class BatchProcessor:
                 self.watermarks[p] = max(self.watermarks.get(p, deadline), deadline)
         if batch:
             self.metrics.batch_size.observe(len(batch))
-        await self.learning.prepare(
-            {now.date() for items in by_partition.values() for _, _, now in items}
-        )
-        marks = self.checkpoints.marks_of(batch, partitions)
-        outcome = await self._decide(by_partition, set(by_partition), marks)
-        await self.outbox.publish(dead + outcome.dead + outcome.messages, outcome.written)
-        await self.learning.learn(outcome.observations)
-        if erasures:
-            await self._erase(erasures)
+        try:
+            await self.learning.prepare(
+                {now.date() for items in by_partition.values() for _, _, now in items}
+            )
+            marks = self.checkpoints.marks_of(batch, partitions)
+            outcome = await self._decide(by_partition, set(by_partition), marks)
+            await self.outbox.publish(dead + outcome.dead + outcome.messages, outcome.written)
+            await self.learning.learn(outcome.observations)
+            if erasures:
+                await self._erase(erasures)
+        except BaseException:
+            self._hold_again(by_partition)
+            raise
         self.checkpoints.raised(marks)
         self._observe(outcome)
+
+    def _hold_again(
+        self, released: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]]
+    ) -> None:
+        """A batch failed after its clock released events: they are held again, so that
+        the worker does not acknowledge them (an event of an earlier batch, released by
+        this one, would otherwise count as done) and the next attempt applies them; what
+        the failed attempt did write is recognised then by the fences."""
+        for items in released.values():
+            for message, event, _ in items:
+                self.clock.hold(
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    _ms(event.occurred_at),
+                    (message, event),
+                )
 
     async def advance_idle(self, partition: int, now_ms: int) -> None:
         """Move an idle partition's event-time clock to ``now_ms`` and fire due timers."""

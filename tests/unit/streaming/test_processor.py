@@ -79,6 +79,17 @@ class CrashingPublisher(CollectingPublisher):
         raise Crash
 
 
+class CrashingLaterPublisher(CollectingPublisher):
+    """Publishes until ``crash`` is set."""
+
+    crash = False
+
+    async def publish(self, messages):
+        if self.crash:
+            raise Crash
+        await super().publish(messages)
+
+
 def test_outputs_written_but_not_published_are_recovered_by_the_next_owner():
     store = MemoryStore()
     batch = abandoned_then_call()
@@ -105,15 +116,7 @@ def test_a_shutdown_after_a_failed_publish_keeps_the_outbox_for_the_next_owner()
         "channel.contacts", [inbound_call("c1", T0 + timedelta(minutes=40))]
     )
 
-    class CrashingLater(CollectingPublisher):
-        crash = False
-
-        async def publish(self, messages):
-            if self.crash:
-                raise Crash
-            await super().publish(messages)
-
-    stopping = CrashingLater()
+    stopping = CrashingLaterPublisher()
     worker = BatchProcessor(ENGINE, store, stopping)
     run(worker.process(first_batch))
     stopping.crash = True
@@ -390,3 +393,27 @@ def test_a_quiet_tick_deletes_the_acknowledged_outbox_entries():
     run(p.tick())
     assert not store.pending_outbox.get(0)
     assert all(not rec.outbox for rec in store.customers.values())
+
+
+def test_events_an_earlier_batch_held_stay_held_when_the_batch_releasing_them_fails():
+    # The worker acknowledges an event once the processor no longer holds it. An order
+    # step held by one batch and released by the next must be held again when that
+    # next batch fails, or the worker would commit an event that was never decided.
+    behind = {"channel.contacts"}
+    store = MemoryStore()
+    pub = CrashingLaterPublisher()
+    p = BatchProcessor(ENGINE, store, pub, backlogged=lambda topic, partition: topic in behind)
+    steps = messages("orders.flow", abandoned_card_order("c1"))
+    run(p.process(steps))
+    held = {(m.topic, m.partition, m.offset) for m in steps}
+    assert held <= p.held()  # the contacts topic is behind: the clock waits for it
+    behind.clear()
+    pub.crash = True
+    call = messages("channel.contacts", [inbound_call("c1", T0 + timedelta(hours=3))])
+    with pytest.raises(Crash):
+        run(p.process(call))
+    assert held <= p.held()
+    pub.crash = False
+    run(p.process(call))  # the retry
+    assert not held & p.held()
+    assert any(o["product"] == "credit_card" for o in opportunities(pub))
