@@ -16,6 +16,7 @@ from impulse_stream.contract import topics
 from impulse_stream.store.redis import RedisStore
 from tests.support.kafka import produce, read_all
 from tests.support.scenarios import T0, inbound_call, order_stream
+from tests.support.worker_process import run_replay
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +44,6 @@ def settled(workers) -> dict[tuple[str, str], set[bytes]]:
         time.sleep(5)
 
 
-def replay(env: dict[str, str], name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "impulse_stream.cli", "replay", "--name", name, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def test_a_replayed_range_publishes_what_the_live_worker_did_byte_for_byte(
     workers, redis_url, redis_prefix
 ):
@@ -70,14 +61,14 @@ def test_a_replayed_range_publishes_what_the_live_worker_did_byte_for_byte(
     live_keys = asyncio.run(_keys(redis_url, redis_prefix))
 
     env = {**w.env, "PYTHONUNBUFFERED": "1"}
-    first = replay(env, "r1", "--from", "2020-01-01", "--to", "2100-01-01")
+    first = run_replay(env, "r1", "--from", "2020-01-01", "--to", "2100-01-01", timeout=180)
     assert first.returncode == 0, first.stderr
     assert f"replayed {len(orders) + len(calls):,} events" in first.stdout
     replayed = outputs(workers.bootstrap, "replay-r1." + workers.prefix)
     assert {k: v for k, v in replayed.items()} == {k: v for k, v in live.items()}
     assert all(len(v) == 1 for v in replayed.values())  # one content per id
 
-    again = replay(env, "r1", "--from", "0", "--to", "100000")
+    again = run_replay(env, "r1", "--from", "0", "--to", "100000", timeout=180)
     assert again.returncode == 0, again.stderr
     twice = outputs(workers.bootstrap, "replay-r1." + workers.prefix)
     assert twice == replayed  # byte-identical the second time (same ids, same bytes)

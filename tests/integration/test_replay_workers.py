@@ -19,6 +19,7 @@ import redis
 from impulse_stream.contract import topics
 from impulse_stream.datatools.generate import GenerateSpec, write_files
 from tests.support.kafka import read_all
+from tests.support.worker_process import run_replay
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +43,6 @@ def month(tmp_path: Path, customers: int) -> Path:
     out = tmp_path / f"month-{customers}"
     write_files(GenerateSpec(customers, 30, 4), out, 6)
     return out
-
-
-def replay(env: dict[str, str], name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "impulse_stream.cli", "replay", "--name", name, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def outputs(bootstrap: str, prefix: str) -> dict[tuple[str, int], object]:
@@ -106,10 +97,10 @@ def test_a_month_replayed_by_two_processes_publishes_and_stores_what_one_process
     recording = month(tmp_path, 150)
     if not responses:
         (recording / f"{topics.RESPONSES}.jsonl").unlink()
-    one = replay(env, "w1", "--input", str(recording), "--workers", "1")
+    one = run_replay(env, "w1", "--input", str(recording), "--workers", "1")
     assert one.returncode == 0, one.stderr
     assert "(1 process)" in one.stdout
-    two = replay(env, "w2", "--input", str(recording), "--workers", "2")
+    two = run_replay(env, "w2", "--input", str(recording), "--workers", "2")
     assert two.returncode == 0, two.stderr
     assert "(2 processes)" in two.stdout
     # the same summary: events read, messages published

@@ -14,6 +14,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def run_replay(
+    env: dict[str, str], name: str, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``impulse-stream replay --name <name> <args>`` to its end, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "impulse_stream.cli", "replay", "--name", name, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

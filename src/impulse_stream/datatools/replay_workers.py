@@ -66,12 +66,12 @@ def batch_cuts(
     """``(start, end)`` of each segment the serial replay processes in one step: its
     batches of ``batch`` records, cut where :class:`BatchProcessor` cuts them (before a
     profile record of a customer tombstoned earlier in the batch)."""
-    from impulse_stream.streaming.processor import _split_at_tombstones
+    from impulse_stream.streaming.processor import split_at_tombstones
 
     cuts: list[tuple[int, int]] = []
     for start in range(0, len(messages), batch):
         at = start
-        for segment in _split_at_tombstones(messages[start : start + batch], profiles_topic):
+        for segment in split_at_tombstones(messages[start : start + batch], profiles_topic):
             cuts.append((at, at + len(segment)))
             at += len(segment)
     return cuts

@@ -233,7 +233,7 @@ class BatchProcessor:
         """
         partitions = {m.partition for m in batch}
         try:
-            for segment in _split_at_tombstones(batch, self.prefix + contract_topics.PROFILES):
+            for segment in split_at_tombstones(batch, self.prefix + contract_topics.PROFILES):
                 await self._process(segment)
         except BaseException:
             # Some customers may be written and not yet published: the next attempt
@@ -679,7 +679,7 @@ class BatchProcessor:
             m.latency.observe(max(0.0, now - at.timestamp()))
 
 
-def _split_at_tombstones(
+def split_at_tombstones(
     batch: Sequence[InboundMessage], profiles: str
 ) -> list[Sequence[InboundMessage]]:
     """``batch`` cut before each profile record of a customer tombstoned earlier in it."""
