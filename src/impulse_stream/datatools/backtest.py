@@ -47,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -64,7 +64,8 @@ from impulse_stream.datatools.backtest_store import BacktestStore
 from impulse_stream.datatools.collector import fewer_collections
 from impulse_stream.datatools.feedback import Feedback
 from impulse_stream.datatools.outbound_memory import OutboundFeedback, memory_selector
-from impulse_stream.datatools.progress import Bar, progress_bar
+from impulse_stream.datatools.progress import progress_bar
+from impulse_stream.datatools.replay_workers import ForkedProcesses, ProcessBoard, default_workers
 from impulse_stream.errors import Interrupted
 from impulse_stream.pseudonym import pseudonym
 from impulse_stream.streaming.employers import notice
@@ -98,6 +99,34 @@ class CatalogueRun:
     suppressions: dict[str, int]
     # day -> channel -> admitted | fallback | carried_over | dropped (the outbound selector)
     outbound: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenedRun:
+    """What the comparison needs of one run (:func:`opened_run`): far smaller than its
+    messages, so that a run in another process returns only this."""
+
+    rules_version: str
+    opened: dict[str, dict[str, Any]]  # opportunity id -> its first message (revision 0)
+    impulses: Counter[str]  # kind -> impulses detected
+    suppressions: dict[str, int]
+    outbound: dict[str, dict[str, dict[str, int]]]
+    outputs: int  # messages the run published
+
+
+def opened_run(run: CatalogueRun, report_from: str = "") -> OpenedRun:
+    """The opportunities ``run`` opened and the impulses it detected (from ``report_from``
+    on), with its suppressions and outbound volumes."""
+    opened, impulses = _opened(run, report_from)
+    return OpenedRun(
+        run.rules_version, opened, impulses, run.suppressions, run.outbound, len(run.messages)
+    )
+
+
+class Advancing(Protocol):
+    """What a run tells its progress: a progress bar, or :class:`_Advance`."""
+
+    def advance(self, steps: float = 1, items: int = 0) -> None: ...
 
 
 class EmployerAgent(Protocol):
@@ -151,7 +180,7 @@ def run_catalogue(
     catalogue: Catalogue,
     messages: Sequence[InboundMessage],
     label: str,
-    bar: Bar | None = None,
+    bar: Advancing | None = None,
     warm_up: int = 0,
 ) -> CatalogueRun:
     """The worker's batch path over ``messages`` on an in-memory store, with the employer
@@ -175,7 +204,7 @@ async def run_messages(
     catalogue: Catalogue,
     messages: Sequence[InboundMessage],
     label: str = "run",
-    bar: Bar | None = None,
+    bar: Advancing | None = None,
     warm_up: int = 0,
     agent: EmployerAgent | None = None,
 ) -> CatalogueRun:
@@ -303,19 +332,28 @@ def compare(
     samples: int = 10,
     warm_up: int = 0,
     report_from: str = "",
+    workers: int | None = None,
 ) -> BacktestReport:
     """Run both catalogues over ``messages`` (with a progress bar) and compare.
 
     With ``report_from`` (an ISO day) only opportunities and impulses from that day
     on count, and the suppressions after the first ``warm_up`` messages (those
     before the day): the earlier events only warm the customers' state up.
+    ``workers`` (default: the CPUs) at least 2 runs the two catalogues side by side in
+    two forked processes (:func:`run_in_processes`); 1 runs them one after the other in
+    this process. Both give the same report.
     """
-    runs = []
-    for label, catalogue in (("baseline", baseline), ("candidate", candidate)):
-        with progress_bar(f"backtest {label}", len(messages), "events") as bar:
-            runs.append(run_catalogue(catalogue, messages, label, bar, warm_up))
+    catalogues = (("baseline", baseline), ("candidate", candidate))
+    if (workers or default_workers()) >= 2:
+        runs = run_in_processes(messages, catalogues, warm_up, report_from)
+    else:
+        runs = []
+        for label, catalogue in catalogues:
+            with progress_bar(f"backtest {label}", len(messages), "events") as bar:
+                run = run_catalogue(catalogue, messages, label, bar, warm_up)
+            runs.append(opened_run(run, report_from))  # its messages are not kept
     customers = {m.key for m in messages if m.key is not None}
-    return compare_runs(
+    return compare_opened(
         runs[0],
         runs[1],
         baseline,
@@ -325,6 +363,64 @@ def compare(
         samples,
         report_from,
     )
+
+
+class _Advance:
+    """A progress that tells the parent process (``ForkedProcesses``' ``advance``)."""
+
+    def __init__(self, advance: Callable[[int], None]) -> None:
+        self.tell = advance
+
+    def advance(self, steps: float = 1, items: int = 0) -> None:
+        self.tell(items)
+
+
+class CatalogueProcesses(ForkedProcesses[OpenedRun]):
+    """One forked process per catalogue of a backtest."""
+
+    others = "the other run was stopped"
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        work: Callable[[int, ProcessBoard, Callable[[int], None]], OpenedRun],
+    ) -> None:
+        self.labels = list(labels)
+        super().__init__(len(self.labels), work, "backtest")
+
+    def describe(self, index: int) -> str:
+        return f"the backtest's {self.labels[index]} run (process {index + 1} of {self.count})"
+
+
+def run_in_processes(
+    messages: Sequence[InboundMessage],
+    catalogues: Sequence[tuple[str, Catalogue]],
+    warm_up: int = 0,
+    report_from: str = "",
+) -> list[OpenedRun]:
+    """Each ``(label, catalogue)`` run by ``run_catalogue`` in a process of its own,
+    forked from this one (the recording is not copied), all at once; each returns its
+    :class:`OpenedRun`, in the order given. A process that fails or dies stops the
+    others (:class:`DataToolError`, one line); Ctrl-C stops them all
+    (:class:`Interrupted`, saying how far each had come)."""
+
+    def work(index: int, board: ProcessBoard, advance: Callable[[int], None]) -> OpenedRun:
+        label, catalogue = catalogues[index]
+        run = run_catalogue(catalogue, messages, label, _Advance(advance), warm_up)
+        return opened_run(run, report_from)
+
+    labels = [label for label, _ in catalogues]
+    processes = CatalogueProcesses(labels, work)
+    total = len(messages) * len(catalogues)
+    try:
+        with progress_bar(f"backtest {' + '.join(labels)}", total, "events") as bar:
+            return processes.results(bar)
+    except KeyboardInterrupt:
+        done = " and ".join(f"{n:,}" for n in processes.progress())
+        raise Interrupted(
+            f"stopped during the {' and '.join(labels)} runs after {done} of "
+            f"{len(messages):,} events; no report written"
+        ) from None
 
 
 def _opened(
@@ -367,13 +463,8 @@ def _sorted(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _side(
-    run: CatalogueRun,
-    opened: dict[str, dict[str, Any]],
-    impulses: Counter[str],
-    catalogue: Catalogue,
-    report_from: str = "",
-) -> Side:
+def _side(run: OpenedRun, catalogue: Catalogue, report_from: str = "") -> Side:
+    opened, impulses = run.opened, run.impulses
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     for o in opened.values():
         per_day[o["created_at"][:10]][_channel(o)] += 1
@@ -400,7 +491,7 @@ def _side(
     )
 
 
-def _outbound_from(run: CatalogueRun, report_from: str) -> dict[str, dict[str, dict[str, int]]]:
+def _outbound_from(run: OpenedRun, report_from: str) -> dict[str, dict[str, dict[str, int]]]:
     return {day: counts for day, counts in run.outbound.items() if day >= report_from}
 
 
@@ -415,8 +506,31 @@ def compare_runs(
     report_from: str = "",
 ) -> BacktestReport:
     """The comparison of two finished runs (see the module docstring for the terms)."""
-    old, old_impulses = _opened(old_run, report_from)
-    new, new_impulses = _opened(new_run, report_from)
+    return compare_opened(
+        opened_run(old_run, report_from),
+        opened_run(new_run, report_from),
+        old_catalogue,
+        new_catalogue,
+        events,
+        customers,
+        samples,
+        report_from,
+    )
+
+
+def compare_opened(
+    old_run: OpenedRun,
+    new_run: OpenedRun,
+    old_catalogue: Catalogue,
+    new_catalogue: Catalogue,
+    events: int,
+    customers: int,
+    samples: int = 10,
+    report_from: str = "",
+) -> BacktestReport:
+    """:func:`compare_runs` of two runs reduced by :func:`opened_run` (with the same
+    ``report_from``)."""
+    old, new = old_run.opened, new_run.opened
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     shifted: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
@@ -496,8 +610,8 @@ def compare_runs(
         )
         for c in changes[: max(0, samples)]
     ]
-    baseline = _side(old_run, old, old_impulses, old_catalogue, report_from)
-    candidate = _side(new_run, new, new_impulses, new_catalogue, report_from)
+    baseline = _side(old_run, old_catalogue, report_from)
+    candidate = _side(new_run, new_catalogue, report_from)
     days = sorted(
         set(baseline.contacts_per_day)
         | set(candidate.contacts_per_day)

@@ -200,6 +200,13 @@ def backtest(
     topics: Annotated[
         str | None, typer.Option(help="Topics of the range (default: all six).")
     ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            help="Processes (default: the number of CPUs; 1: one after the other in one; "
+            "2 or more: the two catalogues side by side)."
+        ),
+    ] = None,
 ) -> None:
     """Replay recorded events (files or a topic range) with two catalogues and report."""
     from impulse_stream.catalogue_loader import load_catalogue
@@ -211,6 +218,7 @@ def backtest(
         raise DataToolError("give recordings (files, directories) or --from and --to, not both")
     if not events and (from_ is None or to is None):
         raise DataToolError("a topic range needs both --from and --to")
+    processes = parse_workers(workers)
     files = recording_files(events or [])
     for f in files:
         if not f.is_file():
@@ -232,7 +240,9 @@ def backtest(
     messages = [m for _, m in timed]
     warm_up = sum(1 for ts, _ in timed if ts < since_ms)
     try:
-        report = compare(messages, old, new, samples=samples, warm_up=warm_up, report_from=since)
+        report = compare(
+            messages, old, new, samples, warm_up=warm_up, report_from=since, workers=processes
+        )
     except KeyboardInterrupt:
         raise Interrupted("stopped between the two runs; no report written") from None
     report.baseline_source = str(baseline) if baseline else "packaged default.yaml"

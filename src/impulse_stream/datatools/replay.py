@@ -24,7 +24,6 @@ and in the same order per partition (``replay_workers.py`` says how).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from impulse_stream.datatools.replay_workers import (
     ProcessBoard,
     Workers,
     batch_cuts,
+    default_workers,
     own_segments,
     partition_shares,
 )
@@ -93,14 +93,6 @@ class ReplayResult:
     redis_prefix: str
     topic_prefix: str
     workers: int = 1  # processes that ran it (at most one per recorded partition)
-
-
-def default_workers() -> int:
-    """The number of CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 class KafkaTopicPublisher:

@@ -31,7 +31,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from impulse_stream.core.learning import AcceptanceObservation
 from impulse_stream.errors import DataToolError
@@ -41,7 +41,16 @@ if TYPE_CHECKING:
     from impulse_stream.datatools.progress import Bar
     from impulse_stream.streaming.processor import InboundMessage
 
+T = TypeVar("T")
 MAX_DAYS = 8192  # event-time days one process may release in one batch (22 years)
+
+
+def default_workers() -> int:
+    """The number of CPUs this process may run on (``--workers``' default)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def partition_shares(messages: Sequence[InboundMessage], workers: int) -> list[tuple[int, ...]]:
@@ -196,30 +205,36 @@ class ProcessBoard:
             await asyncio.sleep(0.0005)
 
 
-class Workers:
-    """The replay's processes: forked from the caller (the recording is not copied),
-    one per share of partitions; :meth:`wait` sums their progress and outputs."""
+class ForkedProcesses(Generic[T]):
+    """Processes forked from the caller (what it holds, a recording, is not copied), each
+    running ``work(index, board, advance)``; :meth:`results` gathers what they return, in
+    process order, and sums their progress (``advance(events)``) into a bar. A process
+    that fails or dies stops the others: :class:`DataToolError`, one line, naming it
+    (:meth:`describe`). Used by ``replay --workers`` and ``backtest --workers``."""
+
+    others = "the other processes were stopped"
 
     def __init__(
         self,
-        shares: Sequence[tuple[int, ...]],
-        work: Callable[[int, tuple[int, ...], ProcessBoard, Callable[[int], None]], int],
+        count: int,
+        work: Callable[[int, ProcessBoard, Callable[[int], None]], T],
+        name: str = "worker",
     ) -> None:
         self.ctx = multiprocessing.get_context("fork")
-        self.shares = list(shares)
-        self.board = ProcessBoard(self.ctx, len(shares))
-        self.done = self.ctx.Array("q", len(shares))  # events decided per process
-        self.results = self.ctx.SimpleQueue()  # (process, published or None, error)
+        self.count = count
+        self.board = ProcessBoard(self.ctx, count)
+        self.done = self.ctx.Array("q", count)  # events decided per process
+        self.results_queue = self.ctx.SimpleQueue()  # (process, ok, result or error)
         self.work = work
         self.parent = os.getpid()
         self.procs = [
-            self.ctx.Process(target=self._child, args=(i,), name=f"replay-worker-{i + 1}")
-            for i in range(len(shares))
+            self.ctx.Process(target=self._child, args=(i,), name=f"{name}-{i + 1}")
+            for i in range(count)
         ]
 
     def _child(self, index: int) -> None:
         # Ctrl-C goes to the whole process group: the parent stops the workers and says
-        # where the replay stopped; a worker stops without a traceback of its own.
+        # where the run stopped; a worker stops without a traceback of its own.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.board.party = index
 
@@ -230,37 +245,40 @@ class Workers:
                 os._exit(1)
 
         try:
-            published = self.work(index, self.shares[index], self.board, advance)
+            result = self.work(index, self.board, advance)
         except DataToolError as exc:
-            self.results.put((index, None, str(exc)))
+            self.results_queue.put((index, False, str(exc)))
             raise SystemExit(1) from None
         except Exception as exc:
-            self.results.put((index, None, repr(exc)))
+            self.results_queue.put((index, False, repr(exc)))
             raise SystemExit(1) from None
-        self.results.put((index, published, ""))
+        self.results_queue.put((index, True, result))
 
     def describe(self, index: int) -> str:
-        parts = ", ".join(map(str, self.shares[index]))
-        return f"replay worker {index + 1} of {len(self.shares)} (partitions {parts})"
+        return f"process {index + 1} of {self.count}"
 
-    def wait(self, bar: Bar) -> int:
-        """Start the workers; return the messages they published once all are done.
-        A worker that fails stops the others: :class:`DataToolError` with its reason."""
+    def progress(self) -> list[int]:
+        """The events each process has reported so far."""
+        return list(self.done[:])
+
+    def results(self, bar: Bar) -> list[T]:
+        """Start the processes; return what each returned, in process order, once all
+        are done. A process that fails stops the others: :class:`DataToolError`."""
         for p in self.procs:
             p.start()
-        published: dict[int, int] = {}
+        returned: dict[int, T] = {}
         shown = 0
         try:
-            while len(published) < len(self.procs):
-                while not self.results.empty():
-                    index, count, error = self.results.get()
-                    if count is None:
-                        self._fail(index, error)
-                    published[index] = count
+            while len(returned) < len(self.procs):
+                while not self.results_queue.empty():
+                    index, ok, result = self.results_queue.get()
+                    if not ok:
+                        self._fail(index, result)
+                    returned[index] = result
                 for i, p in enumerate(self.procs):
-                    if p.exitcode not in (None, 0) and i not in published:
+                    if p.exitcode not in (None, 0) and i not in returned:
                         time.sleep(0.2)  # its reason may be on its way
-                        if not self.results.empty():
+                        if not self.results_queue.empty():
                             break
                         self._fail(i, f"ended with exit code {p.exitcode}")
                 now = sum(self.done[:])
@@ -274,12 +292,12 @@ class Workers:
             p.join()
         now = sum(self.done[:])
         bar.advance(now - shown, now - shown)
-        return sum(published.values())
+        return [returned[i] for i in range(len(self.procs))]
 
     def _fail(self, index: int, reason: str) -> None:
         self.stop()
         line = " ".join(reason.split())
-        raise DataToolError(f"{self.describe(index)}: {line}; the other workers were stopped")
+        raise DataToolError(f"{self.describe(index)}: {line}; {self.others}")
 
     def stop(self) -> None:
         for p in self.procs:
@@ -290,3 +308,31 @@ class Workers:
             if p.is_alive():
                 p.kill()
                 p.join()
+
+
+class Workers(ForkedProcesses[int]):
+    """The replay's processes, one per share of partitions; :meth:`wait` sums their
+    progress and the messages they published."""
+
+    others = "the other workers were stopped"
+
+    def __init__(
+        self,
+        shares: Sequence[tuple[int, ...]],
+        work: Callable[[int, tuple[int, ...], ProcessBoard, Callable[[int], None]], int],
+    ) -> None:
+        self.shares = list(shares)
+
+        def on_share(index: int, board: ProcessBoard, advance: Callable[[int], None]) -> int:
+            return work(index, self.shares[index], board, advance)
+
+        super().__init__(len(self.shares), on_share, "replay-worker")
+
+    def describe(self, index: int) -> str:
+        parts = ", ".join(map(str, self.shares[index]))
+        return f"replay worker {index + 1} of {len(self.shares)} (partitions {parts})"
+
+    def wait(self, bar: Bar) -> int:
+        """Start the workers; return the messages they published once all are done.
+        A worker that fails stops the others: :class:`DataToolError` with its reason."""
+        return sum(self.results(bar))

@@ -173,6 +173,7 @@ def test_ctrl_c_stops_a_backtest_cleanly_and_says_where(tmp_path):
     assert "Traceback" not in stderr and stdout == ""
     assert re.fullmatch(
         r"interrupted: stopped (during the baseline run after [\d,]+ of [\d,]+ events"
+        r"|during the baseline and candidate runs after [\d,]+ and [\d,]+ of [\d,]+ events"
         r"|while reading the recordings|between the two runs); no report written\n",
         stderr,
     ), stderr
