@@ -3,87 +3,114 @@
 A month of ``--customers`` customers is generated with ``datatools.generate``
 (the data engineer's workload: three months of regular bookings before the
 month, then the month on all six topics), read back as ``impulse-stream
-backtest`` reads recordings, and run through the batch path on the in-memory
-store with the packaged catalogue, once, timed (wall clock and CPU). A
-backtest compares two catalogues, so it runs the path twice.
+backtest`` reads recordings, and backtested as ``impulse-stream backtest``
+does it: the packaged catalogue against a candidate that lowers
+``balance_above_usual``'s ``min_ratio`` from 1.5 to 1.2, both through the batch
+path on the in-memory store, then compared. Two ways, in turn, ``--rounds``
+times (default 1): ``serial`` (``--workers 1``: the two catalogues one after the
+other in one process) and ``parallel`` (``--workers N``, default the number of
+CPUs: the two catalogues side by side in two forked processes). Each figure is
+the median of its rounds; the JSON reports of every run are compared
+(``reports_identical``). With ``--workers 1`` only the serial way runs (the
+profile's: ``bench/profile.py``).
+
+Figures per way: the wall time of the whole backtest (both catalogues and the
+comparison); ``events_per_second``, the events the catalogue runs decided per
+second of it (2 × events ÷ wall: one catalogue's events/s when serial, as the
+figure was before the parallel way); ``cpu_us_per_event``, the CPU of this
+process and its children per event and catalogue (CPU ÷ 2 events); and the
+extrapolated wall time of a backtest of a 1M-customer month. The top-level
+figures are the parallel way's (the serial way's with ``--workers 1``).
 
 The figure for a 1M-customer month is an extrapolation, and says so: this
-run's events per customer times one million, divided by this run's rate,
-times two catalogues. It assumes the cost per event stays flat with the
-number of customers (the in-memory store is a dict) and the machine has the
-memory for a million states; neither is measured here.
+run's events per customer times one million, divided by this run's events per
+second of wall time. It assumes the cost per event stays flat with the number
+of customers (the in-memory store is a dict) and the machine has the memory
+for a million states (twice: two runs at once); neither is measured here.
+``due_ms_1m``: one ``due`` call of the backtest's store on a partition of a
+1M-customer month (~167,000 timers), which the linear extrapolation leaves out:
+per event it adds ``due_ms_1m × 6 partitions ÷ 500 events per batch``.
 
-The same process also runs the month as the backtest ran it before
-``datatools/backtest_store.py`` and ``datatools/collector.py`` (the plain
-``MemoryStore``, the interpreter's collector thresholds): ``before`` in the
-result, side by side with the figures of today's path, on the same messages,
-the two in turn ``--rounds`` times (default 1: before, today's; with 2: before,
-today's, before, today's, each figure the faster of its two runs), and whether
-both gave the same output bytes. ``due_ms_1m``: one
-``due`` call of each store on a partition of a 1M-customer month (~167,000
-timers), which the linear extrapolation leaves out: per event it adds
-``due_ms_1m × 6 partitions ÷ 500 events per batch``.
-
-    python -m bench.backtest_rate --customers 2000 --rounds 2 --result out.json
+    python -m bench.backtest_rate --customers 2000 --rounds 3 --result out.json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import hashlib
+import os
 import random
+import resource
+import statistics
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from impulse_stream.catalogue_loader import load_catalogue
+from impulse_stream.catalogue_loader import DEFAULT_CATALOGUE, load_catalogue, parse_catalogue_text
 from impulse_stream.core.catalogue import Catalogue
-from impulse_stream.datatools import backtest
-from impulse_stream.datatools.backtest import CatalogueRun, run_catalogue
+from impulse_stream.datatools.backtest import compare_opened, run_both
 from impulse_stream.datatools.backtest_store import BacktestStore
 from impulse_stream.datatools.generate import GenerateSpec, write_files
 from impulse_stream.datatools.recording import read_timed_recordings, recording_files
+from impulse_stream.datatools.render import render_json
+from impulse_stream.datatools.replay_workers import default_workers
 from impulse_stream.store.memory import MemoryStore
 from impulse_stream.streaming.processor import InboundMessage
 
 MONTH_CUSTOMERS = 1_000_000  # the issue's month of a bank
 CATALOGUES_PER_BACKTEST = 2  # baseline and candidate
 PARTITIONS = 6
+LOWER_RATIO = ("min_ratio: 1.5", "min_ratio: 1.2")  # the candidate's change
 
 
-@contextlib.contextmanager
-def as_before() -> Iterator[None]:
-    """The backtest's path as it was: the plain MemoryStore, no collector tuning."""
-    store, collections = backtest.BacktestStore, backtest.fewer_collections
-    backtest.BacktestStore = MemoryStore  # type: ignore[misc]
-    backtest.fewer_collections = contextlib.nullcontext  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        backtest.BacktestStore, backtest.fewer_collections = store, collections  # type: ignore[misc]
+def candidate_catalogue() -> Catalogue:
+    """The packaged catalogue with ``balance_above_usual`` firing more often."""
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
+    assert text.count(LOWER_RATIO[0]) == 1, "the packaged catalogue changed"
+    return parse_catalogue_text(text.replace(*LOWER_RATIO), "bench-candidate")
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _timed(
-    catalogue: Catalogue, messages: Sequence[InboundMessage]
-) -> tuple[float, float, CatalogueRun]:
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    run = run_catalogue(catalogue, messages, "bench")
-    return time.perf_counter() - wall0, time.process_time() - cpu0, run
+    messages: Sequence[InboundMessage], baseline: Catalogue, candidate: Catalogue, workers: int
+) -> tuple[float, float, int, str]:
+    """One backtest: wall s, CPU s, the baseline's outputs and the JSON report."""
+    wall0, cpu0 = time.perf_counter(), _cpu()
+    runs = run_both(messages, baseline, candidate, workers=workers)
+    customers = len({m.key for m in messages if m.key is not None})
+    report = compare_opened(runs[0], runs[1], baseline, candidate, len(messages), customers)
+    wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
+    return wall, cpu, runs[0].outputs, render_json(report)
 
 
-def _digest(run: CatalogueRun) -> str:
-    h = hashlib.sha256()
-    for m in run.messages:
-        h.update(
-            orjson.dumps([m.topic, m.key or b"", m.value or b"", m.headers], default=bytes.hex)
-        )
-    return h.hexdigest()
+def _figures(
+    timings: list[tuple[float, float, int, str]], events: int, customers: int, workers: int
+) -> dict[str, Any]:
+    wall = statistics.median(t[0] for t in timings)
+    cpu = statistics.median(t[1] for t in timings)
+    decided = events * CATALOGUES_PER_BACKTEST
+    rate = decided / wall if wall else 0.0
+    month = events / customers * MONTH_CUSTOMERS * CATALOGUES_PER_BACKTEST / rate if rate else None
+    return {
+        "workers": workers,
+        "seconds": round(wall, 2),
+        "seconds_per_round": [round(t[0], 2) for t in timings],
+        "events_per_second": round(rate, 1),
+        "cpu_us_per_event": round(cpu / decided * 1e6, 1) if events else None,
+        "month_1m_customers_minutes_extrapolated": (
+            round(month / 60, 1) if month is not None else None
+        ),
+    }
 
 
 def due_ms_1m(store: MemoryStore, customers: int = MONTH_CUSTOMERS // PARTITIONS) -> float:
@@ -104,62 +131,55 @@ def due_ms_1m(store: MemoryStore, customers: int = MONTH_CUSTOMERS // PARTITIONS
 
 
 def measure(
-    customers: int, days: int = 30, seed: int = 1, partitions: int = 6, rounds: int = 1
+    customers: int,
+    days: int = 30,
+    seed: int = 1,
+    partitions: int = 6,
+    rounds: int = 1,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Generate, read and run one month, both paths ``rounds`` times in turn; the figures
-    as a dict (see the module docstring)."""
+    """Generate, read and backtest one month, serial and parallel in turn ``rounds`` times;
+    the figures as a dict (see the module docstring)."""
+    load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         out = Path(tmp)
         t0 = time.perf_counter()
         stats = write_files(GenerateSpec(customers, days, seed), out, partitions)
         generated = time.perf_counter() - t0
         messages = [m for _, m in read_timed_recordings(recording_files([out]))]
-    catalogue = load_catalogue()
-    runs: dict[str, list[tuple[float, float, CatalogueRun]]] = {"before": [], "today": []}
+    baseline, candidate = load_catalogue(), candidate_catalogue()
+    parallel_workers = workers or default_workers()
+    ways = {"serial": 1} if parallel_workers == 1 else {"serial": 1, "parallel": parallel_workers}
+    timings: dict[str, list[tuple[float, float, int, str]]] = {way: [] for way in ways}
     for _ in range(rounds):
-        with as_before():
-            runs["before"].append(_timed(catalogue, messages))
-        runs["today"].append(_timed(catalogue, messages))
-    wall, cpu, run = min(runs["today"], key=lambda r: r[0])
-    old_wall, old_cpu, old_run = min(runs["before"], key=lambda r: r[0])
+        for way, n in ways.items():
+            timings[way].append(_timed(messages, baseline, candidate, n))
     events = len(messages)
-    rate = events / wall if wall else 0.0
-    old_rate = events / old_wall if old_wall else 0.0
-    per_customer = events / customers
-    month_seconds = (
-        per_customer * MONTH_CUSTOMERS / rate * CATALOGUES_PER_BACKTEST if rate else None
-    )
-    old_month = (
-        per_customer * MONTH_CUSTOMERS / old_rate * CATALOGUES_PER_BACKTEST if old_rate else None
-    )
-    before = {
-        "seconds": round(old_wall, 2),
-        "events_per_second": round(old_rate, 1),
-        "cpu_us_per_event": round(old_cpu / events * 1e6, 1) if events else None,
-        "month_1m_customers_minutes_extrapolated": (
-            round(old_month / 60, 1) if old_month is not None else None
-        ),
-        "due_ms_1m": due_ms_1m(MemoryStore()),
-    }
-    return {
+    by_way = {way: _figures(timings[way], events, customers, n) for way, n in ways.items()}
+    reports = {t[3] for ts in timings.values() for t in ts}
+    outputs = {t[2] for ts in timings.values() for t in ts}
+    top = by_way.get("parallel", by_way["serial"])
+    figures: dict[str, Any] = {
         "customers": customers,
         "days": days,
         "rounds": rounds,
         "events": events,
-        "events_per_customer": round(per_customer, 1),
+        "events_per_customer": round(events / customers, 1),
         "generated_events": sum(stats.per_topic.values()),
         "generate_seconds": round(generated, 2),
-        "seconds": round(wall, 2),
-        "events_per_second": round(rate, 1),
-        "cpu_us_per_event": round(cpu / events * 1e6, 1) if events else None,
-        "outputs": len(run.messages),
-        "month_1m_customers_minutes_extrapolated": (
-            round(month_seconds / 60, 1) if month_seconds is not None else None
-        ),
+        **top,
+        "outputs": outputs.pop() if len(outputs) == 1 else None,
+        "reports_identical": len(reports) == 1,
+        "serial": by_way["serial"],
         "due_ms_1m": due_ms_1m(BacktestStore()),
-        "before": before,
-        "outputs_identical_to_before": _digest(run) == _digest(old_run),
+        "load_average_before": [round(x, 2) for x in load0],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
+    if "parallel" in by_way:
+        figures["parallel_vs_serial"] = round(
+            by_way["serial"]["seconds"] / by_way["parallel"]["seconds"], 2
+        )
+    return figures
 
 
 def main() -> None:
@@ -167,13 +187,21 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument(
-        "--rounds", type=int, default=1, help="runs of each path; each figure the fastest"
+        "--rounds", type=int, default=1, help="runs of each way in turn; each figure the median"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes of the parallel way (default: the CPUs); 1: the serial way only",
     )
     parser.add_argument("--result", type=Path, required=True)
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    figures = measure(args.customers, args.days, rounds=args.rounds)
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    figures = measure(args.customers, args.days, rounds=args.rounds, workers=args.workers)
     args.result.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
 
 

@@ -10,14 +10,15 @@ with the most *own* time (the leaf of a sampled stack), in µs per event:
   and is stopped when the group has committed every input offset, so start-up
   and group join are left out. The worker's CPU (user + system, /proc) over the
   same window gives CPU µs per event beside it.
-* ``backtest``: ``bench/backtest_rate.py`` (a generated month of
-  ``--customers`` customers through the batch path on the in-memory store),
-  recorded whole; only stacks under ``run_catalogue`` (the timed part) count.
+* ``backtest``: ``bench/backtest_rate.py --workers 1`` (a generated month of
+  ``--customers`` customers backtested with two catalogues, one after the other
+  in one process, through the batch path on the in-memory store), recorded
+  whole; only stacks under ``run_catalogue`` (the catalogue runs) count.
 
 py-spy samples the thread that holds the GIL (``--gil``), so a worker waiting
 on Kafka or Redis (``epoll``, a lock) is not a sample. µs per event of a frame
 = its share of the samples × the process's CPU µs per event over the same
-window (``/proc`` for the worker, ``time.process_time`` for the backtest):
+window (``/proc`` for the worker, ``getrusage`` for the backtest):
 sampling pauses the process, so the samples' wall time is not its CPU. With
 ``--native`` (default) the frames inside the mypyc-compiled core and in C
 extensions are named (``CPyDef_...``, ``gc_collect_main``, ``msgspec``); without
@@ -369,8 +370,9 @@ def profile_worker(args: argparse.Namespace, out: Path) -> Profile:
 
 def profile_backtest(args: argparse.Namespace, out: Path) -> Profile:
     raw, result = out / "backtest.txt", out / "backtest-rate.json"
-    # two rounds of both paths, as the backtest bench ran before its default became one
-    rate_args = ["--customers", str(args.customers), "--rounds", "2", "--result", str(result)]
+    # two rounds of the serial way (one process: py-spy follows no forked children)
+    rate_args = ["--customers", str(args.customers), "--rounds", "2", "--workers", "1",
+                 "--result", str(result)]  # fmt: skip
     cmd = [*_py_spy_args(args.rate, args.native, raw), "--", sys.executable, "-m",
            "bench.backtest_rate", *rate_args]  # fmt: skip
     log(f"py-spy over bench.backtest_rate --customers {args.customers}")

@@ -86,7 +86,7 @@ def test_the_bench_runs_every_stage_on_both_builds_with_identical_outputs_and_ti
     assert done.stdout.rstrip().splitlines()[-1].startswith(f"total wall time: {total} (")
 
 
-def test_the_bench_backtests_a_generated_month_and_extrapolates_the_1m_customer_month(
+def test_the_bench_backtests_a_generated_month_serially_and_in_parallel_and_extrapolates(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path
 ) -> None:
     from impulse_stream.datatools.backtest import run_catalogue
@@ -109,11 +109,24 @@ def test_the_bench_backtests_a_generated_month_and_extrapolates_the_1m_customer_
     assert figures["events"] == figures["generated_events"] == len(messages) > 0
     assert figures["outputs"] == len(expected.messages) > 0
     assert figures["events_per_customer"] == round(len(messages) / customers, 1)
-    minutes = figures["month_1m_customers_minutes_extrapolated"]
-    rate = figures["events_per_second"]
-    # events per customer x 1M x two catalogues / the measured rate (rounded in the file)
-    assert minutes == pytest.approx(len(messages) / customers * 2e6 / rate / 60, rel=1e-3, abs=0.1)
+    # the two catalogues side by side (the default: the CPUs) and one after the other
+    assert figures["reports_identical"] is True
+    assert figures["workers"] == len(os.sched_getaffinity(0)) >= 2
+    assert figures["serial"]["workers"] == 1
+    assert figures["parallel_vs_serial"] == pytest.approx(
+        figures["serial"]["seconds"] / figures["seconds"], abs=0.01
+    )
+    for way in (figures, figures["serial"]):
+        minutes = way["month_1m_customers_minutes_extrapolated"]
+        rate = way["events_per_second"]  # both catalogues' events per second of wall time
+        assert rate == pytest.approx(2 * len(messages) / way["seconds"], rel=0.05)
+        # events per customer x 1M x two catalogues / the rate (rounded in the file)
+        assert minutes == pytest.approx(
+            len(messages) / customers * 2e6 / rate / 60, rel=1e-3, abs=0.1
+        )
     assert "1M-customer month, two catalogues (extrapolated linearly)" in done.stdout
+    assert f"backtest/month: {figures['workers']} processes" in done.stdout
+    assert "backtest/month-serial: 1 process" in done.stdout
 
 
 def test_the_bench_runs_two_workers_of_one_group_and_they_split_the_partitions(

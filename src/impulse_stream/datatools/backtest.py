@@ -343,15 +343,7 @@ def compare(
     two forked processes (:func:`run_in_processes`); 1 runs them one after the other in
     this process. Both give the same report.
     """
-    catalogues = (("baseline", baseline), ("candidate", candidate))
-    if (workers or default_workers()) >= 2:
-        runs = run_in_processes(messages, catalogues, warm_up, report_from)
-    else:
-        runs = []
-        for label, catalogue in catalogues:
-            with progress_bar(f"backtest {label}", len(messages), "events") as bar:
-                run = run_catalogue(catalogue, messages, label, bar, warm_up)
-            runs.append(opened_run(run, report_from))  # its messages are not kept
+    runs = run_both(messages, baseline, candidate, warm_up, report_from, workers)
     customers = {m.key for m in messages if m.key is not None}
     return compare_opened(
         runs[0],
@@ -363,6 +355,28 @@ def compare(
         samples,
         report_from,
     )
+
+
+def run_both(
+    messages: Sequence[InboundMessage],
+    baseline: Catalogue,
+    candidate: Catalogue,
+    warm_up: int = 0,
+    report_from: str = "",
+    workers: int | None = None,
+) -> list[OpenedRun]:
+    """The baseline's and the candidate's runs, reduced by :func:`opened_run`: side by
+    side in two processes when ``workers`` (default: the CPUs) is 2 or more, else one
+    after the other in this one (see :func:`compare`)."""
+    catalogues = (("baseline", baseline), ("candidate", candidate))
+    if (workers or default_workers()) >= 2:
+        return run_in_processes(messages, catalogues, warm_up, report_from)
+    runs = []
+    for label, catalogue in catalogues:
+        with progress_bar(f"backtest {label}", len(messages), "events") as bar:
+            run = run_catalogue(catalogue, messages, label, bar, warm_up)
+        runs.append(opened_run(run, report_from))  # its messages are not kept
+    return runs
 
 
 class _Advance:
