@@ -117,10 +117,48 @@ class OpenedRun:
 def opened_run(run: CatalogueRun, report_from: str = "") -> OpenedRun:
     """The opportunities ``run`` opened and the impulses it detected (from ``report_from``
     on), with its suppressions and outbound volumes."""
-    opened, impulses = _opened(run, report_from)
-    return OpenedRun(
-        run.rules_version, opened, impulses, run.suppressions, run.outbound, len(run.messages)
-    )
+    opening = Opening(report_from)
+    opening.add(run.messages)
+    return opening.result(run)
+
+
+class Opening:
+    """:func:`opened_run` counted as the messages come, so that a run need not keep them:
+    the same result for the same messages in the same order, whatever the chunks."""
+
+    def __init__(self, report_from: str = "") -> None:
+        self.report_from = report_from
+        self.first: dict[str, dict[str, Any]] = {}
+        self.impulses: Counter[str] = Counter()
+        self.outputs = 0
+
+    def add(self, messages: Sequence[OutboundMessage]) -> None:
+        self.outputs += len(messages)
+        first, impulses, report_from = self.first, self.impulses, self.report_from
+        for m in messages:
+            if m.value is None:
+                continue
+            if m.topic == contract_topics.OPPORTUNITIES:
+                o = orjson.loads(m.value)
+                if o["created_at"][:10] < report_from:
+                    continue
+                seen = first.get(o["opportunity_id"])
+                if seen is None or o["revision"] < seen["revision"]:
+                    first[o["opportunity_id"]] = o
+            elif m.topic == contract_topics.IMPULSES:
+                impulse = orjson.loads(m.value)
+                if impulse["detected_at"][:10] >= report_from:
+                    impulses[impulse["kind"]] += 1
+
+    def result(self, run: CatalogueRun) -> OpenedRun:
+        return OpenedRun(
+            run.rules_version,
+            self.first,
+            self.impulses,
+            run.suppressions,
+            run.outbound,
+            self.outputs,
+        )
 
 
 class Advancing(Protocol):
@@ -189,6 +227,22 @@ def run_catalogue(
         return asyncio.run(run_messages(catalogue, messages, label, bar, warm_up))
 
 
+def open_catalogue(
+    catalogue: Catalogue,
+    messages: Sequence[InboundMessage],
+    label: str,
+    bar: Advancing | None = None,
+    warm_up: int = 0,
+    report_from: str = "",
+) -> OpenedRun:
+    """``opened_run(run_catalogue(...), report_from)`` without keeping the run's messages:
+    a run holds only what the agents have not read yet."""
+    opening = Opening(report_from)
+    with fewer_collections():
+        run = asyncio.run(run_messages(catalogue, messages, label, bar, warm_up, opening=opening))
+    return opening.result(run)
+
+
 def _suppressions(metrics: Metrics) -> dict[str, int]:
     found = {}
     for rule in SUPPRESSION_RULES:
@@ -207,9 +261,12 @@ async def run_messages(
     bar: Advancing | None = None,
     warm_up: int = 0,
     agent: EmployerAgent | None = None,
+    opening: Opening | None = None,
 ) -> CatalogueRun:
     """``run_catalogue`` in a running event loop; ``agent`` counts the employer clusters
-    (``MemoryClusters`` of the catalogue when not given)."""
+    (``MemoryClusters`` of the catalogue when not given). With ``opening``, every message
+    goes to it once both agents have read it, and is not kept (the run's ``messages``
+    are then empty)."""
     metrics = Metrics()
     publisher = CollectingPublisher()
     processor = BatchProcessor(
@@ -233,6 +290,8 @@ async def run_messages(
                 await feedback.after_batch()
             outbound.heard(batch)
             await outbound.after_batch()
+            if opening is not None:
+                _hand_over(publisher, opening, [f for f in (feedback, outbound) if f is not None])
             done += len(batch)
             await asyncio.sleep(0)  # the in-memory path never waits: let Ctrl-C's cancel in
             if bar is not None:
@@ -242,11 +301,26 @@ async def run_messages(
             f"stopped during the {label} run after {done:,} of {len(messages):,} events; "
             "no report written"
         ) from None
+    if opening is not None:
+        opening.add(publisher.messages)
+        publisher.messages.clear()
     if warm_up >= len(messages):
         before = _suppressions(metrics)
     after = _suppressions(metrics)
     counted = {r: n - before.get(r, 0) for r, n in after.items() if n > before.get(r, 0)}
     return CatalogueRun(catalogue.version, publisher.messages, counted, _outbound_volumes(outbound))
+
+
+def _hand_over(
+    publisher: CollectingPublisher, opening: Opening, readers: Sequence[Feedback]
+) -> None:
+    """The messages every reader has read go to ``opening`` and out of ``publisher``."""
+    read = min(r.seen for r in readers)
+    if read:
+        opening.add(publisher.messages[:read])
+        del publisher.messages[:read]
+        for r in readers:
+            r.seen -= read
 
 
 def _outbound_volumes(outbound: OutboundFeedback) -> dict[str, dict[str, dict[str, int]]]:
@@ -374,8 +448,7 @@ def run_both(
     runs = []
     for label, catalogue in catalogues:
         with progress_bar(f"backtest {label}", len(messages), "events") as bar:
-            run = run_catalogue(catalogue, messages, label, bar, warm_up)
-        runs.append(opened_run(run, report_from))  # its messages are not kept
+            runs.append(open_catalogue(catalogue, messages, label, bar, warm_up, report_from))
     return runs
 
 
@@ -420,8 +493,7 @@ def run_in_processes(
 
     def work(index: int, board: ProcessBoard, advance: Callable[[int], None]) -> OpenedRun:
         label, catalogue = catalogues[index]
-        run = run_catalogue(catalogue, messages, label, _Advance(advance), warm_up)
-        return opened_run(run, report_from)
+        return open_catalogue(catalogue, messages, label, _Advance(advance), warm_up, report_from)
 
     labels = [label for label, _ in catalogues]
     processes = CatalogueProcesses(labels, work)
@@ -435,28 +507,6 @@ def run_in_processes(
             f"stopped during the {' and '.join(labels)} runs after {done} of "
             f"{len(messages):,} events; no report written"
         ) from None
-
-
-def _opened(
-    run: CatalogueRun, report_from: str = ""
-) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
-    first: dict[str, dict[str, Any]] = {}
-    impulses: Counter[str] = Counter()
-    for m in run.messages:
-        if m.value is None:
-            continue
-        if m.topic == contract_topics.OPPORTUNITIES:
-            o = orjson.loads(m.value)
-            if o["created_at"][:10] < report_from:
-                continue
-            seen = first.get(o["opportunity_id"])
-            if seen is None or o["revision"] < seen["revision"]:
-                first[o["opportunity_id"]] = o
-        elif m.topic == contract_topics.IMPULSES:
-            impulse = orjson.loads(m.value)
-            if impulse["detected_at"][:10] >= report_from:
-                impulses[impulse["kind"]] += 1
-    return first, impulses
 
 
 def _channel(o: dict[str, Any]) -> str:

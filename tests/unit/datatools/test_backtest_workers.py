@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from impulse_stream.catalogue_loader import load_catalogue, parse_catalogue_text
-from impulse_stream.datatools.backtest import compare
+from impulse_stream.datatools.backtest import compare, open_catalogue, opened_run, run_catalogue
 from impulse_stream.datatools.generate import GenerateSpec, write_files
 from impulse_stream.datatools.recording import read_timed_recordings, recording_files
 from impulse_stream.datatools.render import render_json
@@ -62,6 +62,18 @@ def test_the_catalogues_side_by_side_report_byte_for_byte_what_one_after_the_oth
     assert report["added"]["total"] > 0 and report["customers_affected"] > 0
     assert report["baseline"]["opened"] > 100 and report["samples"]
     assert report["baseline"]["outbound_per_day"] and report["baseline"]["suppressions"]
+
+
+@pytest.mark.parametrize("report_from", ["", "2026-11-01"], ids=["everything", "from-nov"])
+def test_a_run_that_keeps_no_messages_opens_what_a_run_that_keeps_them_opens(month, report_from):
+    _, timed = month
+    messages = [m for _, m in timed]
+    candidate = parse_catalogue_text(candidate_text(), "2026.11.1-r")
+    kept = opened_run(run_catalogue(candidate, messages, "kept"), report_from)
+    streamed = open_catalogue(candidate, messages, "streamed", report_from=report_from)
+    assert list(streamed.opened.items()) == list(kept.opened.items())
+    assert streamed == kept
+    assert kept.outputs > len(kept.opened) > 100 and kept.impulses
 
 
 def test_the_cli_reports_the_same_with_one_worker_and_with_two(month, tmp_path):
