@@ -486,7 +486,7 @@ def run_in_processes(
     report_from: str = "",
 ) -> list[OpenedRun]:
     """Each ``(label, catalogue)`` run by ``run_catalogue`` in a process of its own,
-    forked from this one (the recording is not copied), all at once; each returns its
+    forked from this one (the recording is inherited, not sent), all at once; each returns its
     :class:`OpenedRun`, in the order given. A process that fails or dies stops the
     others (:class:`DataToolError`, one line); Ctrl-C stops them all
     (:class:`Interrupted`, saying how far each had come)."""

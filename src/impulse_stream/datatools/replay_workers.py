@@ -206,7 +206,7 @@ class ProcessBoard:
 
 
 class ForkedProcesses(Generic[T]):
-    """Processes forked from the caller (what it holds, a recording, is not copied), each
+    """Processes forked from the caller (what it holds, a recording, is inherited), each
     running ``work(index, board, advance)``; :meth:`results` gathers what they return, in
     process order, and sums their progress (``advance(events)``) into a bar. A process
     that fails or dies stops the others: :class:`DataToolError`, one line, naming it
