@@ -13,7 +13,7 @@ with the most *own* time (the leaf of a sampled stack), in µs per event:
 * ``backtest``: ``bench/backtest_rate.py --workers 1`` (a generated month of
   ``--customers`` customers backtested with two catalogues, one after the other
   in one process, through the batch path on the in-memory store), recorded
-  whole; only stacks under ``run_catalogue`` (the catalogue runs) count.
+  whole; only stacks under ``run_messages`` (the catalogue runs) count.
 
 py-spy samples the thread that holds the GIL (``--gil``), so a worker waiting
 on Kafka or Redis (``epoll``, a lock) is not a sample. µs per event of a frame
@@ -381,7 +381,7 @@ def profile_backtest(args: argparse.Namespace, out: Path) -> Profile:
     log(f"backtest: {figures['events']:,} events, {figures['events_per_second']:,.0f} events/s "
         "under the profiler")  # fmt: skip
     return summarise(read_stacks(raw), "backtest", figures["events"], args.rate,
-                     figures["cpu_us_per_event"], under="run_catalogue")  # fmt: skip
+                     figures["cpu_us_per_event"], under="run_messages")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
