@@ -18,7 +18,9 @@ Figures per way: the wall time of the whole backtest (both catalogues and the
 comparison); ``events_per_second``, the events the catalogue runs decided per
 second of it (2 × events ÷ wall: one catalogue's events/s when serial, as the
 figure was before the parallel way); ``cpu_us_per_event``, the CPU of this
-process and its children per event and catalogue (CPU ÷ 2 events); and the
+process and its children per event and catalogue (CPU ÷ 2 events);
+``cores_busy``, CPU seconds per wall second (what the machine gave the way:
+at most 1 serially, at most the processes in parallel); and the
 extrapolated wall time of a backtest of a 1M-customer month. The top-level
 figures are the parallel way's (the serial way's with ``--workers 1``).
 
@@ -107,6 +109,8 @@ def _figures(
         "seconds_per_round": [round(t[0], 2) for t in timings],
         "events_per_second": round(rate, 1),
         "cpu_us_per_event": round(cpu / decided * 1e6, 1) if events else None,
+        # CPU seconds per wall second: at most 1 serially, the processes' count in parallel
+        "cores_busy": round(cpu / wall, 2) if wall else None,
         "month_1m_customers_minutes_extrapolated": (
             round(month / 60, 1) if month is not None else None
         ),

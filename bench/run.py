@@ -820,7 +820,8 @@ def backtest_table(figures: dict[str, Any]) -> str:
         processes = "1 process" if way["workers"] == 1 else f"{way['workers']} processes"
         lines.append(
             f"{name}: {processes}, {way['seconds']:,.1f} s, {way['events_per_second']:,.0f} "
-            f"events/s, {way['cpu_us_per_event']:,.0f} CPU us/event; 1M-customer month "
+            f"events/s, {way['cpu_us_per_event']:,.0f} CPU us/event, "
+            f"{way['cores_busy']:.2f} cores busy; 1M-customer month "
             f"{way['month_1m_customers_minutes_extrapolated']:,.0f} min"
         )
     if "parallel_vs_serial" in figures:
