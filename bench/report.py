@@ -286,6 +286,12 @@ def user_table(
             f"p50 of the first tenth {_num(figures['p50_first_tenth_ms'], '.1f')}, "
             f"of the last {_num(figures['p50_last_tenth_ms'], '.1f')}"
         )
+        if figures.get("publish_to_arrival_p50_ms") is not None:
+            lines.append(
+                "of which from the opportunity's Kafka timestamp to its arrival (publish, "
+                f"broker, the bench's consumer): p50 {figures['publish_to_arrival_p50_ms']:.1f}, "
+                f"p99 {_num(figures['publish_to_arrival_p99_ms'], '.1f')}"
+            )
     if latency and waiting and latency.get("p99_ms") and waiting.get("p99_ms"):
         lines.append(
             f"p99 with the caught-up topics waiting 2 s / p99 now: "

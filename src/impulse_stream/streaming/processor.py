@@ -24,7 +24,10 @@ after :meth:`BatchProcessor.process` returns):
    moves a clock);
 3. read the customers of the batch and those whose timer is due, in two
    round trips (timers, then customers; acknowledged outbox entries of the
-   previous batch are deleted in the same trip);
+   previous batch are deleted in the same trip). The timers of a partition are
+   read only once its clock reached the earliest wake-up the processor knows
+   of (the store's answer to the last read, lowered by every wake-up written
+   since; unknown after an assignment, a refused write or a failure);
 4. skip events that a customer's fence shows applied and repeats of an
    ``event_id`` the state remembers; run the core for the rest, then fire due
    deadlines. Whatever fails for one event or one customer (the core, the
