@@ -225,11 +225,23 @@ class RedisStore(CustomerStore):
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
     ) -> dict[str, StoredCustomer]:
+        return (await self.load_checked(customer_ids, delivered))[0]
+
+    async def load_checked(
+        self,
+        customer_ids: Iterable[str],
+        delivered: Sequence[Delivered] = (),
+        partitions: Sequence[int] = (),
+    ) -> tuple[dict[str, StoredCustomer], dict[int, dict[str, int]]]:
+        """One pipeline: the checkpoints first (one server runs a pipeline in order), the
+        deletion of ``delivered``, then the customers."""
         ids = list(dict.fromkeys(customer_ids))
-        if not ids and not delivered:
-            return {}
+        if not ids and not delivered and not partitions:
+            return {}, {}
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
+                for p in partitions:
+                    pipe.hgetall(self.checkpoint_key(p))
                 self._queue_delivered(pipe, delivered)
                 for cid in ids:
                     pipe.hgetall(self.customer_key(cid))
@@ -239,7 +251,11 @@ class RedisStore(CustomerStore):
         finally:
             self.round_trips += 1
         hashes = replies[len(replies) - len(ids) :]
-        return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}
+        marks = {
+            p: {k.decode(): int(v) for k, v in h.items()}
+            for p, h in zip(partitions, replies[: len(partitions)], strict=True)
+        }
+        return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}, marks
 
     async def commit(
         self,
