@@ -276,10 +276,14 @@ def user_table(
         )
         load = figures.get("load", 0.5)
         share = "half" if load == 0.5 else f"{load:g} x"
+        basis = (
+            "a fixed rate, --latency-rate"
+            if figures.get("fixed_rate")
+            else f"{share} of the worker's {figures['max_rate']:,.0f}/s {measured}"
+        )
         lines.append(
             f"{name}: {figures['events']:,} large incoming payments sent open-loop "
-            f"at {figures['target_rate']:,.0f}/s ({share} of the worker's "
-            f"{figures['max_rate']:,.0f}/s {measured}; sent "
+            f"at {figures['target_rate']:,.0f}/s ({basis}; sent "
             f"{_num(figures['sent_rate'], ',.0f')}/s), "
             f"{figures['matched']:,} opportunities matched, {figures['unmatched']:,} missing, "
             f"batches of {_num(figures.get('mean_batch'), ',.1f')} events on average"
