@@ -430,7 +430,7 @@ class Bench:
             "latency_caught_up_wait": waiting,
             "replay": replay,
             "user_table": user_table(latency, replay, user_goals, waiting)
-            if user_goals or waiting
+            if user_goals or waiting or latency
             else "",
             "backtest": backtest,
             "backtest_table": backtest_table(backtest) if backtest else "",
