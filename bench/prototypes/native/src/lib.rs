@@ -198,17 +198,15 @@ fn put_value(
     let value = match value {
         Some(v) => v,
         None if field.required => return None,
+        // a missing record field: its default record (the spec carries no value for it)
+        None if matches!(field.kind, Kind::Struct(_)) && field.default.is_null() => {
+            return put_struct(out, kind_fields(&field.kind), &serde_json::Map::new(), amounts, limits);
+        }
         None => &field.default,
     };
     if value.is_null() {
-        if !field.nullable && !matches!(field.kind, Kind::Struct(_)) {
+        if !field.nullable {
             return None;
-        }
-        if let Kind::Struct(_) = field.kind {
-            if !field.nullable {
-                // a defaulted nested record: encode its defaults
-                return put_struct(out, kind_fields(&field.kind), &serde_json::Map::new(), amounts, limits);
-            }
         }
         out.extend_from_slice(b"null");
         return Some(());
