@@ -40,11 +40,11 @@ import orjson
 
 from impulse_stream.contract import topics
 from impulse_stream.contract.codec import (
-    _TransactionAmounts,
     DEFAULT_MAX_BYTES,
     EARLIEST_TIME,
     INPUT_RECORDS,
     LATEST_TIME,
+    _TransactionAmounts,
     decode,
 )
 from impulse_stream.core import state_dictionary_2
@@ -78,10 +78,11 @@ class Batcher(Protocol):
         states: Mapping[str, bytes | None],
         fallback: typing.Callable[..., tuple[Any, ...]],
         restate: typing.Callable[[bytes], bytes],
+        canonical: bool = True,
     ) -> tuple[dict[str, bytes], list[Output]]: ...
 
 
-class UnsupportedField(Exception):  # noqa: N818 (never leaves this module)
+class UnsupportedField(Exception):
     """A field type the native subset does not implement: its topic stays in Python."""
 
 
@@ -180,7 +181,7 @@ def restate(blob: bytes) -> bytes:
 @cache
 def native() -> Batcher:
     """The native batcher (``make native`` builds it into the venv)."""
-    import impulse_native  # type: ignore[import-not-found]  # noqa: PLC0415 (built on demand)
+    import impulse_native  # type: ignore[import-not-found]
 
     batcher: Batcher = impulse_native.Batcher(
         build_spec(),
@@ -194,10 +195,10 @@ def native() -> Batcher:
 
 
 def native_batch(
-    records: Sequence[Record], states: Mapping[str, bytes | None]
+    records: Sequence[Record], states: Mapping[str, bytes | None], canonical: bool = True
 ) -> tuple[dict[str, bytes], list[Output]]:
-    """The slice in one native call."""
-    return native().run_batch(records, states, fallback, restate)
+    """The slice in one native call (``canonical``: as in :func:`python_batch`)."""
+    return native().run_batch(records, states, fallback, restate, canonical)
 
 
 def python_batch(

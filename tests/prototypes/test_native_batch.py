@@ -18,18 +18,16 @@ from typing import Any
 
 import msgspec
 import orjson
+from bench.prototypes import native_batch as nb
+from bench.prototypes.native_measure import Batch, core_batches
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.prototypes import native_batch as nb
-from bench.prototypes.native_measure import Batch, core_batches
 from impulse_stream.contract import topics
 from impulse_stream.core.codec import STATE_FORMAT, decode_state, encode_state
 from impulse_stream.core.state import RecentEvent
 
-EXAMPLES = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @cache
@@ -68,10 +66,12 @@ TIMES = st.sampled_from(
         "+2026-10-05T06:00:00Z",
     ]
 ) | st.datetimes().map(lambda t: t.isoformat() + "Z")
-AMOUNTS = st.from_regex(r"-?0{0,3}[0-9]{1,15}(\.[0-9]{1,6})?", fullmatch=True) | st.from_regex(
-    r"-?[0-9]{0,17}(\.[0-9]{0,8})?", fullmatch=True
-) | st.sampled_from(
-    ["1e3", "NaN", "Infinity", "+1.00", " 1.00", "1.00\n", "0", "-0", "007.50", "0.000000"]
+AMOUNTS = (
+    st.from_regex(r"-?0{0,3}[0-9]{1,15}(\.[0-9]{1,6})?", fullmatch=True)
+    | st.from_regex(r"-?[0-9]{0,17}(\.[0-9]{0,8})?", fullmatch=True)
+    | st.sampled_from(
+        ["1e3", "NaN", "Infinity", "+1.00", " 1.00", "1.00\n", "0", "-0", "007.50", "0.000000"]
+    )
 )
 TEXTS = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
     ["tx-1\n", 'a"b', "a\\b", "caf\u00e9", "a/b", "x" * 129, "\x7f", "", "DE", "EUR", "debit"]
@@ -140,7 +140,9 @@ def mutated(draw: st.DrawFn, record: nb.Record) -> nb.Record:
     fields: dict[str, Any] = orjson.loads(value)
     if how == "set":
         name = draw(st.sampled_from(sorted(fields)) | FIELDS)  # mostly the record's own
-        fields[name] = draw(FIELD_VALUES.get(name, TEXTS) | VALUES if draw(st.booleans()) else VALUES)
+        fields[name] = draw(
+            FIELD_VALUES.get(name, TEXTS) | VALUES if draw(st.booleans()) else VALUES
+        )
         return topic, key, json.dumps(fields).encode()
     if how == "delete":
         fields.pop(draw(FIELDS), None)
@@ -179,7 +181,11 @@ def workloads(draw: st.DrawFn) -> tuple[list[nb.Record], dict[str, bytes | None]
             continue
         state = decode_state(blob)
         if draw(st.booleans()):  # other remembered events, some of the batch's among them
-            marks = draw(st.lists(st.tuples(st.integers(0, 2**48 - 1), st.integers(0, 2**16 - 1)), max_size=8))
+            marks = draw(
+                st.lists(
+                    st.tuples(st.integers(0, 2**48 - 1), st.integers(0, 2**16 - 1)), max_size=8
+                )
+            )
             state = msgspec.structs.replace(state, recent=tuple(RecentEvent(*m) for m in marks))
             states[cid] = encode_state(state)
         else:  # an older format (plain msgpack, 64- and 32-bit digests)
@@ -209,7 +215,12 @@ def test_native_decodes_the_workloads_bookings_and_order_steps_itself() -> None:
         handed.append(topic)
         return nb.fallback(topic, key, value)
 
-    batch = next(b for b in batches() if {t for t, _, _ in b.records} == set(topics.INPUT_TOPICS[:0]) | {topics.PROFILES, topics.TRANSACTIONS, topics.ORDERS})
+    batch = next(
+        b
+        for b in batches()
+        if {t for t, _, _ in b.records}
+        == set(topics.INPUT_TOPICS[:0]) | {topics.PROFILES, topics.TRANSACTIONS, topics.ORDERS}
+    )
     nb.native().run_batch(batch.records, batch.states, counting, nb.restate)
     assert handed == [t for t, _, _ in batch.records if t not in nb.NATIVE_TOPICS]
     assert len(handed) < len(batch.records)

@@ -686,26 +686,32 @@ impl Batcher {
     /// `(customer_id, verdict, canonical JSON, dead-letter reason)` with verdict `new`,
     /// `repeat`, `conflict`, `unnamed` (no event_id) or `dead`.
     #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (records, states, fallback, restate, canonical = true))]
     fn run_batch<'py>(
         &mut self,
         py: Python<'py>,
-        records: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)>,
-        states: HashMap<String, Option<Vec<u8>>>,
+        records: Vec<(String, Option<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>)>,
+        states: Bound<'py, PyDict>,
         fallback: Bound<'py, PyAny>,
         restate: Bound<'py, PyAny>,
+        canonical: bool,
     ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyList>)> {
         let mut touched: Vec<String> = Vec::new();
         let mut live: HashMap<String, State> = HashMap::new();
         let outputs = PyList::empty(py);
         for (topic, key, value) in &records {
-            let native = self
-                .topics
-                .get(topic)
-                .and_then(|t| decode_native(t, key.as_deref(), value.as_deref(), &self.limits));
+            let native = self.topics.get(topic).and_then(|t| {
+                decode_native(
+                    t,
+                    key.as_ref().map(|k| k.as_bytes()),
+                    value.as_ref().map(|v| v.as_bytes()),
+                    &self.limits,
+                )
+            });
             let decoded = match native {
                 Some(d) => d,
                 None => {
-                    let got = fallback.call1((topic, key.as_deref().map(|k| PyBytes::new(py, k)), value.as_deref().map(|v| PyBytes::new(py, v))))?;
+                    let got = fallback.call1((topic, key, value))?;
                     let got = got.cast::<PyTuple>()?;
                     let status: String = got.get_item(0)?.extract()?;
                     if status == "dead" {
@@ -722,8 +728,13 @@ impl Batcher {
             };
             let cid = decoded.customer_id;
             if !live.contains_key(&cid) {
-                let state = match states.get(&cid) {
-                    Some(Some(blob)) => self.decode_state(py, blob, &restate)?,
+                let blob = states.get_item(&cid)?;
+                let blob = match &blob {
+                    Some(b) if !b.is_none() => Some(b.cast::<PyBytes>()?.as_bytes()),
+                    _ => None,
+                };
+                let state = match blob {
+                    Some(blob) if !blob.is_empty() => self.decode_state(py, blob, &restate)?,
                     _ => {
                         let mut body = self.new_state.clone();
                         if let Pack::Array(items) = &mut body {
@@ -754,7 +765,11 @@ impl Batcher {
                     }
                 }
             };
-            outputs.append((cid.as_str(), verdict, PyBytes::new(py, &decoded.canonical), py.None()))?;
+            if canonical {
+                outputs.append((cid, verdict, PyBytes::new(py, &decoded.canonical), py.None()))?;
+            } else {
+                outputs.append((cid, verdict, py.None(), py.None()))?;
+            }
         }
         let new_states = PyDict::new(py);
         for cid in touched {
