@@ -9,7 +9,10 @@ the stored state blobs by customer id (``None``: no state yet):
 3. the recent-event memory of the processor (``core/recent_events.py``): the
    event's fingerprint, repeat / conflict / new against the remembered events,
    a new one remembered (the oldest aging out);
-4. write every touched state back (format 4).
+4. a new booking's rolling aggregates (``core/aggregates.py``'s
+   ``update_aggregates`` with the catalogue's ``aggregates`` rules: income per
+   month, usual balance, overdraft days, recurring payees);
+5. write every touched state back (format 4).
 
 Per record the output is ``(customer_id, verdict, canonical JSON, reason)``:
 the verdict is ``new``, ``repeat``, ``conflict``, ``unnamed`` (a record
@@ -25,19 +28,24 @@ outside the subset it implements (another topic, a time that is not whole
 seconds in UTC, a control character in a string, a number where an integer
 belongs, any record the contract refuses) is handed to :func:`fallback`, the
 Python decoder, which also gives the dead-letter reason. A state of another
-format than 4 is rewritten to format 4 by Python first (:func:`restate`).
+format than 4 is rewritten to format 4 by Python first (:func:`restate`); a
+payee name or IBAN that is not plain printable ASCII gets its key and label
+from Python (:func:`payee`). The aggregates' rules (``AggregateRules`` of the
+validated catalogue) and caps are handed over as JSON.
 """
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from functools import cache
 from typing import Any, Protocol
 
 import msgspec
 import orjson
 
+from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract import topics
 from impulse_stream.contract.codec import (
     DEFAULT_MAX_BYTES,
@@ -47,7 +55,9 @@ from impulse_stream.contract.codec import (
     _TransactionAmounts,
     decode,
 )
-from impulse_stream.core import state_dictionary_2
+from impulse_stream.core import aggregates, state_dictionary_2
+from impulse_stream.core.aggregates import payee_key, update_aggregates
+from impulse_stream.core.catalogue import AggregateRules
 from impulse_stream.core.codec import (
     DICTIONARY_ID,
     ZSTD_LEVEL,
@@ -55,6 +65,7 @@ from impulse_stream.core.codec import (
     decode_state,
     encode_state,
 )
+from impulse_stream.core.events import Counterparty, Transaction
 from impulse_stream.core.recent_events import (
     _CANONICAL,
     MAX_RECENT_EVENTS,
@@ -63,7 +74,7 @@ from impulse_stream.core.recent_events import (
     remember,
     seen_before,
 )
-from impulse_stream.core.state import CustomerState, new_state
+from impulse_stream.core.state import MAX_OVERDRAFT_DAYS, MAX_PAYEES, CustomerState, new_state
 from impulse_stream.errors import DecodeFailure
 
 Record = tuple[str, bytes | None, bytes | None]  # logical topic, key, value
@@ -78,6 +89,7 @@ class Batcher(Protocol):
         states: Mapping[str, bytes | None],
         fallback: typing.Callable[..., tuple[Any, ...]],
         restate: typing.Callable[[bytes], bytes],
+        payee: typing.Callable[[str, str | None], tuple[str, str] | None],
         canonical: bool = True,
     ) -> tuple[dict[str, bytes], list[Output]]: ...
 
@@ -173,9 +185,50 @@ def fallback(topic: str, key: bytes | None, value: bytes | None) -> tuple[Any, .
     return ("ok", event.customer_id, getattr(event, "event_id", None), _CANONICAL.encode(event))
 
 
+def payee(name: str, iban: str | None) -> tuple[str, str] | None:
+    """``payee_key`` and the label ``update_aggregates`` gives a debit's counterparty."""
+    counterparty = Counterparty(name=name, iban=iban)
+    key = payee_key(msgspec.structs.replace(_BOOKING, counterparty=counterparty))
+    if key is None:
+        return None
+    return key, name.strip()[:24] or (iban or "")[:24]
+
+
+_BOOKING = Transaction(
+    event_id="e",
+    customer_id="c",
+    account_id="a",
+    booked_at=EARLIEST_TIME,
+    amount=Decimal(0),
+    currency="EUR",
+    direction="debit",
+)
+
+
+@cache
+def aggregate_rules() -> AggregateRules:
+    return load_catalogue().aggregates
+
+
 def restate(blob: bytes) -> bytes:
     """A state blob of another format (or dictionary) as format 4; raises on corrupt ones."""
     return encode_state(decode_state(blob))
+
+
+def _aggregates_spec() -> str:
+    rules = aggregate_rules()
+    return orjson.dumps(
+        {
+            "income_categories": list(rules.income_categories),
+            "balance_smoothing": rules.balance_smoothing,
+            "income_months": rules.income_months,
+            "max_overdraft_days": MAX_OVERDRAFT_DAYS,
+            "max_payees": MAX_PAYEES,
+            "sample_cap": aggregates._SAMPLE_CAP,
+            "month_cap": aggregates._MONTH_CAP,
+            "aggregates_at": CustomerState.__struct_fields__.index("aggregates"),
+        }
+    ).decode()
 
 
 @cache
@@ -190,6 +243,7 @@ def native() -> Batcher:
         ZSTD_LEVEL,
         compressed_part(new_state("")),
         CustomerState.__struct_fields__.index("customer_id"),
+        _aggregates_spec(),
     )
     return batcher
 
@@ -198,7 +252,7 @@ def native_batch(
     records: Sequence[Record], states: Mapping[str, bytes | None], canonical: bool = True
 ) -> tuple[dict[str, bytes], list[Output]]:
     """The slice in one native call (``canonical``: as in :func:`python_batch`)."""
-    return native().run_batch(records, states, fallback, restate, canonical)
+    return native().run_batch(records, states, fallback, restate, payee, canonical)
 
 
 def python_batch(
@@ -211,6 +265,7 @@ def python_batch(
     """
     live: dict[str, CustomerState] = {}
     outputs: list[Output] = []
+    rules = aggregate_rules()
     for topic, key, value in records:
         try:
             event = decode(topic, key, value)
@@ -228,6 +283,9 @@ def python_batch(
             verdict = "unnamed"
         elif seen is Seen.NEW:
             verdict = "new"
+            if isinstance(event, Transaction):
+                new = update_aggregates(state.aggregates, event, rules)
+                state = msgspec.structs.replace(state, aggregates=new)
             state = remember(state, mark)
         else:
             verdict = seen.value

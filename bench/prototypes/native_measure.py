@@ -14,7 +14,8 @@ functions, the core compiled as users run it) and ``native`` (one
 ``run_batch`` call per batch), CPU time of this process
 (``time.process_time``) per event; every round checks that both give the
 same states' bytes and outputs. The Python slice is also timed part by part
-(decode; state codec; the recent-event memory) to say which share of the
+(decode; state codec; the core slice: the recent-event memory and a new
+booking's aggregates) to say which share of the
 worker's CPU per event the slice covers. Medians over the rounds; the
 extrapolation uses the worker's stage figures of the last ``make bench``
 (flags, defaults from bench/RESULTS.md of 2026-12-01):
@@ -36,18 +37,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from bench import builds
-from bench.prototypes.native_batch import Output, Record, native, native_batch, python_batch
+from bench.prototypes.native_batch import (
+    Output,
+    Record,
+    aggregate_rules,
+    native,
+    native_batch,
+    python_batch,
+)
 from bench.reference import merged
 from bench.workload import build_workload
 from impulse_stream.catalogue_loader import load_catalogue
 from impulse_stream.contract.codec import decode
 from impulse_stream.core import recent_events
+from impulse_stream.core.aggregates import update_aggregates
 from impulse_stream.core.codec import decode_state, encode_state
 from impulse_stream.core.engine import DecisionEngine
-from impulse_stream.core.events import InputEvent
+from impulse_stream.core.events import InputEvent, Transaction
 from impulse_stream.core.state import CustomerState, new_state
 from impulse_stream.settings import Settings
 
@@ -113,7 +123,7 @@ def timed(run: Slice, batches: list[Batch]) -> tuple[float, list[tuple[dict[str,
 
 
 def python_parts(batches: list[Batch]) -> dict[str, float]:
-    """CPU seconds of the Python slice's parts, each over every batch."""
+    """CPU seconds of the Python slice's parts over every batch (core: memory, aggregates)."""
     decoded: list[list[InputEvent]] = []
     start = time.process_time()
     for b in batches:
@@ -123,6 +133,7 @@ def python_parts(batches: list[Batch]) -> dict[str, float]:
     loaded = [{cid: decode_state(blob) for cid, blob in b.states.items() if blob} for b in batches]
     codec_s = time.process_time() - start
     written: list[dict[str, CustomerState]] = []
+    rules = aggregate_rules()
     start = time.process_time()
     for events, states in zip(decoded, loaded, strict=True):
         live: dict[str, CustomerState] = {}
@@ -131,6 +142,9 @@ def python_parts(batches: list[Batch]) -> dict[str, float]:
             state = live.get(cid) or states.get(cid) or new_state(cid)
             mark = recent_events.fingerprint(event)
             if recent_events.seen_before(state, mark) is recent_events.Seen.NEW:
+                if isinstance(event, Transaction):
+                    new = update_aggregates(state.aggregates, event, rules)
+                    state = msgspec.structs.replace(state, aggregates=new)
                 state = recent_events.remember(state, mark)
             live[cid] = state
         written.append(live)
@@ -140,7 +154,7 @@ def python_parts(batches: list[Batch]) -> dict[str, float]:
         for s in live.values():
             encode_state(s)
     codec_s += time.process_time() - start
-    return {"decode": decode_s, "state codec": codec_s, "recent-event memory": memory_s}
+    return {"decode": decode_s, "state codec": codec_s, "core slice": memory_s}
 
 
 def measure(events: int, batch: int, rounds: int) -> dict[str, Any]:
@@ -185,7 +199,7 @@ def extrapolate(figures: dict[str, Any], worker: dict[str, float]) -> dict[str, 
     sliced = total - py + nat
     # (ii) the whole core native at the slice's speed-up, decode and codec with it:
     # the core stage's figure minus what the slice already covers of it
-    memory = figures["python_parts_us"]["recent-event memory"]
+    memory = figures["python_parts_us"]["core slice"]
     rest_of_core = max(worker["core_us"] - memory, 0.0)
     whole = sliced - rest_of_core * (1 - 1 / speedup)
 

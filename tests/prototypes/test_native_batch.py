@@ -2,7 +2,7 @@
 
 ``bench/prototypes/native_batch.py`` runs one batch through the native call and
 through the worker's Python functions (decode, state codec, recent-event
-memory); these properties compare the new states' bytes and every record's
+memory, a booking's aggregates); these properties compare the new states' bytes and every record's
 output (customer, verdict, canonical JSON of the decoded record, dead-letter
 reason) on batches of the bench workload with the states the Python core wrote
 for them, mutated records, repeated and conflicting events, remembered events
@@ -70,7 +70,11 @@ AMOUNTS = (
     st.from_regex(r"-?0{0,3}[0-9]{1,15}(\.[0-9]{1,6})?", fullmatch=True)
     | st.from_regex(r"-?[0-9]{0,17}(\.[0-9]{0,8})?", fullmatch=True)
     | st.sampled_from(
-        ["1e3", "NaN", "Infinity", "+1.00", " 1.00", "1.00\n", "0", "-0", "007.50", "0.000000"]
+        [
+            *("1e3", "NaN", "Infinity", "+1.00", " 1.00", "1.00\n", "0", "-0", "007.50"),
+            *("0.000000", "0.125", "0.135", "-0.005", "-0.015", "2.675", "-12.5"),
+            "999999999999999.999999",
+        ]
     )
 )
 TEXTS = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
@@ -127,8 +131,15 @@ FIELD_VALUES = {
     "step": INTEGERS,
     "total_steps": INTEGERS,
     "counterparty": st.fixed_dictionaries(
-        {}, optional={"name": TEXTS, "iban": TEXTS | st.from_regex(r"[A-Z]{2}[0-9A-Z]{0,33}")}
+        {},
+        optional={
+            "name": TEXTS
+            | st.sampled_from(["  REWE  ", "", " ", "Caf\u00e9 M\u00fcller", "\u00a0Bahn", "IBAN"]),
+            "iban": TEXTS | st.from_regex(r"[A-Z]{2}[0-9A-Z]{0,33}", fullmatch=True),
+        },
     ),
+    "category": st.sampled_from(["salary", "pension", "transfer", "rent", "Salary"]),
+    "direction": st.sampled_from(["credit", "debit"]),
 }
 
 
@@ -221,7 +232,7 @@ def test_native_decodes_the_workloads_bookings_and_order_steps_itself() -> None:
         if {t for t, _, _ in b.records}
         == set(topics.INPUT_TOPICS[:0]) | {topics.PROFILES, topics.TRANSACTIONS, topics.ORDERS}
     )
-    nb.native().run_batch(batch.records, batch.states, counting, nb.restate)
+    nb.native().run_batch(batch.records, batch.states, counting, nb.restate, nb.payee)
     assert handed == [t for t, _, _ in batch.records if t not in nb.NATIVE_TOPICS]
     assert len(handed) < len(batch.records)
 
@@ -232,3 +243,54 @@ def test_repeats_and_conflicts_are_told_apart_as_the_processor_does() -> None:
     conflicting = (tx[0], tx[1], orjson.dumps({**fields, "purpose": "other"}))
     _, outputs = nb.native_batch([tx, tx, conflicting], {})
     assert [o[1] for o in outputs] == ["new", "repeat", "conflict"]
+
+
+def test_a_bookings_aggregates_match_for_income_overdraft_rounding_and_payees() -> None:
+    base = {
+        "customer_id": "c1",
+        "account_id": "DE1",
+        "currency": "EUR",
+        "booked_at": "2026-10-01T06:00:00+00:00",
+    }
+    bookings = [
+        {
+            "direction": "credit",
+            "category": "salary",
+            "amount": "3100.125",
+            "balance_after": "0.135",
+        },
+        {
+            "direction": "credit",
+            "category": "pension",
+            "amount": "0.005",
+            "booked_at": "2026-11-02T00:00:00Z",
+        },
+        {
+            "direction": "debit",
+            "amount": "12.50",
+            "balance_after": "-0.015",
+            "counterparty": {"name": " Caf\u00e9 M\u00fcller\u00a0"},
+        },
+        {
+            "direction": "debit",
+            "amount": "9",
+            "balance_after": "-2.675",
+            "counterparty": {"name": "  REWE  "},
+        },
+        {
+            "direction": "debit",
+            "amount": "1",
+            "counterparty": {"name": " ", "iban": "DE02120300000000202051"},
+        },
+        {"direction": "debit", "amount": "1", "booked_at": "2026-10-01T23:30:00.5-01:00"},
+    ]
+    records = [
+        (topics.TRANSACTIONS, b"c1", orjson.dumps({**base, "event_id": f"tx-{i}", **b}))
+        for i, b in enumerate(bookings)
+    ]
+    states, outputs = nb.python_batch(records, {})
+    assert [o[1] for o in outputs] == ["new"] * len(bookings)
+    aggregates = decode_state(states["c1"]).aggregates
+    assert [m.cents for m in aggregates.income] == [310012, 0]  # half-even: .125 -> 12, .005 -> 0
+    assert len(aggregates.payees) == 3 and aggregates.overdraft_days  # the last has neither
+    same(records, {})

@@ -546,6 +546,280 @@ struct State {
     body: Pack,
 }
 
+
+// --- the aggregates of a booking (core/aggregates.py's update_aggregates) --------------
+
+/// The catalogue's `aggregates` rules and the state's caps, handed over from Python.
+struct AggregateRules {
+    income_categories: Vec<String>,
+    balance_smoothing: f64,
+    income_months: usize,
+    max_overdraft_days: usize,
+    max_payees: usize,
+    sample_cap: u64,
+    month_cap: u64,
+    aggregates_at: usize, // index of `aggregates` in CustomerState's array
+}
+
+/// Epoch seconds of msgspec's canonical RFC 3339 text (`Z` or `+HH:MM`, fractions).
+fn epoch_of(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[10] != b'T' {
+        return None;
+    }
+    let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let (h, mi, se) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let mut rest = &b[19..];
+    if rest.first() == Some(&b'.') {
+        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        rest = &rest[1 + n..];
+    }
+    let offset = match rest {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), oh @ .., ] if oh.len() == 5 && oh[2] == b':' => {
+            let m = digits(&oh[0..2])? * 60 + digits(&oh[3..5])?;
+            if *sign == b'-' { -m } else { m }
+        }
+        _ => return None,
+    };
+    // fractions never move the UTC day: whole seconds are enough
+    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset * 60)
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `int((Decimal(text) * 100).to_integral_value(ROUND_HALF_EVEN))`
+fn cents(text: &str) -> Option<i64> {
+    let (neg, rest) = text.strip_prefix('-').map_or((false, text), |r| (true, r));
+    let (int, frac) = rest.split_once('.').unwrap_or((rest, ""));
+    let whole: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let frac_digits: Vec<u8> = frac.bytes().collect();
+    if !frac_digits.iter().all(u8::is_ascii_digit) || frac_digits.len() > 18 {
+        return None;
+    }
+    let two = |i: usize| i128::from(frac_digits.get(i).map_or(0, |d| d - b'0'));
+    let mut c = whole * 100 + two(0) * 10 + two(1);
+    let tail = &frac_digits[frac_digits.len().min(2)..];
+    let first = tail.first().map_or(0, |d| d - b'0');
+    let rest_nonzero = tail.iter().skip(1).any(|d| *d != b'0');
+    if first > 5 || (first == 5 && (rest_nonzero || c % 2 == 1)) {
+        c += 1;
+    }
+    i64::try_from(if neg { -c } else { c }).ok()
+}
+
+fn as_int(v: &Pack) -> Option<i64> {
+    match v {
+        Pack::UInt(n) => i64::try_from(*n).ok(),
+        Pack::Int(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn int_pack(n: i64) -> Pack {
+    if n >= 0 { Pack::UInt(n as u64) } else { Pack::Int(n) }
+}
+
+fn opt_int(v: &Pack) -> Option<Option<i64>> {
+    match v {
+        Pack::Nil => Some(None),
+        other => as_int(other).map(Some),
+    }
+}
+
+fn text_of(v: &Pack) -> Option<String> {
+    match v {
+        Pack::Str(s) => String::from_utf8(s.clone()).ok(),
+        _ => None,
+    }
+}
+
+struct Payee {
+    key: String,
+    label: String,
+    months: i64,
+    last_month: i64,
+}
+
+/// `update_aggregates` on the msgpack tree of `Aggregates`; None: not handled natively.
+/// `payee` gives `(payee_key, label)` of a debit (Python's strip/lower for other text).
+fn update_aggregates(
+    agg: &mut Pack,
+    tx: &serde_json::Map<String, Value>,
+    rules: &AggregateRules,
+    payee: &mut dyn FnMut(&str, Option<&str>) -> Option<Option<(String, String)>>,
+) -> Option<()> {
+    let Pack::Array(items) = agg else { return None };
+    if items.len() != 8 {
+        return None;
+    }
+    let day = epoch_of(tx.get("booked_at")?.as_str()?)?.div_euclid(86400);
+    let (y, m, d) = civil_from_days(day);
+    let month = y * 12 + m - 1;
+    let direction = tx.get("direction")?.as_str()?;
+    let category = tx.get("category")?.as_str()?;
+    // income
+    if direction == "credit" && rules.income_categories.iter().any(|c| c == category) {
+        let Pack::Array(income) = &items[0] else { return None };
+        let mut by_month: Vec<(i64, i64)> = Vec::with_capacity(income.len() + 1);
+        for entry in income {
+            let Pack::Array(pair) = entry else { return None };
+            if pair.len() != 2 {
+                return None;
+            }
+            let (mo, c) = (as_int(&pair[0])?, as_int(&pair[1])?);
+            match by_month.iter_mut().find(|(x, _)| *x == mo) {
+                Some(e) => e.1 = c, // a dict: the last one wins
+                None => by_month.push((mo, c)),
+            }
+        }
+        if !by_month.iter().any(|(x, _)| *x == month) {
+            let salary = as_int(&items[1])?;
+            items[1] = int_pack(rules.month_cap.min((salary + 1) as u64) as i64);
+            by_month.push((month, 0));
+        }
+        let add = cents(tx.get("amount")?.as_str()?)?;
+        by_month.iter_mut().find(|(x, _)| *x == month)?.1 += add;
+        by_month.sort();
+        let keep = by_month.len().saturating_sub(rules.income_months);
+        items[0] = Pack::Array(
+            by_month[keep..]
+                .iter()
+                .map(|(mo, c)| Pack::Array(vec![int_pack(*mo), int_pack(*c)]))
+                .collect(),
+        );
+        let text = format!("{y:04}-{m:02}-{d:02}");
+        let later = match &items[2] {
+            Pack::Nil => true,
+            Pack::Str(s) => text.as_bytes() > s.as_slice(),
+            _ => return None,
+        };
+        if later {
+            items[2] = Pack::Str(text.into_bytes());
+        }
+    }
+    // balance
+    if let Some(balance) = tx.get("balance_after").filter(|v| !v.is_null()) {
+        let balance = cents(balance.as_str()?)?;
+        items[5] = int_pack(balance);
+        let usual = match opt_int(&items[3])? {
+            None => balance,
+            Some(u) => {
+                let next = u as f64 + rules.balance_smoothing * (balance - u) as f64;
+                next.round_ties_even() as i64
+            }
+        };
+        items[3] = int_pack(usual);
+        let samples = as_int(&items[4])?;
+        items[4] = int_pack(rules.sample_cap.min((samples + 1) as u64) as i64);
+        if balance < 0 {
+            let Pack::Array(days) = &items[6] else { return None };
+            let mut days: Vec<i64> = days.iter().map(as_int).collect::<Option<_>>()?;
+            let ordinal = day + 719163; // date.toordinal(): days since 0001-01-01, plus one
+            days.push(ordinal);
+            days.sort_unstable();
+            days.dedup();
+            let keep = days.len().saturating_sub(rules.max_overdraft_days);
+            items[6] = Pack::Array(days[keep..].iter().map(|n| int_pack(*n)).collect());
+        }
+    }
+    // recurring payees of debits
+    if direction == "debit" {
+        let counterparty = tx.get("counterparty")?.as_object()?;
+        let name = counterparty.get("name")?.as_str()?;
+        let iban = counterparty.get("iban")?.as_str();
+        if let Some((key, label)) = payee(name, iban)? {
+            let Pack::Array(list) = &items[7] else { return None };
+            let mut payees = Vec::with_capacity(list.len() + 1);
+            for p in list {
+                let Pack::Array(f) = p else { return None };
+                if f.len() != 4 {
+                    return None;
+                }
+                payees.push(Payee {
+                    key: text_of(&f[0])?,
+                    label: text_of(&f[1])?,
+                    months: as_int(&f[2])?,
+                    last_month: as_int(&f[3])?,
+                });
+            }
+            let found = payees.iter().position(|p| p.key == key);
+            let entry = match found {
+                None => Payee { key: key.clone(), label, months: 1, last_month: month },
+                Some(i) if month > payees[i].last_month => Payee {
+                    key: key.clone(),
+                    label: payees[i].label.clone(),
+                    months: (rules.month_cap as i64).min(payees[i].months + 1),
+                    last_month: month,
+                },
+                Some(i) => Payee {
+                    key: key.clone(),
+                    label: payees[i].label.clone(),
+                    months: payees[i].months,
+                    last_month: payees[i].last_month,
+                },
+            };
+            payees.retain(|p| p.key != key);
+            payees.push(entry);
+            // stable sort: ties keep the order of `[*others, entry]`, as Python's sorted
+            payees.sort_by(|a, b| {
+                (-a.months, -a.last_month, &a.key).cmp(&(-b.months, -b.last_month, &b.key))
+            });
+            payees.truncate(rules.max_payees);
+            items[7] = Pack::Array(
+                payees
+                    .into_iter()
+                    .map(|p| {
+                        Pack::Array(vec![
+                            Pack::Str(p.key.into_bytes()),
+                            Pack::Str(p.label.into_bytes()),
+                            int_pack(p.months),
+                            int_pack(p.last_month),
+                        ])
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Some(())
+}
+
+/// `payee_key` and the label of `update_aggregates` for plain printable ASCII; None
+/// (ask Python) for any other text.
+fn ascii_payee(name: &str, iban: Option<&str>) -> Option<Option<(String, String)>> {
+    let plain = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if !plain(name) || !iban.is_none_or(plain) {
+        return None;
+    }
+    let stripped = name.trim_matches(' ');
+    let (key, label) = if !stripped.is_empty() {
+        (short_key("name", &stripped.to_ascii_lowercase()), stripped.chars().take(24).collect())
+    } else if let Some(iban) = iban.filter(|i| !i.is_empty()) {
+        (short_key("iban", iban), iban.chars().take(24).collect())
+    } else {
+        return Some(None);
+    };
+    Some(Some((key, label)))
+}
+
+/// `ids.short_key`: 8 hex chars of a 4-byte blake2b of the parts joined by U+001F.
+fn short_key(kind: &str, value: &str) -> String {
+    let joined = format!("{kind}\u{1f}{value}");
+    let digest = blake2b(joined.as_bytes(), 4);
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 // --- the module ------------------------------------------------------------------------
 
 #[pyclass]
@@ -557,6 +831,7 @@ struct Batcher {
     // `compressed_part(new_state(""))` and the index of `customer_id` in it (from Python)
     new_state: Pack,
     customer_id_at: usize,
+    aggregates: AggregateRules,
     compressor: zstd::bulk::Compressor<'static>,
     decompressor: zstd::bulk::Decompressor<'static>,
 }
@@ -577,6 +852,39 @@ fn fingerprint(event_id: &str, canonical: &[u8]) -> (u64, u16) {
 }
 
 impl Batcher {
+    /// A new booking's aggregates (`update_aggregates`), from its canonical JSON.
+    fn apply_booking(
+        &self,
+        body: &mut Pack,
+        canonical: &[u8],
+        payee: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let tx: Value = serde_json::from_slice(canonical).map_err(|e| bad(e.to_string()))?;
+        let tx = tx.as_object().ok_or_else(|| bad("a booking: not an object"))?;
+        let Pack::Array(fields) = body else { return Err(bad("state: not an array")) };
+        let agg = fields
+            .get_mut(self.aggregates.aggregates_at)
+            .ok_or_else(|| bad("state: no aggregates"))?;
+        let mut failed: Option<PyErr> = None;
+        let mut ask = |name: &str, iban: Option<&str>| -> Option<Option<(String, String)>> {
+            if let Some(got) = ascii_payee(name, iban) {
+                return Some(got);
+            }
+            match payee.call1((name, iban)).and_then(|r| r.extract::<Option<(String, String)>>()) {
+                Ok(got) => Some(got),
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            }
+        };
+        let done = update_aggregates(agg, tx, &self.aggregates, &mut ask);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        done.ok_or_else(|| bad("a booking's aggregates not handled natively"))
+    }
+
     fn decode_state(&mut self, py: Python<'_>, blob: &[u8], restate: &Bound<'_, PyAny>) -> PyResult<State> {
         let owned;
         let blob = if blob.first() == Some(&PACKED_FORMAT) && blob.get(1) == Some(&self.dictionary_id) {
@@ -638,7 +946,27 @@ impl Batcher {
         level: i32,
         new_state: &[u8],
         customer_id_at: usize,
+        aggregates: &str,
     ) -> PyResult<Self> {
+        let a: Value = serde_json::from_str(aggregates).map_err(|e| bad(format!("aggregates: {e}")))?;
+        let num = |k: &str| a[k].as_u64().ok_or_else(|| bad(format!("aggregates: {k}")));
+        let aggregates = AggregateRules {
+            income_categories: a["income_categories"]
+                .as_array()
+                .ok_or_else(|| bad("aggregates: income_categories"))?
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect(),
+            balance_smoothing: a["balance_smoothing"]
+                .as_f64()
+                .ok_or_else(|| bad("aggregates: balance_smoothing"))?,
+            income_months: num("income_months")? as usize,
+            max_overdraft_days: num("max_overdraft_days")? as usize,
+            max_payees: num("max_payees")? as usize,
+            sample_cap: num("sample_cap")?,
+            month_cap: num("month_cap")?,
+            aggregates_at: num("aggregates_at")? as usize,
+        };
         let new_state = unpack(new_state).ok_or_else(|| bad("new_state: not msgpack"))?;
         match &new_state {
             Pack::Array(items) if customer_id_at < items.len() => {}
@@ -675,6 +1003,7 @@ impl Batcher {
             dictionary_id,
             new_state,
             customer_id_at,
+            aggregates,
             compressor,
             decompressor,
         })
@@ -686,7 +1015,7 @@ impl Batcher {
     /// `(customer_id, verdict, canonical JSON, dead-letter reason)` with verdict `new`,
     /// `repeat`, `conflict`, `unnamed` (no event_id) or `dead`.
     #[allow(clippy::type_complexity)]
-    #[pyo3(signature = (records, states, fallback, restate, canonical = true))]
+    #[pyo3(signature = (records, states, fallback, restate, payee, canonical = true))]
     fn run_batch<'py>(
         &mut self,
         py: Python<'py>,
@@ -694,6 +1023,7 @@ impl Batcher {
         states: Bound<'py, PyDict>,
         fallback: Bound<'py, PyAny>,
         restate: Bound<'py, PyAny>,
+        payee: Bound<'py, PyAny>,
         canonical: bool,
     ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyList>)> {
         let mut touched: Vec<String> = Vec::new();
@@ -759,6 +1089,9 @@ impl Batcher {
                             if state.recent.len() > self.max_recent {
                                 let extra = state.recent.len() - self.max_recent;
                                 state.recent.drain(..extra);
+                            }
+                            if topic == "bank.transactions" {
+                                self.apply_booking(&mut state.body, &decoded.canonical, &payee)?;
                             }
                             "new"
                         }
