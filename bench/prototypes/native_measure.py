@@ -60,6 +60,7 @@ from impulse_stream.core.engine import DecisionEngine
 from impulse_stream.core.events import InputEvent, Transaction
 from impulse_stream.core.state import CustomerState, new_state
 from impulse_stream.settings import Settings
+from impulse_stream.streaming.collector import collect_less_often
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -160,6 +161,7 @@ def python_parts(batches: list[Batch]) -> dict[str, float]:
 def measure(events: int, batch: int, rounds: int) -> dict[str, Any]:
     native()  # built and loaded before any timing
     batches = core_batches(events, batch)
+    collect_less_often()  # the worker's collector settings (streaming/collector.py)
     n = sum(len(b.records) for b in batches)
     # once, untimed: byte for byte with the canonical JSON of every record too
     for b in batches:
