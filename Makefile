@@ -130,15 +130,16 @@ bench-prototype: venv system-deps
 	$(PY) -m bench.prototypes.measure
 
 # The native batch-call prototype (bench/prototypes/native, Rust + PyO3), built by maturin
-# into the venv from the committed Cargo.lock; docs/bench.md, "The native batch call".
+# into the venv from the committed Cargo.lock (maturin comes with the dev extras; the
+# compiled core is not needed to build it); docs/bench.md, "The native batch call".
 NATIVE := bench/prototypes/native
 NATIVE_ARGS ?=
-native: venv
+native: $(STAMP)
 	@command -v cargo >/dev/null || { echo "make native needs cargo (Rust, https://rustup.rs)"; exit 2; }
 	cd $(NATIVE) && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop \
 		--release --locked --quiet
 
-bench-native: native
+bench-native: venv native
 	$(VENV)/bin/pytest -q tests/prototypes/test_native_batch.py
 	$(PY) -m bench.prototypes.native_measure $(NATIVE_ARGS)
 
