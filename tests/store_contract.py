@@ -182,15 +182,6 @@ async def test_checkpoints_are_raised_with_a_write_and_never_go_back(store):
     assert await store.checkpoints([0, 1]) == {0: {"2:0": 10, "3:0": 9}, 1: {"2:1": 3}}
 
 
-async def test_customers_are_read_with_the_checkpoints_in_one_call(store):
-    await store.commit([write("a", outbox_id="1", outbox=b"x")], {0: {"2:0": 10}})
-    loaded, marks = await store.load_checked(["a", "b"], [Delivered("a", 0, "1")], [0, 1])
-    assert marks == {0: {"2:0": 10}, 1: {}}
-    assert loaded["a"].version == 1 and loaded["b"] == EMPTY
-    assert await store.outboxes(["a"]) == {"a": {}}  # the delivered entry went with the read
-    assert await store.load_checked([], (), ()) == ({}, {})
-
-
 async def test_a_checkpoint_the_caller_expects_is_raised_only_while_it_exists(store):
     await store.commit([], {0: {"2:0": 10}})
     await store.commit([], {0: {"2:0": 11}}, expected={0})

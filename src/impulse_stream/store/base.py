@@ -92,25 +92,13 @@ AcceptanceCounts = dict[AcceptanceKey, tuple[int, int]]  # accepted, declined
 
 class CustomerStore(abc.ABC):
     """State store for customers; every method is one round trip (``RedisStore``:
-    ``erase`` two, and ``due`` a few more the once it reshards a partition's timers;
-    ``load_checked`` one on Redis and in memory, two in the default implementation)."""
+    ``erase`` two, and ``due`` a few more the once it reshards a partition's timers)."""
 
     @abc.abstractmethod
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
     ) -> dict[str, StoredCustomer]:
         """Read customers (missing ones as :data:`EMPTY`); delete ``delivered`` entries first."""
-
-    async def load_checked(
-        self,
-        customer_ids: Iterable[str],
-        delivered: Sequence[Delivered] = (),
-        partitions: Sequence[int] = (),
-    ) -> tuple[dict[str, StoredCustomer], dict[int, dict[str, int]]]:
-        """:meth:`checkpoints` of ``partitions``, then :meth:`load`; ``RedisStore`` sends
-        both in one round trip."""
-        marks = await self.checkpoints(partitions) if partitions else {}
-        return await self.load(customer_ids, delivered), marks
 
     @abc.abstractmethod
     async def commit(

@@ -53,15 +53,6 @@ class MemoryStore(CustomerStore):
             )
         return out
 
-    async def load_checked(
-        self,
-        customer_ids: Iterable[str],
-        delivered: Sequence[Delivered] = (),
-        partitions: Sequence[int] = (),
-    ) -> tuple[dict[str, StoredCustomer], dict[int, dict[str, int]]]:
-        marks = {p: dict(self.marks.get(p, {})) for p in partitions}
-        return await self.load(customer_ids, delivered), marks  # one trip, as on Redis
-
     async def commit(
         self,
         writes: Sequence[CustomerWrite],

@@ -225,23 +225,11 @@ class RedisStore(CustomerStore):
     async def load(
         self, customer_ids: Iterable[str], delivered: Sequence[Delivered] = ()
     ) -> dict[str, StoredCustomer]:
-        return (await self.load_checked(customer_ids, delivered))[0]
-
-    async def load_checked(
-        self,
-        customer_ids: Iterable[str],
-        delivered: Sequence[Delivered] = (),
-        partitions: Sequence[int] = (),
-    ) -> tuple[dict[str, StoredCustomer], dict[int, dict[str, int]]]:
-        """One pipeline: the checkpoints first (one server runs a pipeline in order), the
-        deletion of ``delivered``, then the customers."""
         ids = list(dict.fromkeys(customer_ids))
-        if not ids and not delivered and not partitions:
-            return {}, {}
+        if not ids and not delivered:
+            return {}
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for p in partitions:
-                    pipe.hgetall(self.checkpoint_key(p))
                 self._queue_delivered(pipe, delivered)
                 for cid in ids:
                     pipe.hgetall(self.customer_key(cid))
@@ -251,11 +239,7 @@ class RedisStore(CustomerStore):
         finally:
             self.round_trips += 1
         hashes = replies[len(replies) - len(ids) :]
-        marks = {
-            p: {k.decode(): int(v) for k, v in h.items()}
-            for p, h in zip(partitions, replies[: len(partitions)], strict=True)
-        }
-        return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}, marks
+        return {cid: _parse(h) for cid, h in zip(ids, hashes, strict=True)}
 
     async def commit(
         self,

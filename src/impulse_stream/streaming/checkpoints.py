@@ -109,17 +109,10 @@ class Checkpoints:
 
     async def check(self, partitions: list[int]) -> None:
         """Every checkpoint entry this worker wrote must still be in the store."""
-        known = self.to_check(partitions)
-        if known:
-            self.verify(known, await self.retrying(self.store.checkpoints, known))
-
-    def to_check(self, partitions: Sequence[int]) -> list[int]:
-        """Of ``partitions``, those whose checkpoint this worker wrote or read."""
-        return [p for p in partitions if self.known.get(p)]
-
-    def verify(self, known: Sequence[int], stored: Marks) -> None:
-        """``stored`` (read from the store) holds every entry of ``known`` this worker wrote;
-        else :class:`StateLost`."""
+        known = [p for p in partitions if self.known.get(p)]
+        if not known:
+            return
+        stored = await self.retrying(self.store.checkpoints, known)
         for p in known:
             for fence, offset in sorted(self.known[p].items()):
                 found = stored.get(p, {}).get(fence)

@@ -76,16 +76,11 @@ class Outbox:
             self.metrics.outbox_redelivered.inc(count)
         return count
 
-    async def load(
-        self, customer_ids: list[str], checkpoints: Sequence[int] = ()
-    ) -> tuple[dict[str, StoredCustomer], dict[int, dict[str, int]]]:
-        """Read the customers and the ``checkpoints`` of these partitions; the acknowledged
-        entries are deleted in the same round trip."""
+    async def load(self, customer_ids: list[str]) -> dict[str, StoredCustomer]:
+        """Read the customers; the acknowledged entries are deleted in the same round trip."""
         delivered, self.delivered = self.delivered, []
         try:
-            return await self.retrying(
-                self.store.load_checked, customer_ids, delivered, checkpoints
-            )
+            return await self.retrying(self.store.load, customer_ids, delivered)
         except BaseException:
             self.delivered = delivered + self.delivered
             raise

@@ -16,29 +16,30 @@ the real worker with.
 Delivery protocol for one batch (the offsets are committed by the caller only
 after :meth:`BatchProcessor.process` returns):
 
-1. decode every message; a bad one becomes a dead letter (so does an event
+1. check the partitions' checkpoints: a store that lost what it had
+   acknowledged stops the partition (:class:`StateLost`) before anything is
+   decided on missing state;
+2. decode every message; a bad one becomes a dead letter (so does an event
    dated more than ``max_future_skew`` ahead of the wall clock: it never
    moves a clock);
-2. read the customers of the batch and those whose timer is due, in two
-   round trips (timers, then customers with the partitions' checkpoints: a store
-   that lost what it had acknowledged stops the partition (:class:`StateLost`)
-   before anything is decided on missing state; acknowledged outbox entries of
-   the previous batch are deleted in the same trip). The timers of a partition are
+3. read the customers of the batch and those whose timer is due, in two
+   round trips (timers, then customers; acknowledged outbox entries of the
+   previous batch are deleted in the same trip). The timers of a partition are
    read only once its clock reached the earliest wake-up the processor knows
    of (the store's answer to the last read, lowered by every wake-up written
    since; unknown after an assignment, a refused write or a failure);
-3. skip events that a customer's fence shows applied and repeats of an
+4. skip events that a customer's fence shows applied and repeats of an
    ``event_id`` the state remembers; run the core for the rest, then fire due
    deadlines. Whatever fails for one event or one customer (the core, the
    state codec) dead-letters that event or that customer's events only;
-4. write every customer's state, fences and outbox entry with a fenced
+5. write every customer's state, fences and outbox entry with a fenced
    compare-and-set, one round trip; a refused write (stale read, zombie) is
    re-read and recomputed;
-5. publish the outputs and dead letters and wait for Kafka's acknowledgement;
-6. raise the partitions' checkpoints to the batch's offsets;
-7. remember the outbox entries as delivered (deleted with the next read).
+6. publish the outputs and dead letters and wait for Kafka's acknowledgement;
+7. raise the partitions' checkpoints to the batch's offsets;
+8. remember the outbox entries as delivered (deleted with the next read).
 
-A crash between 4 and 5 leaves the outputs in the outbox: whoever owns the
+A crash between 5 and 6 leaves the outputs in the outbox: whoever owns the
 partition next publishes them again before processing (same bytes, same ids).
 Any other exception out of :meth:`BatchProcessor.process` is a failure not
 tied to one event: the caller must not commit the batch's offsets (see
@@ -278,8 +279,7 @@ class BatchProcessor:
         for p in partitions:
             if p not in self.recovered:
                 await self.recover(p)
-        # The checkpoints are checked with the customers' read (``_decide``), before any
-        # decision and before anything is written.
+        await self.checkpoints.check(partitions)
         dead: list[OutboundMessage] = []
         by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]] = defaultdict(
             list
@@ -469,10 +469,8 @@ class BatchProcessor:
             if cid not in pending:
                 pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
             pending[cid].timer_due = True
-        checked = sorted(partitions | set(by_partition))
         if not pending:
             if marks:
-                await self.checkpoints.check(checked)
                 await self.retrying(self.store.commit, [], marks, self.checkpoints.expected(marks))
             return _Outcome()
         accepted = _Outcome()
@@ -482,11 +480,8 @@ class BatchProcessor:
         written: list[Delivered] = []
         applied: set[str] = set()
         todo = pending
-        check = self.checkpoints.to_check(checked)
         for attempt in range(5):
-            loaded, stored_marks = await self.outbox.load(list(todo), check)
-            self.checkpoints.verify(check, stored_marks)  # StateLost before any decision
-            check = []
+            loaded = await self.outbox.load(list(todo))
             writes: list[CustomerWrite] = []
             results: dict[str, _Outcome] = {}
             for cid, entry in todo.items():
@@ -496,7 +491,7 @@ class BatchProcessor:
                     writes.append(write)
             if self.interrupted:  # re-check before anything read since is written
                 self.interrupted = False
-                await self.checkpoints.check(checked)
+                await self.checkpoints.check(sorted(partitions | set(by_partition)))
             refused = (
                 await self.retrying(
                     self.store.commit, writes, marks, self.checkpoints.expected(marks)
