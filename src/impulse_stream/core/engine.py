@@ -14,8 +14,8 @@ sale); it is never dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Final
 
 from impulse_stream.core.arbitration import Arbitration, Score, explain
 from impulse_stream.core.catalogue import Catalogue
@@ -64,17 +64,24 @@ _VALIDITY_ENDED = DeadlineKind.VALIDITY_ENDED
 CLOSED_OPPORTUNITY_RETENTION = timedelta(days=30)
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
     """What one engine call decided: the new state and the records to publish."""
 
-    state: CustomerState
-    outputs: tuple[OutputRecord, ...]
-    observations: tuple[AcceptanceObservation, ...] = field(default=())
-    suppressions: tuple[str, ...] = field(default=())  # policy rules that held an action back
-    # Customers re-keyed by employer (``employers.members``, ``employers.py``) and by
-    # household (``households.members``, ``households.py``).
-    memberships: tuple[Membership, ...] = field(default=())
+    def __init__(
+        self,
+        state: CustomerState,
+        outputs: tuple[OutputRecord, ...],
+        observations: tuple[AcceptanceObservation, ...] = (),
+        suppressions: tuple[str, ...] = (),  # policy rules that held an action back
+        # Customers re-keyed by employer (``employers.members``, ``employers.py``) and
+        # by household (``households.members``, ``households.py``).
+        memberships: tuple[Membership, ...] = (),
+    ) -> None:
+        self.state: Final = state
+        self.outputs: Final = outputs
+        self.observations: Final = observations
+        self.suppressions: Final = suppressions
+        self.memberships: Final = memberships
 
 
 class DecisionEngine:
@@ -100,6 +107,11 @@ class DecisionEngine:
         self.calendar = self.detectors.calendar
         self.order_flow = OrderFlow(catalogue, self.detectors)
         self.journeys = Journeys(self.rules)
+        # The last ``next_wakeup`` answer and the state it is for: the runtime asks
+        # twice for the same state object (after firing what was due, then for the
+        # wake-up it stores). States are immutable, so the object names the answer.
+        self._wakeup_of: CustomerState | None = None
+        self._wakeup: datetime | None = None
 
     @property
     def catalogue(self) -> Catalogue:
@@ -137,7 +149,7 @@ class DecisionEngine:
 
     def apply(self, state: CustomerState | None, event: InputEvent, now: datetime) -> Decision:
         """Apply one input event; ``now`` is the event-time watermark."""
-        run = DecisionRun(self.rules, state or new_state(event.customer_id), [], [])
+        run = DecisionRun(self.rules, state or new_state(event.customer_id))
         at = event.occurred_at
         self._advance(run, min(at, now))
         self._on_event(run, event)
@@ -154,7 +166,7 @@ class DecisionEngine:
 
     def advance(self, state: CustomerState, now: datetime) -> Decision:
         """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
-        run = DecisionRun(self.rules, state, [], [])
+        run = DecisionRun(self.rules, state)
         self._advance(run, now)
         if self.journeys.journeys and self._enter_journeys(run, 0):
             self._advance(run, now)
@@ -162,12 +174,16 @@ class DecisionEngine:
 
     def next_wakeup(self, state: CustomerState) -> datetime | None:
         """The earliest event time at which ``advance`` has work, or None."""
+        if state is self._wakeup_of:
+            return self._wakeup
         due = [d.at for d in self._deadlines(state)]
         after = self._swept_after(state)
         sweep = self.calendar.next_day(state, after) if after is not None else None
         if sweep is not None:
             due.append(day_start(sweep))
-        return min(due, default=None)
+        wakeup = min(due, default=None)
+        self._wakeup_of, self._wakeup = state, wakeup
+        return wakeup
 
     def next_best_actions(
         self,
