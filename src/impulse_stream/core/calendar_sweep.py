@@ -24,25 +24,32 @@ class CalendarAnswer:
     it was asked for and the day it gave."""
 
     def __init__(self, state: CustomerState, asked: date, day: date | None) -> None:
-        self.profile: Final = state.profile
-        self.seen: Final = state.seen
+        self.profile = state.profile
+        self.seen = state.seen
         self.last_salary_on: Final = state.aggregates.last_salary_on
         self.salary_months: Final = state.aggregates.salary_months
         self.asked: Final = asked
         self.day: Final = day
 
     def holds_for(self, state: CustomerState, after: date) -> bool:
-        # Identity first: within one engine call, and from one call to the next, the
-        # customer's profile and dedupe keys are mostly the very same objects.
+        if not (self.asked <= after and (self.day is None or after < self.day)):
+            return False
         agg = state.aggregates
-        return (
-            self.asked <= after
-            and (self.day is None or after < self.day)
-            and (self.profile is state.profile or self.profile == state.profile)
-            and (self.seen is state.seen or self.seen == state.seen)
-            and self.last_salary_on == agg.last_salary_on
-            and self.salary_months == agg.salary_months
-        )
+        if self.last_salary_on != agg.last_salary_on or self.salary_months != agg.salary_months:
+            return False
+        # Identity first: within one engine call, and from one call to the next, the
+        # customer's profile and dedupe keys are mostly the very same objects; equal
+        # ones (a state decoded anew) are adopted so that the next asks compare by
+        # identity.
+        if self.profile is not state.profile:
+            if self.profile != state.profile:
+                return False
+            self.profile = state.profile
+        if self.seen is not state.seen:
+            if self.seen != state.seen:
+                return False
+            self.seen = state.seen
+        return True
 
 
 class CalendarMemo:

@@ -39,7 +39,7 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
-from impulse_stream.core.journeys import Journeys
+from impulse_stream.core.journeys import JourneyPlans, Journeys
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
 from impulse_stream.core.outbound_contacts import BANK_SENT_KINDS, on_contact
@@ -98,6 +98,7 @@ class DecisionEngine:
         registry: Registry = DEFAULT_REGISTRY,
         *,
         detectors: Detectors | None = None,
+        journey_plans: JourneyPlans | None = None,
     ) -> None:
         self.statistics = statistics if statistics is not None else AcceptanceStatistics()
         self.rules = Rules.from_catalogue(catalogue, self.statistics)
@@ -106,7 +107,7 @@ class DecisionEngine:
         self.detectors = detectors if detectors is not None else Detectors(catalogue, registry)
         self.calendar = self.detectors.calendar
         self.order_flow = OrderFlow(catalogue, self.detectors)
-        self.journeys = Journeys(self.rules)
+        self.journeys = Journeys(self.rules, journey_plans)
         # The last ``next_wakeup`` answer and the state it is for: the runtime asks
         # twice for the same state object (after firing what was due, then for the
         # wake-up it stores). States are immutable, so the object names the answer.
@@ -140,10 +141,17 @@ class DecisionEngine:
     def with_statistics(self, statistics: AcceptanceStatistics) -> DecisionEngine:
         """The same engine with a new snapshot of the learned acceptance statistics.
 
-        It shares this engine's detectors, and with them the calendar memo: the
-        runtime builds one per event-time day and must not start from an empty memo.
+        It shares this engine's detectors, and with them the calendar memo, and the
+        journeys' plans: the runtime builds one per event-time day and must not start
+        from empty memos.
         """
-        return DecisionEngine(self.catalogue, statistics, self.registry, detectors=self.detectors)
+        return DecisionEngine(
+            self.catalogue,
+            statistics,
+            self.registry,
+            detectors=self.detectors,
+            journey_plans=self.journeys.plans,
+        )
 
     # --- the runtime's interface --------------------------------------------------
 
