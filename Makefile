@@ -11,7 +11,7 @@ CORE_BUILT := $(VENV)/.core-built
 CORE_SOURCES := $(shell find src/impulse_stream/core -name '*.py') setup.py
 
 .PHONY: help venv system-deps build-deps prometheus-deps browser-deps infra-up infra-down infra-status test test-unit test-integration \
-        lint typecheck demo worker bench bench-full profile bench-prototype soak clean
+        lint typecheck demo worker bench bench-full profile bench-prototype native bench-native soak clean
 
 help:
 	@echo "make demo             run the worked example on local Kafka + Redis"
@@ -21,6 +21,8 @@ help:
 	@echo "make bench-full       the same with the opt-in groups (worker variants, latency-wait)"
 	@echo "make profile          py-spy profiles of a worker and a backtest (bench/profile.py)"
 	@echo "make bench-prototype  the prototypes of bench/prototypes/ against the shipped worker"
+	@echo "make native           build the native batch-call prototype into the venv (cargo)"
+	@echo "make bench-native     its property test, then native vs Python side by side"
 	@echo "make soak             long fault tests (kill -9, restarts, rebalances)"
 	@echo "make infra-up|infra-down|infra-status   local Kafka (KRaft) + redis-server"
 
@@ -126,6 +128,20 @@ profile: venv system-deps
 # The prototypes of bench/prototypes/ against the shipped worker, side by side in one run.
 bench-prototype: venv system-deps
 	$(PY) -m bench.prototypes.measure
+
+# The native batch-call prototype (bench/prototypes/native, Rust + PyO3), built by maturin
+# into the venv from the committed Cargo.lock (maturin comes with the dev extras; the
+# compiled core is not needed to build it); docs/bench.md, "The native batch call".
+NATIVE := bench/prototypes/native
+NATIVE_ARGS ?=
+native: $(STAMP)
+	@command -v cargo >/dev/null || { echo "make native needs cargo (Rust, https://rustup.rs)"; exit 2; }
+	cd $(NATIVE) && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop \
+		--release --locked --quiet
+
+bench-native: venv native
+	$(VENV)/bin/pytest -q tests/prototypes/test_native_batch.py
+	$(PY) -m bench.prototypes.native_measure $(NATIVE_ARGS)
 
 soak: venv system-deps
 	IMPULSE_STREAM_SOAK_CUSTOMERS=50000 $(VENV)/bin/pytest -q -m slow tests/integration $(PYTEST_ARGS)

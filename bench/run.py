@@ -410,9 +410,9 @@ class Bench:
             with self.phase(LATENCY_WAIT):
                 waiting = self.latency(LATENCY_WAIT, CAUGHT_UP_WAIT, rate)
         ratio_rows = ratios(by)
-        goals = targets(by)
-        user_goals = user_targets(latency, replay)
         memory_goals = memory.memory_targets(formats)
+        goals = targets(by, memory_measured=bool(memory_goals))
+        user_goals = user_targets(latency, replay)
         return {
             "memory": formats,
             "memory_table": memory.memory_table(formats, memory_goals) if formats else "",

@@ -60,3 +60,12 @@ def test_the_table_marks_the_opt_in_contenders_a_run_left_out_as_not_run():
 )
 def test_the_wall_time_is_printed_in_minutes_and_seconds(seconds: float, text: str) -> None:
     assert wall_time(seconds) == text
+
+
+def test_redis_memory_is_judged_by_the_memory_groups_median_when_it_ran_else_by_the_drain():
+    worker = Measurement(WORKER_FAST, 2_000.0, 30.0, 300.0)
+    worker.worker = {"redis_round_trips_per_event": 0.01, "redis_bytes_per_customer": 632.0}
+    by = {PASSTHROUGH: Measurement(PASSTHROUGH, 20_000.0, 3.0, 22.0), WORKER_FAST: worker}
+    drain = [t for t in targets(by) if "B/customer" in t.name]
+    assert [(t.value, t.met) for t in drain] == [(632.0, False)]
+    assert not [t for t in targets(by, memory_measured=True) if "B/customer" in t.name]
