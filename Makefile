@@ -98,7 +98,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: venv system-deps lint typecheck
+test: venv native system-deps lint typecheck
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 test-unit: venv prometheus-deps

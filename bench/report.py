@@ -276,10 +276,14 @@ def user_table(
         )
         load = figures.get("load", 0.5)
         share = "half" if load == 0.5 else f"{load:g} x"
+        basis = (
+            "a fixed rate, --latency-rate"
+            if figures.get("fixed_rate")
+            else f"{share} of the worker's {figures['max_rate']:,.0f}/s {measured}"
+        )
         lines.append(
             f"{name}: {figures['events']:,} large incoming payments sent open-loop "
-            f"at {figures['target_rate']:,.0f}/s ({share} of the worker's "
-            f"{figures['max_rate']:,.0f}/s {measured}; sent "
+            f"at {figures['target_rate']:,.0f}/s ({basis}; sent "
             f"{_num(figures['sent_rate'], ',.0f')}/s), "
             f"{figures['matched']:,} opportunities matched, {figures['unmatched']:,} missing, "
             f"batches of {_num(figures.get('mean_batch'), ',.1f')} events on average"
@@ -290,6 +294,12 @@ def user_table(
             f"p50 of the first tenth {_num(figures['p50_first_tenth_ms'], '.1f')}, "
             f"of the last {_num(figures['p50_last_tenth_ms'], '.1f')}"
         )
+        if figures.get("publish_to_arrival_p50_ms") is not None:
+            lines.append(
+                "of which from the opportunity's Kafka timestamp to its arrival (publish, "
+                f"broker, the bench's consumer): p50 {figures['publish_to_arrival_p50_ms']:.1f}, "
+                f"p99 {_num(figures['publish_to_arrival_p99_ms'], '.1f')}"
+            )
     if latency and waiting and latency.get("p99_ms") and waiting.get("p99_ms"):
         lines.append(
             f"p99 with the caught-up topics waiting 2 s / p99 now: "

@@ -288,6 +288,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "half load, the target's; a small one shows the path's fixed delays)",
     )
     add(
+        "--latency-rate",
+        type=float,
+        default=None,
+        metavar="EVENTS_PER_S",
+        help="the open loop at this fixed rate instead of a fraction of the max rate, which "
+        "is then not measured: the same load for runs compared side by side (no target)",
+    )
+    add(
         "--latency-drain",
         type=_bounded_int(100, 1_000_000),
         default=10_000,
@@ -298,6 +306,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--kafka-port, its controller port (+1) and --redis-port must differ")
     if not 0 < args.latency_load <= 1:
         p.error(f"--latency-load {args.latency_load}: expected a fraction above 0, at most 1")
+    if args.latency_rate is not None and not args.latency_rate > 0:
+        p.error(f"--latency-rate {args.latency_rate}: expected a rate above 0")
     if args.drain_timeout is None:
         args.drain_timeout = 120 + args.events // 300
     return args
@@ -420,7 +430,7 @@ class Bench:
             "latency_caught_up_wait": waiting,
             "replay": replay,
             "user_table": user_table(latency, replay, user_goals, waiting)
-            if user_goals or waiting
+            if user_goals or waiting or latency
             else "",
             "backtest": backtest,
             "backtest_table": backtest_table(backtest) if backtest else "",
@@ -635,6 +645,7 @@ class Bench:
         (``max_rate``: at half that one instead, measured by another contender)."""
         assert self.redis is not None
         drain = self.args.latency_drain
+        fixed = self.args.latency_rate  # the same rate for every run compared (no max measured)
         measured = f"{max_rate:,.0f}/s" if max_rate else f"max rate on {drain:,} payments"
         log(f"{contender}: {self.args.latency_seconds}s of large incoming payments "
             f"open-loop at half of the {measured} {extra or ''}")  # fmt: skip
@@ -653,9 +664,10 @@ class Bench:
                 seconds=self.args.latency_seconds,
                 timeout=self.args.drain_timeout,
                 log=self.run_dir / f"{name}-worker.log",
-                max_rate=max_rate,
-                load=self.args.latency_load,
+                max_rate=fixed or max_rate,
+                load=1.0 if fixed else self.args.latency_load,
             )
+            figures["fixed_rate"] = bool(fixed)
         except DrainTimeout as exc:
             log(f"{contender} FAILED: {exc}")
             return {"error": str(exc)}

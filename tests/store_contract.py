@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 
 from impulse_stream.errors import StateLost
-from impulse_stream.store.base import EMPTY, CustomerWrite, Delivered
+from impulse_stream.store.base import EMPTY, CustomerWrite, Delivered, DueTimers
 
 
 def write(cid: str = "c1", version: int = 0, offset: int = 10, **kw: object) -> CustomerWrite:
@@ -108,6 +108,27 @@ async def test_timers_are_due_in_time_order_and_cleared(store):
     await store.commit([write("early", version=1, offset=11, wakeup_ms=None)])
     assert await store.due(0, 5000, 10) == ["late"]
     assert await store.due(1, 5000, 10) == []
+
+
+async def test_due_timers_come_with_the_earliest_wake_up_after_them(store):
+    assert await store.due_and_next(0, 5000, 10) == DueTimers([], None)
+    await store.commit(
+        [
+            write("late", wakeup_ms=3000),
+            write("early", wakeup_ms=1000),
+            write("mid", wakeup_ms=2000),
+        ]
+    )
+    assert await store.due_and_next(0, 999, 10) == DueTimers([], 1000)
+    assert await store.due_and_next(0, 1000, 10) == DueTimers(["early"], 2000)
+    assert await store.due_and_next(0, 5000, 10) == DueTimers(["early", "mid", "late"], None)
+    # Cut by the limit: the first customer left out is still due, and its wake-up is next.
+    assert await store.due_and_next(0, 5000, 1) == DueTimers(["early"], 2000)
+    assert await store.due_and_next(0, 5000, 0) == DueTimers([], 1000)
+    assert await store.due_and_next(0, 5000, -1) == DueTimers(["early", "mid", "late"], None)
+    await store.commit([write("early", version=1, offset=11, wakeup_ms=None)])
+    assert await store.due_and_next(0, 1500, 10) == DueTimers([], 2000)
+    assert await store.due_and_next(1, 5000, 10) == DueTimers([], None)
 
 
 async def test_a_refused_write_neither_removes_nor_delays_the_owners_wake_up(store):

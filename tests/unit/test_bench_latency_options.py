@@ -52,3 +52,23 @@ def test_the_report_gives_the_old_waits_ratio_to_the_new_at_the_same_rate():
     assert "(0.05 x of the worker's 600/s on 10,000 of them" in text
     assert "latency/caught-up-wait-2s:" in text and "measured by latency/half-load" in text
     assert "p99 with the caught-up topics waiting 2 s / p99 now: 50.0 x; p50: 1.1 x" in text
+
+
+def test_the_report_gives_the_tail_from_the_opportunitys_kafka_timestamp_when_measured():
+    measured = figures(10.0, 40.0) | {
+        "publish_to_arrival_p50_ms": 2.5,
+        "publish_to_arrival_p99_ms": 7.25,
+    }
+    text = user_table(measured, None, [], None)
+    assert "to its arrival (publish, broker, the bench's consumer): p50 2.5, p99 7.2" in text
+    assert "to its arrival" not in user_table(figures(10.0, 40.0), None, [], None)
+
+
+def test_a_fixed_latency_rate_is_reported_as_such_and_judged_by_no_target():
+    assert parse_args(["--latency-rate", "300"]).latency_rate == 300.0
+    with pytest.raises(SystemExit):
+        parse_args(["--latency-rate", "0"])
+    fixed = figures(10.0, 40.0, load=1.0, drained=0) | {"fixed_rate": True}
+    text = user_table(fixed, None, [], None)
+    assert "open-loop at 30/s (a fixed rate, --latency-rate; sent 30/s)" in text
+    assert user_targets(fixed, None) == []

@@ -9,7 +9,8 @@ keeps a heap of ``(wake-up, customer)``: ``due`` pops the entries that are due,
 drops those that no longer match the customer's timer (a later write moved or
 removed it, an erasure) and pushes the valid ones back, so it costs the due
 customers, not all of them. It answers exactly what ``MemoryStore.due`` answers
-(the same customers in the same order); everything else is ``MemoryStore``'s.
+(the same customers in the same order; as the next wake-up the heap's top, which
+may be a stale entry's: a lower bound); everything else is ``MemoryStore``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Collection, Mapping, Sequence
 
-from impulse_stream.store.base import CustomerWrite
+from impulse_stream.store.base import CustomerWrite, DueTimers
 from impulse_stream.store.memory import MemoryStore
 
 
@@ -42,7 +43,7 @@ class BacktestStore(MemoryStore):
                     self._compact(w.partition)
         return refused
 
-    async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
+    async def due_and_next(self, partition: int, until_ms: int, limit: int) -> DueTimers:
         self.round_trips += 1
         heap = self._due.get(partition, [])
         timers = self.timers.get(partition, {})
@@ -53,9 +54,13 @@ class BacktestStore(MemoryStore):
             if timers.get(cid) == at and cid not in seen:
                 seen.add(cid)
                 found.append((at, cid))
+        # Every valid timer is in the heap, so its top (maybe stale) is a lower bound.
+        later = heap[0][0] if heap else None
         for entry in found:
             heapq.heappush(heap, entry)  # still due until a write moves them
-        return [cid for _, cid in found[:limit]]
+        if 0 <= limit < len(found):
+            found, later = found[:limit], found[limit][0]
+        return DueTimers([cid for _, cid in found], later)
 
     async def wipe(self) -> int:
         self._due.clear()

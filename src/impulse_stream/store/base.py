@@ -65,6 +65,19 @@ class CustomerWrite:
 
 
 @dataclass(frozen=True)
+class DueTimers:
+    """The answer of :meth:`CustomerStore.due_and_next`.
+
+    ``customers``: the due customers, in wake-up order. ``next_ms``: a lower bound
+    of every other wake-up of the partition (the earliest one, or earlier; at most
+    ``until_ms`` when ``limit`` cut due customers off), None when there is none.
+    """
+
+    customers: list[str]
+    next_ms: int | None
+
+
+@dataclass(frozen=True)
 class Delivered:
     """An outbox entry whose messages Kafka has acknowledged."""
 
@@ -103,8 +116,15 @@ class CustomerStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def due_and_next(self, partition: int, until_ms: int, limit: int) -> DueTimers:
+        """Customers of ``partition`` whose wake-up time is at or before ``until_ms`` (at
+        most ``limit``, the earliest; negative: all), and the earliest wake-up of the
+        partition's other customers: until a write sets an earlier one, nothing of the
+        partition is due before it (the worker skips asking, ``processor.py``)."""
+
     async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
-        """Customers of ``partition`` whose wake-up time is at or before ``until_ms``."""
+        """The customers of :meth:`due_and_next`."""
+        return (await self.due_and_next(partition, until_ms, limit)).customers
 
     @abc.abstractmethod
     async def outboxes(self, customer_ids: Sequence[str]) -> dict[str, dict[str, bytes]]:

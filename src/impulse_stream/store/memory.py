@@ -13,6 +13,7 @@ from impulse_stream.store.base import (
     CustomerStore,
     CustomerWrite,
     Delivered,
+    DueTimers,
     StoredCustomer,
 )
 from impulse_stream.store.nonce import WriteNonces
@@ -91,11 +92,14 @@ class MemoryStore(CustomerStore):
                 timers[w.customer_id] = w.wakeup_ms
         return refused
 
-    async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
+    async def due_and_next(self, partition: int, until_ms: int, limit: int) -> DueTimers:
         self.round_trips += 1
         timers = self.timers.get(partition, {})
         due = sorted((at, cid) for cid, at in timers.items() if at <= until_ms)
-        return [cid for _, cid in due[:limit]]
+        later = min((at for at in timers.values() if at > until_ms), default=None)
+        if 0 <= limit < len(due):
+            due, later = due[:limit], due[limit][0]
+        return DueTimers([cid for _, cid in due], later)
 
     async def outboxes(self, customer_ids: Sequence[str]) -> dict[str, dict[str, bytes]]:
         self.round_trips += 1

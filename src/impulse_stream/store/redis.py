@@ -77,6 +77,7 @@ from impulse_stream.store.base import (
     CustomerStore,
     CustomerWrite,
     Delivered,
+    DueTimers,
     StoredCustomer,
 )
 from impulse_stream.store.nonce import WriteNonces
@@ -403,9 +404,10 @@ class RedisStore(CustomerStore):
                 await pipe.execute()
         return results, raised
 
-    async def due(self, partition: int, until_ms: int, limit: int) -> list[str]:
+    async def due_and_next(self, partition: int, until_ms: int, limit: int) -> DueTimers:
         """All S shards in one script (``due.lua``): the members and order of one sorted
-        set's ``ZRANGEBYSCORE -inf until_ms LIMIT 0 limit`` (score, then member bytes).
+        set's ``ZRANGEBYSCORE -inf until_ms LIMIT 0 limit`` (score, then member bytes),
+        and the smallest score of the partition's other members.
 
         A partition whose stored layout is not this store's S is resharded first
         (:meth:`reshard`, a few more round trips, once per partition and change).
@@ -432,13 +434,18 @@ class RedisStore(CustomerStore):
             raise StoreUnavailable(f"redis timers failed: {exc}") from exc
         finally:
             self.round_trips += 1
-        flat = reply[1:]
+        later = float(reply[1]) if reply[1] is not None else None
+        flat = reply[2:]
         found = sorted(
             (float(score), member) for member, score in zip(flat[0::2], flat[1::2], strict=True)
         )
-        if limit >= 0:
+        if 0 <= limit < len(found):
+            cut = found[limit][0]
+            later = cut if later is None else min(later, cut)
             found = found[:limit]
-        return [member.decode() for _, member in found]
+        return DueTimers(
+            [member.decode() for _, member in found], int(later) if later is not None else None
+        )
 
     async def _due_once(self, partition: int, until_ms: int, limit: int) -> list[Any]:
         keys = [self.timer_layout_key(partition), *self.timer_shard_keys(partition)]

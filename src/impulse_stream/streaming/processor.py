@@ -24,7 +24,10 @@ after :meth:`BatchProcessor.process` returns):
    moves a clock);
 3. read the customers of the batch and those whose timer is due, in two
    round trips (timers, then customers; acknowledged outbox entries of the
-   previous batch are deleted in the same trip);
+   previous batch are deleted in the same trip). The timers of a partition are
+   read only once its clock reached the earliest wake-up the processor knows
+   of (the store's answer to the last read, lowered by every wake-up written
+   since; unknown after an assignment, a refused write or a failure);
 4. skip events that a customer's fence shows applied and repeats of an
    ``event_id`` the state remembers; run the core for the rest, then fire due
    deadlines. Whatever fails for one event or one customer (the core, the
@@ -162,6 +165,10 @@ class BatchProcessor:
         self.retry = retry or RetryPolicy()
         self.wall_clock = wall_clock
         self.watermarks: dict[int, int] = {}  # the deadline clock of each partition
+        # Per partition, a lower bound of every wake-up in its timer index (None: it has
+        # none) while this worker owns it: ``due`` is asked only once the clock reaches it.
+        # Absent: unknown, the next batch asks (after an assignment, a refused write...).
+        self.next_due: dict[int, int | None] = {}
         self.backlogged = backlogged
         self.input_topics = tuple(topic_prefix + t for t in contract_topics.WORKER_INPUT_TOPICS)
         self.clock = EventClock(
@@ -206,9 +213,11 @@ class BatchProcessor:
     def on_assigned(self, partitions: set[int]) -> None:
         """Partitions (numbers, all input topics) now owned: recover before use."""
         self.recovered -= partitions
+        self._forget_next_due(partitions)
 
     def on_revoked(self, partitions: set[int]) -> None:
         self.recovered -= partitions
+        self._forget_next_due(partitions)
         for p in partitions:
             self.watermarks.pop(p, None)
             self.clock.forget(p)
@@ -217,6 +226,7 @@ class BatchProcessor:
     async def recover(self, partition: int) -> int:
         """Check the partition's state is whole, then publish outbox entries a previous
         owner wrote but may not have delivered."""
+        self._forget_next_due({partition})  # another worker may have written its timers
         await self.checkpoints.check_on_assignment(partition)
         count = await self.outbox.redeliver(partition)
         self.recovered.add(partition)
@@ -396,6 +406,43 @@ class BatchProcessor:
     ) -> _Outcome:
         """Decide for the batch's customers and those with due timers; write them, with
         the partitions' checkpoints ``marks``, in one fenced round trip."""
+        try:
+            return await self._decide_unguarded(by_partition, partitions, marks)
+        except BaseException:
+            # What was written before the failure is unknown: ask the store again.
+            self._forget_next_due(partitions | set(by_partition))
+            raise
+
+    def _forget_next_due(self, partitions: Set[int]) -> None:
+        for p in partitions:
+            self.next_due.pop(p, None)
+
+    def _may_be_due(self, partition: int) -> bool:
+        """A wake-up of ``partition`` may be at or before its clock: ask the store."""
+        if partition not in self.next_due:
+            return True
+        earliest = self.next_due[partition]
+        return earliest is not None and earliest <= self.watermarks[partition]
+
+    def _wrote_timers(self, writes: Sequence[CustomerWrite], refused: Set[str]) -> None:
+        """Lower the partitions' earliest known wake-ups to those of the applied writes; a
+        refused write leaves a wake-up this worker does not know: its partition is asked."""
+        for w in writes:
+            p = w.partition
+            if p not in self.next_due:
+                continue
+            if w.customer_id in refused:
+                del self.next_due[p]
+            elif w.wakeup_ms is not None:
+                earliest = self.next_due[p]
+                self.next_due[p] = w.wakeup_ms if earliest is None else min(earliest, w.wakeup_ms)
+
+    async def _decide_unguarded(
+        self,
+        by_partition: dict[int, list[tuple[InboundMessage, InputEvent, datetime]]],
+        partitions: set[int],
+        marks: dict[int, dict[str, int]] | None,
+    ) -> _Outcome:
         pending: dict[str, _Pending] = {}
         for p, items in by_partition.items():
             for message, event, now in items:
@@ -405,14 +452,19 @@ class BatchProcessor:
                     entry = pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
                 entry.events.append((message, event, now))
         due: dict[str, int] = {}
-        timed = [p for p in sorted(partitions) if p in self.watermarks]
+        timed = [p for p in sorted(partitions) if p in self.watermarks and self._may_be_due(p)]
         # One round trip's wait for every partition's timers, not one after the other.
         found = await asyncio.gather(
-            *(self.retrying(self.store.due, p, self.watermarks[p], self.max_timers) for p in timed)
+            *(
+                self.retrying(self.store.due_and_next, p, self.watermarks[p], self.max_timers)
+                for p in timed
+            )
         )
-        for p, cids in zip(timed, found, strict=True):
-            for cid in cids:
+        for p, timers in zip(timed, found, strict=True):
+            for cid in timers.customers:
                 due.setdefault(cid, p)
+            # Not counting the due customers: each is written below with its next wake-up.
+            self.next_due[p] = timers.next_ms
         for cid, p in due.items():
             if cid not in pending:
                 pending[cid] = _Pending(cid, p, StoredCustomer(None, 0))
@@ -426,6 +478,7 @@ class BatchProcessor:
         # (``Outbox.publish``), with the *next* batch's read: a re-read within this batch
         # (refused writes) must not delete them, nor a shutdown or failure before the publish.
         written: list[Delivered] = []
+        applied: set[str] = set()
         todo = pending
         for attempt in range(5):
             loaded = await self.outbox.load(list(todo))
@@ -447,7 +500,10 @@ class BatchProcessor:
                 else set()
             )
             marks = None  # raised with the first attempt
+            self._wrote_timers(writes, refused)
             for write in writes:
+                if write.customer_id not in refused:
+                    applied.add(write.customer_id)
                 if write.customer_id not in refused and write.outbox_id:
                     written.append(Delivered(write.customer_id, write.partition, write.outbox_id))
             for cid, outcome in results.items():
@@ -464,6 +520,10 @@ class BatchProcessor:
             todo = {cid: todo[cid] for cid in refused}
         else:
             log.error("giving up on %d customers owned by another worker", len(todo))
+        # A due customer without an applied write (no state, a state error, refused) keeps
+        # its wake-up in the index: its partition is asked again.
+        unwritten = {cid for cid in pending if pending[cid].timer_due} - applied
+        self._forget_next_due({pending[cid].partition for cid in unwritten})
         accepted.written = written
         return accepted
 
@@ -565,6 +625,7 @@ class BatchProcessor:
         memberships again, then deletes it.
         """
         customers = sorted(erasures)
+        self._forget_next_due(set(erasures.values()))
         loaded = await self.retrying(self.store.load, customers)
         await self.outbox.publish(
             [self._membership(m) for c in customers for m in self._erased(c, loaded[c])]

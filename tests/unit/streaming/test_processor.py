@@ -205,8 +205,8 @@ def test_a_zombie_write_is_refused_and_publishes_nothing_new():
         async def commit(self, writes, marks=None, expected=()):
             return await store.commit(writes, marks, expected)
 
-        async def due(self, *a):
-            return await store.due(*a)
+        async def due_and_next(self, *a):
+            return await store.due_and_next(*a)
 
         async def pending(self, partition):
             return []
@@ -417,3 +417,66 @@ def test_events_an_earlier_batch_held_stay_held_when_the_batch_releasing_them_fa
     run(p.process(call))  # the retry
     assert not held & p.held()
     assert any(o["product"] == "credit_card" for o in opportunities(pub))
+
+
+class CountingDueStore(MemoryStore):
+    """Counts the processor's timer reads."""
+
+    def __init__(self):
+        super().__init__()
+        self.due_calls = 0
+
+    async def due_and_next(self, partition, until_ms, limit):
+        self.due_calls += 1
+        return await super().due_and_next(partition, until_ms, limit)
+
+
+def abandoned(publisher: CollectingPublisher, cid: str) -> list[dict]:
+    return [
+        o
+        for o in opportunities(publisher)
+        if o["customer_id"] == cid and any(r["kind"] == "order_abandoned" for r in o["reasons"])
+    ]
+
+
+def test_due_is_asked_only_once_the_clock_reaches_the_earliest_wake_up():
+    store = CountingDueStore()
+    p = BatchProcessor(ENGINE, store, CollectingPublisher())
+    run(p.process(messages("orders.flow", abandoned_card_order("c1", T0))))  # due ~T0 + 33 min
+    assert store.due_calls == 1  # nothing known yet: asked
+    later = abandoned_card_order("c2", T0 + timedelta(minutes=10))
+    run(p.process(messages("orders.flow", later, start=3)))
+    assert store.due_calls == 1  # the clock (T0 + 13 min) is before c1's wake-up
+    past = [order_step("c3", "ord-c3", "started", 0, T0 + timedelta(hours=2))]
+    run(p.process(messages("orders.flow", past, start=6)))
+    assert store.due_calls == 2
+
+
+def test_a_wake_up_this_worker_wrote_fires_when_the_clock_passes_it():
+    # The first batch's timer read finds no timers; c1's wake-up is written after it.
+    pub = CollectingPublisher()
+    p = BatchProcessor(ENGINE, MemoryStore(), pub)
+    run(p.process(messages("orders.flow", abandoned_card_order("c1", T0))))
+    assert abandoned(pub, "c1") == []
+    past = [order_step("c2", "ord-c2", "started", 0, T0 + timedelta(hours=2))]
+    run(p.process(messages("orders.flow", past, start=3)))
+    assert abandoned(pub, "c1") != []
+
+
+def test_after_a_reassignment_the_earliest_wake_up_known_before_is_not_trusted():
+    store = MemoryStore()
+    pub = CollectingPublisher()
+    p = BatchProcessor(ENGINE, store, pub)
+    run(p.process(messages("orders.flow", abandoned_card_order("c1", T0))))  # knows T0 + 33 min
+    p.on_revoked({0})
+    # Meanwhile the partition's other owner stores an earlier wake-up: c2's, T0 + 31 min.
+    other = BatchProcessor(ENGINE, store, CollectingPublisher())
+    other.on_assigned({0})
+    started = [order_step("c2", "ord-c2", "started", 0, T0 + timedelta(minutes=1))]
+    run(other.process(messages("orders.flow", started, start=3)))
+    assert abandoned(pub, "c2") == []
+    other.on_revoked({0})
+    p.on_assigned({0})
+    now = [order_step("c3", "ord-c3", "started", 0, T0 + timedelta(minutes=32))]
+    run(p.process(messages("orders.flow", now, start=4)))  # the clock passes c2's, not c1's
+    assert abandoned(pub, "c2") != [] and abandoned(pub, "c1") == []
