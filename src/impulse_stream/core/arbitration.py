@@ -21,8 +21,8 @@ dict or set order. Priorities are rounded to 6 decimals before comparing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from impulse_stream.core.catalogue import Action, Catalogue
 from impulse_stream.core.contact_policy import PolicyVerdict
@@ -32,17 +32,30 @@ from impulse_stream.core.scoring import BundleScoring, Propensity
 from impulse_stream.core.state import ActiveImpulse, CustomerState, ReasonRef
 
 
-@dataclass(frozen=True, slots=True)
 class Score:
-    propensity: Propensity
-    lift: float
-    value: float
-    channel: Channel | None
-    channel_weight: float
-    recency_weight: float
-    segment: str
-    segment_weight: float
-    priority: float
+    """An action's priority for a customer and the factors it is the product of."""
+
+    def __init__(
+        self,
+        propensity: Propensity,
+        lift: float,
+        value: float,
+        channel: Channel | None,
+        channel_weight: float,
+        recency_weight: float,
+        segment: str,
+        segment_weight: float,
+        priority: float,
+    ) -> None:
+        self.propensity: Final = propensity
+        self.lift: Final = lift
+        self.value: Final = value
+        self.channel: Final = channel
+        self.channel_weight: Final = channel_weight
+        self.recency_weight: Final = recency_weight
+        self.segment: Final = segment
+        self.segment_weight: Final = segment_weight
+        self.priority: Final = priority
 
     def describe(self) -> str:
         channel = "any channel" if self.channel is None else f"channel {self.channel}"

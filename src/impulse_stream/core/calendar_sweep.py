@@ -10,43 +10,74 @@ when in the day the runtime calls ``advance``.
 from __future__ import annotations
 
 from datetime import date
+from typing import Final
 
 from impulse_stream.core.impulses.base import CalendarDetector
 from impulse_stream.core.run import DecisionRun
-from impulse_stream.core.state import CustomerState, Profile, Seen
+from impulse_stream.core.state import CustomerState
 
-_MEMO_SIZE = 8192  # customers' answers kept; cleared when full (a batch's worth)
+_MEMO_SIZE = 8192  # customers whose answer is kept; cleared when full (a batch's worth)
 
-MemoKey = tuple[str, Profile, tuple[Seen, ...], date | None, int]
+
+class CalendarAnswer:
+    """One customer's memoised ``next_day``: the fields it was found from, the ``after``
+    it was asked for and the day it gave."""
+
+    def __init__(self, state: CustomerState, asked: date, day: date | None) -> None:
+        self.profile = state.profile
+        self.seen = state.seen
+        self.last_salary_on: Final = state.aggregates.last_salary_on
+        self.salary_months: Final = state.aggregates.salary_months
+        self.asked: Final = asked
+        self.day: Final = day
+
+    def holds_for(self, state: CustomerState, after: date) -> bool:
+        if not (self.asked <= after and (self.day is None or after < self.day)):
+            return False
+        agg = state.aggregates
+        if self.last_salary_on != agg.last_salary_on or self.salary_months != agg.salary_months:
+            return False
+        # Identity first: within one engine call, and from one call to the next, the
+        # customer's profile and dedupe keys are mostly the very same objects; equal
+        # ones (a state decoded anew) are adopted so that the next asks compare by
+        # identity.
+        if self.profile is not state.profile:
+            if self.profile != state.profile:
+                return False
+            self.profile = state.profile
+        if self.seen is not state.seen:
+            if self.seen != state.seen:
+                return False
+            self.seen = state.seen
+        return True
 
 
 class CalendarMemo:
-    """``next_day`` answers per customer, valid over an interval of ``after``.
+    """``next_day`` answers, one per customer, valid over an interval of ``after``.
 
     A calendar detector answers "the first day after ``after`` on which I
-    could fire" from the memo key's fields alone, so an answer ``d`` found for
-    ``after = a`` holds for every ``a <= after < d`` (and ``None`` for every
-    ``after >= a``): the moving clock re-asks with later days and hits until
-    the answer's day has come. One memo serves every engine built from the
-    same detectors (``DecisionEngine.with_statistics`` shares it).
+    could fire" from the customer's profile, reported triggers (``seen``) and
+    salary dates alone, so an answer ``d`` found for ``after = a`` holds for
+    every ``a <= after < d`` (and ``None`` for every ``after >= a``) while
+    those fields stay equal: the moving clock re-asks with later days and hits
+    until the answer's day has come. A customer whose fields changed replaces
+    its answer. One memo serves every engine built from the same detectors
+    (``DecisionEngine.with_statistics`` shares it).
     """
 
     def __init__(self) -> None:
-        self.answers: dict[MemoKey, tuple[date, date | None]] = {}
+        self.answers: dict[str, CalendarAnswer] = {}
 
-    def get(self, key: MemoKey, after: date) -> tuple[bool, date | None]:
-        found = self.answers.get(key)
-        if found is None:
-            return False, None
-        asked, day = found
-        if asked <= after and (day is None or after < day):
-            return True, day
+    def get(self, state: CustomerState, after: date) -> tuple[bool, date | None]:
+        found = self.answers.get(state.customer_id)
+        if found is not None and found.holds_for(state, after):
+            return True, found.day
         return False, None
 
-    def put(self, key: MemoKey, after: date, day: date | None) -> None:
-        if len(self.answers) >= _MEMO_SIZE:
+    def put(self, state: CustomerState, after: date, day: date | None) -> None:
+        if len(self.answers) >= _MEMO_SIZE and state.customer_id not in self.answers:
             self.answers.clear()
-        self.answers[key] = (after, day)
+        self.answers[state.customer_id] = CalendarAnswer(state, after, day)
 
 
 class CalendarSweep:
@@ -63,13 +94,11 @@ class CalendarSweep:
         """
         if not state.profile.known:
             return None
-        agg = state.aggregates
-        key = (state.customer_id, state.profile, state.seen, agg.last_salary_on, agg.salary_months)
-        hit, day = self.memo.get(key, after)
+        hit, day = self.memo.get(state, after)
         if hit:
             return day
         day = self._next_day(state, after)
-        self.memo.put(key, after, day)
+        self.memo.put(state, after, day)
         return day
 
     def _next_day(self, state: CustomerState, after: date) -> date | None:

@@ -31,8 +31,8 @@ arbitration. Global daily volumes per channel are cross-customer and live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from impulse_stream.core.catalogue import Action, Catalogue, FrequencyCap
 from impulse_stream.core.dates import utc_day
@@ -42,12 +42,24 @@ from impulse_stream.core.state import CustomerState, OpportunityState
 RESPONSE_KINDS = frozenset({"shown", "accepted", "declined", "not_now", "no_time"})
 
 
-@dataclass(frozen=True, slots=True)
 class PolicyVerdict:
-    allowed: bool
-    passed: tuple[str, ...]
-    blocked_by: str | None = None
-    rule: str = ""  # the blocking rule's code (a bounded set: a metric label)
+    """The outcome of the contact policy's checks: the rules passed, the one that blocked.
+
+    A plain class, not a dataclass: the compiled core builds it natively (a
+    dataclass's generated ``__init__`` runs interpreted), several times per event.
+    """
+
+    def __init__(
+        self,
+        allowed: bool,
+        passed: tuple[str, ...],
+        blocked_by: str | None = None,
+        rule: str = "",  # the blocking rule's code (a bounded set: a metric label)
+    ) -> None:
+        self.allowed: Final = allowed
+        self.passed: Final = passed
+        self.blocked_by: Final = blocked_by
+        self.rule: Final = rule
 
     def describe(self) -> str:
         if self.blocked_by is not None:

@@ -14,8 +14,8 @@ sale); it is never dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Final
 
 from impulse_stream.core.arbitration import Arbitration, Score, explain
 from impulse_stream.core.catalogue import Catalogue
@@ -39,7 +39,7 @@ from impulse_stream.core.events import (
     Transaction,
 )
 from impulse_stream.core.impulses.registry import DEFAULT_REGISTRY, Registry
-from impulse_stream.core.journeys import Journeys
+from impulse_stream.core.journeys import JourneyPlans, Journeys
 from impulse_stream.core.learning import AcceptanceObservation, AcceptanceStatistics
 from impulse_stream.core.order_flow import ENDED_ORDER_RETENTION, OrderFlow
 from impulse_stream.core.outbound_contacts import BANK_SENT_KINDS, on_contact
@@ -64,17 +64,24 @@ _VALIDITY_ENDED = DeadlineKind.VALIDITY_ENDED
 CLOSED_OPPORTUNITY_RETENTION = timedelta(days=30)
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
     """What one engine call decided: the new state and the records to publish."""
 
-    state: CustomerState
-    outputs: tuple[OutputRecord, ...]
-    observations: tuple[AcceptanceObservation, ...] = field(default=())
-    suppressions: tuple[str, ...] = field(default=())  # policy rules that held an action back
-    # Customers re-keyed by employer (``employers.members``, ``employers.py``) and by
-    # household (``households.members``, ``households.py``).
-    memberships: tuple[Membership, ...] = field(default=())
+    def __init__(
+        self,
+        state: CustomerState,
+        outputs: tuple[OutputRecord, ...],
+        observations: tuple[AcceptanceObservation, ...] = (),
+        suppressions: tuple[str, ...] = (),  # policy rules that held an action back
+        # Customers re-keyed by employer (``employers.members``, ``employers.py``) and
+        # by household (``households.members``, ``households.py``).
+        memberships: tuple[Membership, ...] = (),
+    ) -> None:
+        self.state: Final = state
+        self.outputs: Final = outputs
+        self.observations: Final = observations
+        self.suppressions: Final = suppressions
+        self.memberships: Final = memberships
 
 
 class DecisionEngine:
@@ -91,6 +98,7 @@ class DecisionEngine:
         registry: Registry = DEFAULT_REGISTRY,
         *,
         detectors: Detectors | None = None,
+        journey_plans: JourneyPlans | None = None,
     ) -> None:
         self.statistics = statistics if statistics is not None else AcceptanceStatistics()
         self.rules = Rules.from_catalogue(catalogue, self.statistics)
@@ -99,7 +107,12 @@ class DecisionEngine:
         self.detectors = detectors if detectors is not None else Detectors(catalogue, registry)
         self.calendar = self.detectors.calendar
         self.order_flow = OrderFlow(catalogue, self.detectors)
-        self.journeys = Journeys(self.rules)
+        self.journeys = Journeys(self.rules, journey_plans)
+        # The last ``next_wakeup`` answer and the state it is for: the runtime asks
+        # twice for the same state object (after firing what was due, then for the
+        # wake-up it stores). States are immutable, so the object names the answer.
+        self._wakeup_of: CustomerState | None = None
+        self._wakeup: datetime | None = None
 
     @property
     def catalogue(self) -> Catalogue:
@@ -128,16 +141,23 @@ class DecisionEngine:
     def with_statistics(self, statistics: AcceptanceStatistics) -> DecisionEngine:
         """The same engine with a new snapshot of the learned acceptance statistics.
 
-        It shares this engine's detectors, and with them the calendar memo: the
-        runtime builds one per event-time day and must not start from an empty memo.
+        It shares this engine's detectors, and with them the calendar memo, and the
+        journeys' plans: the runtime builds one per event-time day and must not start
+        from empty memos.
         """
-        return DecisionEngine(self.catalogue, statistics, self.registry, detectors=self.detectors)
+        return DecisionEngine(
+            self.catalogue,
+            statistics,
+            self.registry,
+            detectors=self.detectors,
+            journey_plans=self.journeys.plans,
+        )
 
     # --- the runtime's interface --------------------------------------------------
 
     def apply(self, state: CustomerState | None, event: InputEvent, now: datetime) -> Decision:
         """Apply one input event; ``now`` is the event-time watermark."""
-        run = DecisionRun(self.rules, state or new_state(event.customer_id), [], [])
+        run = DecisionRun(self.rules, state or new_state(event.customer_id))
         at = event.occurred_at
         self._advance(run, min(at, now))
         self._on_event(run, event)
@@ -154,7 +174,7 @@ class DecisionEngine:
 
     def advance(self, state: CustomerState, now: datetime) -> Decision:
         """Fire every deadline due at ``now`` and the calendar sweep (once a day)."""
-        run = DecisionRun(self.rules, state, [], [])
+        run = DecisionRun(self.rules, state)
         self._advance(run, now)
         if self.journeys.journeys and self._enter_journeys(run, 0):
             self._advance(run, now)
@@ -162,12 +182,16 @@ class DecisionEngine:
 
     def next_wakeup(self, state: CustomerState) -> datetime | None:
         """The earliest event time at which ``advance`` has work, or None."""
+        if state is self._wakeup_of:
+            return self._wakeup
         due = [d.at for d in self._deadlines(state)]
         after = self._swept_after(state)
         sweep = self.calendar.next_day(state, after) if after is not None else None
         if sweep is not None:
             due.append(day_start(sweep))
-        return min(due, default=None)
+        wakeup = min(due, default=None)
+        self._wakeup_of, self._wakeup = state, wakeup
+        return wakeup
 
     def next_best_actions(
         self,

@@ -9,11 +9,22 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
+_SEP = "\x1f"  # between the parts of a hashed key
+# One empty hasher per digest size the core uses: copying one costs about 40 % of
+# building a new ``hashlib.blake2b`` (whose keyword arguments are parsed every time).
+_EMPTY = {size: hashlib.blake2b(digest_size=size) for size in (4, 8, 10)}
+
+
+def blake2b(data: bytes, digest_size: int) -> bytes:
+    """``hashlib.blake2b(data, digest_size=digest_size).digest()``, for sizes 4, 8 and 10."""
+    hasher = _EMPTY[digest_size].copy()
+    hasher.update(data)
+    return hasher.digest()
+
 
 def stable_id(prefix: str, *parts: str) -> str:
     """``prefix-<20 hex chars>`` from a blake2b digest of the parts."""
-    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=10)
-    return f"{prefix}-{digest.hexdigest()}"
+    return f"{prefix}-{blake2b(_SEP.join(parts).encode('utf-8'), 10).hex()}"
 
 
 @lru_cache(maxsize=16384)
@@ -22,13 +33,12 @@ def short_key(*parts: str) -> str:
 
     Cached: the repeat checks ask for the same few (kind, key) pairs all the time.
     """
-    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=4).hexdigest()
+    return blake2b(_SEP.join(parts).encode("utf-8"), 4).hex()
 
 
 def employer_number(*parts: str) -> int:
     """A salary payer as a 64-bit number (compact in the state); see ``employer_id``."""
-    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8)
-    return int.from_bytes(digest.digest(), "big")
+    return int.from_bytes(blake2b(_SEP.join(parts).encode("utf-8"), 8), "big")
 
 
 def employer_id(number: int) -> str:

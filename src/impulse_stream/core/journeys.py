@@ -22,13 +22,16 @@ Entries are checked on profile updates, on the impulse a journey names, and on
 the days time makes a customer eligible (the birthday of the minimum age, the
 day a contract comes within ``within_months`` of maturity, the end of the
 re-entry wait); those days are deadlines too, so the outcome does not depend on
-how often the runtime calls ``advance``.
+how often the runtime calls ``advance``. Those deadlines are asked for several
+times per event; what they derive from the profile and the progress alone is
+memoised per customer (``JourneyPlans``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Final
 
 import msgspec
 
@@ -62,50 +65,111 @@ def add_months(day: date, months: int) -> date:
     raise ValueError(day)  # unreachable: every month has a 28th
 
 
+class JourneyPlan:
+    """What a customer's journey deadlines derive from the profile and the progress
+    alone: the due steps of the journeys in progress, whether some journey waits for a
+    time-based entry, and the days (ordinals, ascending) on which time makes one
+    enterable; with the profile and progress it was found from."""
+
+    def __init__(
+        self,
+        state: CustomerState,
+        due: tuple[Deadline, ...],
+        waiting: bool,
+        entry_days: tuple[int, ...],
+    ) -> None:
+        self.profile = state.profile
+        self.progress = state.journeys
+        self.due: Final = due
+        self.waiting: Final = waiting
+        self.entry_days: Final = entry_days
+
+    def holds_for(self, state: CustomerState) -> bool:
+        if self.profile is not state.profile:
+            if self.profile != state.profile:
+                return False
+            self.profile = state.profile  # equal: the next asks compare by identity
+        if self.progress is not state.journeys:
+            if self.progress != state.journeys:
+                return False
+            self.progress = state.journeys
+        return True
+
+
+class JourneyPlans:
+    """One ``JourneyPlan`` per customer; a customer whose profile or progress changed
+    replaces its plan. Shared by the engines of one catalogue (``with_statistics``)."""
+
+    def __init__(self) -> None:
+        self.plans: dict[str, JourneyPlan] = {}
+
+    def get(self, state: CustomerState) -> JourneyPlan | None:
+        plan = self.plans.get(state.customer_id)
+        return plan if plan is not None and plan.holds_for(state) else None
+
+    def put(self, state: CustomerState, plan: JourneyPlan) -> None:
+        if len(self.plans) >= _PLANS_SIZE and state.customer_id not in self.plans:
+            self.plans.clear()
+        self.plans[state.customer_id] = plan
+
+
+_PLANS_SIZE = 8192  # customers whose plan is kept; cleared when full (a batch's worth)
+
+
 class Journeys:
     """The catalogue's journeys applied to one customer's state (pure)."""
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, plans: JourneyPlans | None = None) -> None:
         self.rules = rules
         self.journeys = rules.catalogue.journeys
+        self.plans = plans if plans is not None else JourneyPlans()
 
     # --- deadlines ---------------------------------------------------------------
 
     def deadlines(self, state: CustomerState) -> list[Deadline]:
         if not self.journeys or state.clock is None or not state.profile.known:
             return []
-        out: list[Deadline] = []
+        plan = self._plan(state)
+        out = list(plan.due)
+        entry = self._next_entry_day(state, plan)
+        if entry is not None:
+            out.append(Deadline(day_start(entry), _DUE, ""))
+        return out
+
+    def _plan(self, state: CustomerState) -> JourneyPlan:
+        plan = self.plans.get(state)
+        if plan is not None:
+            return plan
+        due: list[Deadline] = []
         waiting: list[Journey] = []
         progress = {p.journey: p for p in state.journeys}
         for j in self.journeys:
             p = progress.get(j.id)
             if p is not None and p.status == "active":
-                out.append(Deadline(day_start(date.fromordinal(p.due_day)), _DUE, j.id))
+                due.append(Deadline(day_start(date.fromordinal(p.due_day)), _DUE, j.id))
             elif not j.entry.impulses:
                 waiting.append(j)
-        entry = self._next_entry_day(state, waiting, progress)
-        if entry is not None:
-            out.append(Deadline(day_start(entry), _DUE, ""))
-        return out
+        days = {
+            d.toordinal()
+            for j in waiting
+            for d in self._entry_candidates(state, j, progress.get(j.id))
+        }
+        plan = JourneyPlan(state, tuple(due), bool(waiting), tuple(sorted(days)))
+        self.plans.put(state, plan)
+        return plan
 
-    def _next_entry_day(
-        self,
-        state: CustomerState,
-        waiting: list[Journey],
-        progress: dict[str, JourneyProgress],
-    ) -> date | None:
-        if not waiting or state.clock is None:
+    @staticmethod
+    def _next_entry_day(state: CustomerState, plan: JourneyPlan) -> date | None:
+        if not plan.waiting or state.clock is None:
             return None
         today = utc_day(state.clock)
         if state.journeys_checked_day == 0:
             return today  # never checked (a new state, or one stored before journeys existed)
         after = max(state.journeys_checked_day, today.toordinal() - 1)
-        best: date | None = None
-        for j in waiting:
-            for d in self._entry_candidates(state, j, progress.get(j.id)):
-                if d.toordinal() > after and (best is None or d < best):
-                    best = d
-        return best
+        for day in plan.entry_days:
+            if day > after:
+                return date.fromordinal(day)
+        return None
 
     def _entry_candidates(
         self, state: CustomerState, j: Journey, progress: JourneyProgress | None

@@ -34,12 +34,12 @@ event of a customer whose window is full (eight remembered ids):
 
 from __future__ import annotations
 
-import hashlib
 from enum import Enum
 
 import msgspec
 
 from impulse_stream.core.events import InputEvent
+from impulse_stream.core.ids import blake2b
 from impulse_stream.core.state import CustomerState, RecentEvent
 
 MAX_RECENT_EVENTS = 8
@@ -60,8 +60,8 @@ def fingerprint(event: InputEvent) -> RecentEvent | None:
     event_id: str | None = getattr(event, "event_id", None)
     if event_id is None:
         return None
-    ident = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
-    content = hashlib.blake2b(_CANONICAL.encode(event), digest_size=4).digest()
+    ident = blake2b(event_id.encode(), 8)
+    content = blake2b(_CANONICAL.encode(event), 4)
     return RecentEvent(
         int.from_bytes(ident, "big") >> (64 - EVENT_BITS),
         int.from_bytes(content, "big") >> (32 - CONTENT_BITS),

@@ -10,7 +10,6 @@ the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import msgspec
@@ -42,14 +41,14 @@ from impulse_stream.core.state import (
 MAX_REASONS = 4
 
 
-@dataclass
 class DecisionRun:
-    rules: Rules
-    state: CustomerState
-    outputs: list[OutputRecord]
-    observations: list[AcceptanceObservation]
-    suppressed: list[str] = field(default_factory=list)
-    memberships: list[Membership] = field(default_factory=list)  # employers.py, households.py
+    def __init__(self, rules: Rules, state: CustomerState) -> None:
+        self.rules = rules
+        self.state = state
+        self.outputs: list[OutputRecord] = []
+        self.observations: list[AcceptanceObservation] = []
+        self.suppressed: list[str] = []  # policy rules that held an action back
+        self.memberships: list[Membership] = []  # employers.py, households.py
 
     @property
     def customer_id(self) -> str:

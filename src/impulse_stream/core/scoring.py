@@ -13,19 +13,27 @@ An action whose product has no bundle uses the action's fixed ``propensity``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from impulse_stream.core.catalogue import Action, Catalogue
 from impulse_stream.core.state import ActiveImpulse
 
 
-@dataclass(frozen=True, slots=True)
 class Propensity:
-    value: float
-    base: float
-    contributions: tuple[tuple[str, float], ...]
-    bundle: str | None
+    """The purchase propensity of an action's bundle (or the action's fixed one)."""
+
+    def __init__(
+        self,
+        value: float,
+        base: float,
+        contributions: tuple[tuple[str, float], ...],
+        bundle: str | None,
+    ) -> None:
+        self.value: Final = value
+        self.base: Final = base
+        self.contributions: Final = contributions
+        self.bundle: Final = bundle
 
     def describe(self) -> str:
         if self.bundle is None:

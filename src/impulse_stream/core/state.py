@@ -219,7 +219,17 @@ def channel_mask(channels: Iterable[str]) -> int:
 
 
 def channels_of(mask: int) -> tuple[Channel, ...]:
-    return tuple(c for i, c in enumerate(CHANNELS) if mask & (1 << i))
+    mask &= _ALL_CHANNELS  # bits beyond the channels name none
+    found = _CHANNELS_OF.get(mask)
+    if found is None:
+        found = _CHANNELS_OF[mask] = tuple(c for i, c in enumerate(CHANNELS) if mask & (1 << i))
+    return found
+
+
+# Every mask's channels, kept as they are asked (at most 2 ** len(CHANNELS) tuples): an
+# opportunity's channels are read on every publication and routing.
+_CHANNELS_OF: dict[int, tuple[Channel, ...]] = {}
+_ALL_CHANNELS = (1 << len(CHANNELS)) - 1
 
 
 def channel_order(channels: Iterable[str]) -> tuple[int, ...]:

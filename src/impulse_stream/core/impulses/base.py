@@ -27,10 +27,9 @@ detections into impulses and opportunities.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from impulse_stream.core.catalogue import Catalogue, DetectorRule
 from impulse_stream.core.deadlines import Deadline, DeadlineKind
@@ -48,7 +47,6 @@ class Trigger(StrEnum):
     CALENDAR = "calendar"  # a calendar day (the daily sweep)
 
 
-@dataclass(frozen=True, slots=True)
 class Detection:
     """A detector fired.
 
@@ -57,13 +55,23 @@ class Detection:
     ``repeat_after_days`` (e.g. the month of a salary increase).
     """
 
-    kind: str
-    occurred_at: datetime
-    trigger: str
-    key: str
-    evidence: tuple[tuple[str, str], ...] = ()
-    product: str | None = None
-    source_event_id: str | None = None
+    def __init__(
+        self,
+        kind: str,
+        occurred_at: datetime,
+        trigger: str,
+        key: str,
+        evidence: tuple[tuple[str, str], ...] = (),
+        product: str | None = None,
+        source_event_id: str | None = None,
+    ) -> None:
+        self.kind: Final = kind
+        self.occurred_at: Final = occurred_at
+        self.trigger: Final = trigger
+        self.key: Final = key
+        self.evidence: Final = evidence
+        self.product: Final = product
+        self.source_event_id: Final = source_event_id
 
 
 def of_booking(
