@@ -134,9 +134,11 @@ bench-prototype: venv system-deps
 # compiled core is not needed to build it); docs/bench.md, "The native batch call".
 NATIVE := bench/prototypes/native
 NATIVE_ARGS ?=
+# rustup installs cargo into ~/.cargo/bin, which a non-login shell may not have on its PATH.
+CARGO_PATH := $(PATH):$(HOME)/.cargo/bin
 native: $(STAMP)
-	@command -v cargo >/dev/null || { echo "make native needs cargo (Rust, https://rustup.rs)"; exit 2; }
-	cd $(NATIVE) && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop \
+	@PATH="$(CARGO_PATH)"; command -v cargo >/dev/null || { echo "make native needs cargo (Rust, https://rustup.rs)"; exit 2; }
+	cd $(NATIVE) && PATH="$(CARGO_PATH)" VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop \
 		--release --locked --quiet
 
 bench-native: venv native
