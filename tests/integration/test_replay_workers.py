@@ -18,6 +18,7 @@ import redis
 
 from impulse_stream.contract import topics
 from impulse_stream.datatools.generate import GenerateSpec, write_files
+from tests.support.child_processes import alive, children_of
 from tests.support.kafka import read_all
 from tests.support.worker_process import run_replay
 
@@ -127,7 +128,7 @@ def test_a_replay_worker_killed_ends_the_replay_in_one_line_and_stops_the_others
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        children = _children(proc.pid, 2, timeout=120)
+        children = children_of(proc.pid, 2, timeout=120)
         time.sleep(1.0)  # both at work
         os.kill(children[0], signal.SIGKILL)
         _, stderr = proc.communicate(timeout=60)
@@ -138,7 +139,7 @@ def test_a_replay_worker_killed_ends_the_replay_in_one_line_and_stops_the_others
     assert len(said(stderr)) == 1, stderr
     assert "replay worker" in stderr and "exit code -9" in stderr
     assert "the other workers were stopped" in stderr
-    assert not any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in children)
+    assert not any(Path(f"/proc/{pid}").exists() and alive(pid) for pid in children)
 
 
 def test_ctrl_c_stops_a_replay_over_processes_in_one_line(env, tmp_path):
@@ -150,7 +151,7 @@ def test_ctrl_c_stops_a_replay_over_processes_in_one_line(env, tmp_path):
         start_new_session=True,
     )  # fmt: skip
     try:
-        children = _children(proc.pid, 2, timeout=120)
+        children = children_of(proc.pid, 2, timeout=120)
         time.sleep(1.0)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the whole group
         _, stderr = proc.communicate(timeout=60)
@@ -161,7 +162,7 @@ def test_ctrl_c_stops_a_replay_over_processes_in_one_line(env, tmp_path):
     assert "Traceback" not in stderr
     assert len(said(stderr)) == 1, stderr
     assert "replay 'stopped' stopped" in stderr and "is partial" in stderr
-    assert not any(_alive(pid) for pid in children)
+    assert not any(alive(pid) for pid in children)
 
 
 def said(stderr: str) -> list[str]:
@@ -172,27 +173,3 @@ def said(stderr: str) -> list[str]:
         for line in stderr.strip().splitlines()
         if not line.startswith("Got error produce response on topic-partition")
     ]
-
-
-def _children(pid: int, count: int, timeout: float) -> list[int]:
-    """The first ``count`` child processes of ``pid`` once it has them."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-        except OSError:
-            text = ""
-        found = [int(c) for c in text.split()]
-        if len(found) >= count:
-            return found[:count]
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} did not start {count} children in {timeout}s")
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie not yet reaped by its parent counts as gone)."""
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return status.rsplit(")", 1)[1].split()[0] != "Z"

@@ -20,6 +20,7 @@ from impulse_stream.datatools.backtest import compare, open_catalogue, opened_ru
 from impulse_stream.datatools.generate import GenerateSpec, write_files
 from impulse_stream.datatools.recording import read_timed_recordings, recording_files
 from impulse_stream.datatools.render import render_json
+from tests.support.child_processes import alive, children_of
 from tests.unit.cli.test_cli_errors import REPO, assert_clean_failure, cli
 
 DEFAULT = REPO / "src/impulse_stream/catalogue/default.yaml"
@@ -115,7 +116,7 @@ def start_backtest(recording: Path) -> subprocess.Popen[str]:
 def test_a_catalogue_run_killed_ends_the_backtest_in_one_line_and_stops_the_other(big_month):
     proc = start_backtest(big_month)
     try:
-        children = _children(proc.pid, 2, timeout=120)
+        children = children_of(proc.pid, 2, timeout=120)
         time.sleep(1.0)  # both at work
         os.kill(children[1], signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=60)
@@ -128,13 +129,13 @@ def test_a_catalogue_run_killed_ends_the_backtest_in_one_line_and_stops_the_othe
         "error: the backtest's candidate run (process 2 of 2): ended with exit code -9; "
         "the other run was stopped\n"
     )
-    assert not any(_alive(pid) for pid in children)
+    assert not any(alive(pid) for pid in children)
 
 
 def test_ctrl_c_stops_both_catalogue_runs_in_one_line(big_month):
     proc = start_backtest(big_month)
     try:
-        children = _children(proc.pid, 2, timeout=120)
+        children = children_of(proc.pid, 2, timeout=120)
         time.sleep(1.0)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the whole group
         stdout, stderr = proc.communicate(timeout=60)
@@ -148,28 +149,4 @@ def test_ctrl_c_stops_both_catalogue_runs_in_one_line(big_month):
         r"[\d,]+ of [\d,]+ events; no report written\n",
         stderr,
     ), stderr
-    assert not any(_alive(pid) for pid in children)
-
-
-def _children(pid: int, count: int, timeout: float) -> list[int]:
-    """The first ``count`` child processes of ``pid`` once it has them."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-        except OSError:
-            text = ""
-        found = [int(c) for c in text.split()]
-        if len(found) >= count:
-            return found[:count]
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} did not start {count} children in {timeout}s")
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie not yet reaped by its parent counts as gone)."""
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return status.rsplit(")", 1)[1].split()[0] != "Z"
+    assert not any(alive(pid) for pid in children)
